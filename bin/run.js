@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+import { Config, flush, handle, run } from '@oclif/core';
+import { withoutDisabledPlugins } from '@mesh-agent/host/cli';
+
+const argv = process.argv.slice(2);
+try {
+  const config = await withoutDisabledPlugins(await Config.load(import.meta.url), argv);
+  await run(argv, config);
+  await flush();
+} catch (error) {
+  await handle(error);
+}

@@ -1,0 +1,49 @@
+import type { Config } from '@oclif/core';
+import { agentHome, readConfig, validateConfig } from '../config/load.js';
+import type { HostConfig } from '../config/schema.js';
+import { findPluginPackages } from '../plugins/discover.js';
+import { importPlugin } from '../plugins/load.js';
+import type { MeshPlugin } from '../plugins/types.js';
+
+export interface AgentConfig {
+  config: HostConfig;
+  /** The config file used, or `(defaults)`. */
+  filepath: string;
+  home: string;
+  /** Enabled plugins, imported, in the order oclif loaded their packages. */
+  plugins: MeshPlugin[];
+}
+
+/**
+ * The effective config: defaults < config file < environment < flags, validated against the
+ * host's schema and each enabled plugin's schema.
+ */
+export async function loadAgentConfig(
+  oclif: Pick<Config, 'plugins'>,
+  opts: { file?: string; overrides?: Record<string, unknown> },
+): Promise<AgentConfig> {
+  const raw = await readConfig({ file: opts.file });
+  const packages = findPluginPackages(oclif.plugins.values()).filter((pkg) => {
+    const section = (raw.tree.plugins as Record<string, { enabled?: unknown }> | undefined)?.[pkg.name];
+    return section?.enabled !== false;
+  });
+  const plugins = await Promise.all(packages.map(importPlugin));
+  const config = validateConfig(
+    raw,
+    opts.overrides,
+    plugins.map((p) => ({ name: p.name, schema: p.configSchema })),
+  );
+  return { config, filepath: raw.filepath, home: agentHome(config), plugins };
+}
+
+const SECRET_KEY = /token|secret|password|private/i;
+
+/** A copy of the config safe to print: values under secret-looking keys are replaced. */
+export function redactConfig(value: unknown, key = ''): unknown {
+  if (SECRET_KEY.test(key) && (typeof value === 'string' || typeof value === 'number')) return '[redacted]';
+  if (Array.isArray(value)) return value.map((v) => redactConfig(v));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactConfig(v, k)]));
+  }
+  return value;
+}

@@ -1,0 +1,62 @@
+import { Command, Flags, type Interfaces } from '@oclif/core';
+import { ConfigError } from '../config/errors.js';
+import { LOG_LEVELS } from '../log/logger.js';
+
+export type MeshFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof MeshCommand)['baseFlags'] & T['flags']>;
+export type MeshArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
+
+/**
+ * Base of every mesh-agent command: the global flags (`--config`, `--home`, `--log-level`) and
+ * one place that turns expected failures (bad config, bad input) into a clear message and exit code.
+ */
+export abstract class MeshCommand<T extends typeof Command> extends Command {
+  static override baseFlags = {
+    config: Flags.string({
+      char: 'c',
+      summary: 'Config file to use (default: searched from the current directory up, then ~/.config/mesh-agent/).',
+      env: 'MESH_AGENT_CONFIG',
+      helpGroup: 'GLOBAL',
+    }),
+    home: Flags.string({
+      summary: 'Agent home: identity, data and downloads (overrides agent.home and MESH_AGENT_HOME).',
+      helpGroup: 'GLOBAL',
+    }),
+    'log-level': Flags.option({ options: LOG_LEVELS, summary: 'Log level (logs go to stderr).', helpGroup: 'GLOBAL' })(),
+  };
+
+  protected flags!: MeshFlags<T>;
+  protected args!: MeshArgs<T>;
+
+  override async init(): Promise<void> {
+    await super.init();
+    const { args, flags } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (super.ctor as typeof MeshCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    });
+    this.flags = flags as MeshFlags<T>;
+    this.args = args as MeshArgs<T>;
+  }
+
+  /** Config layers from this command's global flags; commands add their own on top. */
+  protected globalOverrides(): Record<string, unknown> {
+    const flags = this.flags as MeshFlags<typeof MeshCommand>;
+    return {
+      agent: { home: flags.home },
+      log: { level: flags['log-level'] },
+    };
+  }
+
+  protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
+    if (error instanceof ConfigError) this.error(error.message, { exit: 2 });
+    if (error instanceof UsageError) this.error(error.message, { exit: 2 });
+    return super.catch(error);
+  }
+}
+
+/** Bad input from the user (flags, arguments, files): exit code 2 with the message, no stack. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

@@ -1,0 +1,118 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Ajv } from 'ajv';
+import { ConfigError, issuesFromAjv } from './errors.js';
+import { configFromEnv, mergeConfig } from './env.js';
+import { type HostConfig, hostConfigSchema } from './schema.js';
+
+export const MODULE_NAME = 'mesh-agent';
+export const SEARCH_PLACES = [
+  'package.json',
+  `.${MODULE_NAME}rc`,
+  `.${MODULE_NAME}rc.json`,
+  `.${MODULE_NAME}rc.yaml`,
+  `.${MODULE_NAME}rc.yml`,
+  `.${MODULE_NAME}rc.toml`,
+  `.${MODULE_NAME}rc.js`,
+  `.${MODULE_NAME}rc.mjs`,
+  `${MODULE_NAME}.config.json`,
+  `${MODULE_NAME}.config.yaml`,
+  `${MODULE_NAME}.config.yml`,
+  `${MODULE_NAME}.config.toml`,
+  `${MODULE_NAME}.config.js`,
+  `${MODULE_NAME}.config.mjs`,
+];
+
+export interface RawConfig {
+  /** Where the file layer came from; `(defaults)` when no file was found. */
+  filepath: string;
+  tree: Record<string, unknown>;
+}
+
+/**
+ * Reads the config file (the given one, or the first found from `cwd` up to the home directory,
+ * then the user's config dir) and layers the environment over it. Flags are layered by the caller.
+ */
+export async function readConfig(opts: { file?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RawConfig> {
+  const env = opts.env ?? process.env;
+  const { cosmiconfig } = await import('cosmiconfig');
+  const { parse: parseToml } = await import('smol-toml');
+  const explorer = cosmiconfig(MODULE_NAME, {
+    searchPlaces: SEARCH_PLACES,
+    searchStrategy: 'global',
+    loaders: { '.toml': (_path: string, content: string) => parseToml(content) },
+  });
+  const file = opts.file ?? env.MESH_AGENT_CONFIG;
+  let result: { filepath: string; config: unknown; isEmpty?: boolean } | null;
+  try {
+    result = file ? await explorer.load(resolve(opts.cwd ?? process.cwd(), file)) : await explorer.search(opts.cwd);
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException;
+    const where = file ?? opts.cwd ?? process.cwd();
+    const message = err.code === 'ENOENT' ? 'file not found' : `cannot be parsed: ${err.message}`;
+    throw new ConfigError(where, [{ path: '', rule: 'parse', message }]);
+  }
+  const fileTree = result?.config ?? {};
+  if (typeof fileTree !== 'object' || Array.isArray(fileTree)) {
+    throw new ConfigError(result?.filepath ?? '(defaults)', [{ path: '', rule: 'type', message: 'must be object' }]);
+  }
+  return {
+    filepath: result?.filepath ?? '(defaults)',
+    tree: mergeConfig(fileTree as Record<string, unknown>, configFromEnv(env)),
+  };
+}
+
+// Compiled on first use: `--help` and the plugin filter never pay for it.
+let ajv: Ajv | undefined;
+function compiler(): Ajv {
+  ajv ??= new Ajv({ allErrors: true, useDefaults: true, strict: false });
+  return ajv;
+}
+
+/** A plugin's config schema, checked against `plugins.<name>` once the plugin is enabled. */
+export interface PluginSchema {
+  name: string;
+  schema?: object;
+}
+
+/**
+ * Validates the merged tree against the host's schema and each enabled plugin's schema, filling
+ * defaults. Throws a ConfigError listing every failing path.
+ */
+export function validateConfig(raw: RawConfig, overrides: Record<string, unknown> = {}, plugins: PluginSchema[] = []): HostConfig {
+  const tree = structuredClone(
+    mergeConfig({ agent: {}, signaling: {}, quic: {}, tokens: {}, log: {}, plugins: {} }, raw.tree, overrides),
+  );
+  const validateHost = compiler().getSchema<HostConfig>(hostConfigSchema.$id) ?? compiler().compile<HostConfig>(hostConfigSchema);
+  const issues = validateHost(tree) ? [] : issuesFromAjv(validateHost.errors);
+  const config = tree as unknown as HostConfig;
+  for (const plugin of plugins) {
+    if (!plugin.schema) continue;
+    const section = (config.plugins[plugin.name] ??= {});
+    if (section.enabled === false) continue;
+    const { enabled, ...rest } = section;
+    const check =
+      compiler().getSchema(schemaId(plugin.name)) ?? compiler().compile({ ...plugin.schema, $id: schemaId(plugin.name) });
+    if (!check(rest)) issues.push(...issuesFromAjv(check.errors, `/plugins/${plugin.name}`));
+    config.plugins[plugin.name] = { enabled: enabled ?? true, ...rest };
+  }
+  if (issues.length > 0) throw new ConfigError(raw.filepath, issues);
+  return config;
+}
+
+function schemaId(plugin: string): string {
+  return `mesh-agent/plugin-config/${plugin}`;
+}
+
+/** Whether config leaves the plugin on (plugins are on unless `enabled: false`). */
+export function isPluginEnabled(tree: Record<string, unknown>, name: string): boolean {
+  const plugins = tree.plugins as Record<string, { enabled?: unknown }> | undefined;
+  return plugins?.[name]?.enabled !== false;
+}
+
+/** The agent's home: config, then MESH_AGENT_HOME (already layered), then the XDG data dir. */
+export function agentHome(config: HostConfig, env: NodeJS.ProcessEnv = process.env): string {
+  if (config.agent.home) return resolve(config.agent.home);
+  const dataHome = env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
+  return join(dataHome, MODULE_NAME);
+}

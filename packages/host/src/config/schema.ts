@@ -1,0 +1,75 @@
+import { LOG_LEVELS } from '../log/logger.js';
+
+/** JSON schema of the host's own config; each plugin adds the schema of its `plugins.<name>` section. */
+export const hostConfigSchema = {
+  $id: 'mesh-agent/host-config',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    agent: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$' },
+        home: { type: 'string', minLength: 1 },
+      },
+    },
+    signaling: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        url: { type: 'string', pattern: '^wss?://' },
+        token: { type: 'string', minLength: 1 },
+        room: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$', default: 'default' },
+        reconnectInitialMs: { type: 'integer', minimum: 10, default: 250 },
+        reconnectMaxMs: { type: 'integer', minimum: 100, default: 10_000 },
+      },
+    },
+    quic: {
+      type: 'object',
+      properties: {
+        host: { type: 'string', default: '0.0.0.0' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 0 },
+      },
+    },
+    tokens: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxEntries: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 4096 },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { level: { enum: [...LOG_LEVELS], default: 'info' } },
+    },
+    plugins: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        properties: { enabled: { type: 'boolean', default: true } },
+      },
+    },
+  },
+} as const;
+
+export interface HostConfig {
+  agent: { id?: string; home?: string };
+  signaling: {
+    url?: string;
+    token?: string;
+    room: string;
+    reconnectInitialMs: number;
+    reconnectMaxMs: number;
+  };
+  quic: { host: string; port: number; [option: string]: unknown };
+  tokens: { maxEntries: number };
+  log: { level: (typeof LOG_LEVELS)[number] };
+  plugins: Record<string, PluginSection>;
+}
+
+export interface PluginSection {
+  enabled?: boolean;
+  [key: string]: unknown;
+}
