@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { Config, flush, handle, run } from '@oclif/core';
 import { withoutDisabledPlugins } from '@mesh-agent/host/cli';
+import { Config, flush, handle, run } from '@oclif/core';
 
 const argv = process.argv.slice(2);
 try {

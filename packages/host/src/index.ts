@@ -1,19 +1,41 @@
-export { loadAgentConfig, redactConfig, type AgentConfig } from './cli/agent-config.js';
-export { MeshCommand, UsageError, type MeshArgs, type MeshFlags } from './cli/base-command.js';
-export { ConfigError, type ConfigIssue } from './config/errors.js';
+export { type AgentConfig, loadAgentConfig, redactConfig } from './cli/agent-config.js';
+export { type MeshArgs, MeshCommand, type MeshFlags } from './cli/base-command.js';
+export { createHost, untilSignal } from './cli/create-host.js';
+export { UsageError } from './cli/errors.js';
+export {
+  parseHostPort,
+  peerFlags,
+  signalingFlags,
+  signalingOverrides,
+  targetFromFlags,
+} from './cli/flags.js';
 export { CONFIG_ENV } from './config/env.js';
+export { ConfigError, type ConfigIssue } from './config/errors.js';
 export { agentHome, readConfig, validateConfig } from './config/load.js';
 export type { HostConfig, PluginSection } from './config/schema.js';
 export { createHooks, type HostHooks, type PluginEventPayload, type StreamHook } from './hooks/hooks.js';
+export { Host, type HostMode } from './host/host.js';
 export { agentIdOf, identityDir } from './identity/agent-id.js';
 export {
+  type AgentIdentity,
   certificateFingerprint,
   generateIdentity,
   loadOrCreateIdentity,
   normalizeFingerprint,
-  type AgentIdentity,
 } from './identity/identity.js';
 export { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log/logger.js';
+export { HandshakeDeniedError, StreamRejectedError } from './p2p/errors.js';
+export type { PeerConnection } from './p2p/peer-connection.js';
 export type { IncomingStream, PeerInfo, StreamOpenHeader } from './p2p/types.js';
-export { definePlugin, type MeshPlugin, type PluginHost } from './plugins/types.js';
+export {
+  definePlugin,
+  type MeshPlugin,
+  type OpenedStream,
+  type PeerTarget,
+  type PluginHost,
+} from './plugins/types.js';
+export * from './quic/index.js';
+export * from './signaling/client.js';
+export * from './signaling/protocol.js';
 export { type SessionGrant, type SessionSummary, TokenCache } from './tokens/token-cache.js';
+export * from './wire/index.js';

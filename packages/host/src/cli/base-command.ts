@@ -1,8 +1,15 @@
 import { Command, Flags, type Interfaces } from '@oclif/core';
+import { mergeConfig as mergeOverrides } from '../config/env.js';
 import { ConfigError } from '../config/errors.js';
+import type { Host, HostMode } from '../host/host.js';
 import { LOG_LEVELS } from '../log/logger.js';
+import { type AgentConfig, loadAgentConfig } from './agent-config.js';
+import { createHost } from './create-host.js';
+import { UsageError } from './errors.js';
 
-export type MeshFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof MeshCommand)['baseFlags'] & T['flags']>;
+export type MeshFlags<T extends typeof Command> = Interfaces.InferredFlags<
+  (typeof MeshCommand)['baseFlags'] & T['flags']
+>;
 export type MeshArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
 
 /**
@@ -13,7 +20,8 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
   static override baseFlags = {
     config: Flags.string({
       char: 'c',
-      summary: 'Config file to use (default: searched from the current directory up, then ~/.config/mesh-agent/).',
+      summary:
+        'Config file to use (default: searched from the current directory up, then ~/.config/mesh-agent/).',
       env: 'MESH_AGENT_CONFIG',
       helpGroup: 'GLOBAL',
     }),
@@ -21,7 +29,11 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
       summary: 'Agent home: identity, data and downloads (overrides agent.home and MESH_AGENT_HOME).',
       helpGroup: 'GLOBAL',
     }),
-    'log-level': Flags.option({ options: LOG_LEVELS, summary: 'Log level (logs go to stderr).', helpGroup: 'GLOBAL' })(),
+    'log-level': Flags.option({
+      options: LOG_LEVELS,
+      summary: 'Log level (logs go to stderr).',
+      helpGroup: 'GLOBAL',
+    })(),
   };
 
   protected flags!: MeshFlags<T>;
@@ -49,14 +61,33 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
     };
   }
 
+  /** The effective config with the global flags and `overrides` (a partial config tree) on top. */
+  protected loadAgent(overrides: Record<string, unknown> = {}): Promise<AgentConfig> {
+    const flags = this.flags as MeshFlags<typeof MeshCommand>;
+    return loadAgentConfig(this.config, {
+      file: flags.config,
+      overrides: mergeOverrides(this.globalOverrides(), overrides),
+    });
+  }
+
+  /** Runs `fn` with a started host, and always stops it afterwards. */
+  protected async withHost<R>(
+    mode: HostMode,
+    overrides: Record<string, unknown>,
+    fn: (host: Host) => Promise<R>,
+  ): Promise<R> {
+    const host = await createHost(await this.loadAgent(overrides));
+    await host.start(mode);
+    try {
+      return await fn(host);
+    } finally {
+      await host.stop();
+    }
+  }
+
   protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
     if (error instanceof ConfigError) this.error(error.message, { exit: 2 });
     if (error instanceof UsageError) this.error(error.message, { exit: 2 });
     return super.catch(error);
   }
-}
-
-/** Bad input from the user (flags, arguments, files): exit code 2 with the message, no stack. */
-export class UsageError extends Error {
-  override name = 'UsageError';
 }

@@ -6,11 +6,24 @@ export const CONFIG_ENV = [
   { name: 'MESH_AGENT_CONFIG', path: null, description: 'config file to use instead of searching' },
   { name: 'MESH_AGENT_HOME', path: ['agent', 'home'], description: 'agent home: identity, data, downloads' },
   { name: 'MESH_AGENT_ID', path: ['agent', 'id'], description: 'agent id' },
-  { name: 'MESH_AGENT_SERVER', path: ['signaling', 'url'], description: 'signaling server URL (ws:// or wss://)' },
-  { name: 'MESH_AGENT_TOKEN', path: ['signaling', 'token'], description: 'bearer token for the signaling server' },
+  {
+    name: 'MESH_AGENT_SERVER',
+    path: ['signaling', 'url'],
+    description: 'signaling server URL (ws:// or wss://)',
+  },
+  {
+    name: 'MESH_AGENT_TOKEN',
+    path: ['signaling', 'token'],
+    description: 'bearer token for the signaling server',
+  },
   { name: 'MESH_AGENT_ROOM', path: ['signaling', 'room'], description: 'room to join' },
   { name: 'MESH_AGENT_QUIC_HOST', path: ['quic', 'host'], description: 'UDP address to listen on' },
-  { name: 'MESH_AGENT_QUIC_PORT', path: ['quic', 'port'], description: 'UDP port to listen on', numeric: true },
+  {
+    name: 'MESH_AGENT_QUIC_PORT',
+    path: ['quic', 'port'],
+    description: 'UDP port to listen on',
+    numeric: true,
+  },
   { name: 'MESH_AGENT_LOG_LEVEL', path: ['log', 'level'], description: 'log level' },
 ] as const;
 
@@ -48,7 +61,11 @@ export function mergeConfig(...layers: Tree[]): Tree {
       if (value === undefined) continue;
       const prev = out[key];
       out[key] =
-        isPlainObject(value) && isPlainObject(prev) ? mergeConfig(prev, value) : isPlainObject(value) ? mergeConfig(value) : value;
+        isPlainObject(value) && isPlainObject(prev)
+          ? mergeConfig(prev, value)
+          : isPlainObject(value)
+            ? mergeConfig(value)
+            : value;
     }
   }
   return out;

@@ -15,7 +15,9 @@ export class ConfigError extends Error {
     readonly file: string,
     readonly issues: ConfigIssue[],
   ) {
-    super(`Invalid config (${file}):\n${issues.map((i) => `  ${i.path || '/'}: ${i.message} [${i.rule}]`).join('\n')}`);
+    super(
+      `Invalid config (${file}):\n${issues.map((i) => `  ${i.path || '/'}: ${i.message} [${i.rule}]`).join('\n')}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -28,6 +30,10 @@ export function issuesFromAjv(errors: ErrorObject[] | null | undefined, prefix =
         : e.keyword === 'enum'
           ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')})`
           : '';
-    return { path: `${prefix}${e.instancePath}`, rule: e.keyword, message: `${e.message ?? 'is invalid'}${extra}` };
+    return {
+      path: `${prefix}${e.instancePath}`,
+      rule: e.keyword,
+      message: `${e.message ?? 'is invalid'}${extra}`,
+    };
   });
 }

@@ -1,8 +1,8 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
-import { ConfigError, issuesFromAjv } from './errors.js';
 import { configFromEnv, mergeConfig } from './env.js';
+import { ConfigError, issuesFromAjv } from './errors.js';
 import { type HostConfig, hostConfigSchema } from './schema.js';
 
 export const MODULE_NAME = 'mesh-agent';
@@ -33,7 +33,9 @@ export interface RawConfig {
  * Reads the config file (the given one, or the first found from `cwd` up to the home directory,
  * then the user's config dir) and layers the environment over it. Flags are layered by the caller.
  */
-export async function readConfig(opts: { file?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RawConfig> {
+export async function readConfig(
+  opts: { file?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RawConfig> {
   const env = opts.env ?? process.env;
   const { cosmiconfig } = await import('cosmiconfig');
   const { parse: parseToml } = await import('smol-toml');
@@ -45,7 +47,9 @@ export async function readConfig(opts: { file?: string; cwd?: string; env?: Node
   const file = opts.file ?? env.MESH_AGENT_CONFIG;
   let result: { filepath: string; config: unknown; isEmpty?: boolean } | null;
   try {
-    result = file ? await explorer.load(resolve(opts.cwd ?? process.cwd(), file)) : await explorer.search(opts.cwd);
+    result = file
+      ? await explorer.load(resolve(opts.cwd ?? process.cwd(), file))
+      : await explorer.search(opts.cwd);
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
     const where = file ?? opts.cwd ?? process.cwd();
@@ -54,7 +58,9 @@ export async function readConfig(opts: { file?: string; cwd?: string; env?: Node
   }
   const fileTree = result?.config ?? {};
   if (typeof fileTree !== 'object' || Array.isArray(fileTree)) {
-    throw new ConfigError(result?.filepath ?? '(defaults)', [{ path: '', rule: 'type', message: 'must be object' }]);
+    throw new ConfigError(result?.filepath ?? '(defaults)', [
+      { path: '', rule: 'type', message: 'must be object' },
+    ]);
   }
   return {
     filepath: result?.filepath ?? '(defaults)',
@@ -79,20 +85,31 @@ export interface PluginSchema {
  * Validates the merged tree against the host's schema and each enabled plugin's schema, filling
  * defaults. Throws a ConfigError listing every failing path.
  */
-export function validateConfig(raw: RawConfig, overrides: Record<string, unknown> = {}, plugins: PluginSchema[] = []): HostConfig {
+export function validateConfig(
+  raw: RawConfig,
+  overrides: Record<string, unknown> = {},
+  plugins: PluginSchema[] = [],
+): HostConfig {
   const tree = structuredClone(
-    mergeConfig({ agent: {}, signaling: {}, quic: {}, tokens: {}, log: {}, plugins: {} }, raw.tree, overrides),
+    mergeConfig(
+      { agent: {}, signaling: {}, quic: {}, tokens: {}, log: {}, plugins: {} },
+      raw.tree,
+      overrides,
+    ),
   );
-  const validateHost = compiler().getSchema<HostConfig>(hostConfigSchema.$id) ?? compiler().compile<HostConfig>(hostConfigSchema);
+  const validateHost =
+    compiler().getSchema<HostConfig>(hostConfigSchema.$id) ??
+    compiler().compile<HostConfig>(hostConfigSchema);
   const issues = validateHost(tree) ? [] : issuesFromAjv(validateHost.errors);
   const config = tree as unknown as HostConfig;
   for (const plugin of plugins) {
     if (!plugin.schema) continue;
-    const section = (config.plugins[plugin.name] ??= {});
+    const section = config.plugins[plugin.name] ?? {};
     if (section.enabled === false) continue;
     const { enabled, ...rest } = section;
     const check =
-      compiler().getSchema(schemaId(plugin.name)) ?? compiler().compile({ ...plugin.schema, $id: schemaId(plugin.name) });
+      compiler().getSchema(schemaId(plugin.name)) ??
+      compiler().compile({ ...plugin.schema, $id: schemaId(plugin.name) });
     if (!check(rest)) issues.push(...issuesFromAjv(check.errors, `/plugins/${plugin.name}`));
     config.plugins[plugin.name] = { enabled: enabled ?? true, ...rest };
   }

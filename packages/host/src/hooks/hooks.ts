@@ -1,6 +1,6 @@
 import { AsyncParallelHook, AsyncSeriesBailHook, AsyncSeriesHook, HookMap, SyncHook } from 'tapable';
-import type { Envelope } from '../signaling/protocol.js';
 import type { IncomingStream, PeerInfo } from '../p2p/types.js';
+import type { Envelope } from '../signaling/protocol.js';
 
 /** A stream handler answers `true` once it has taken the stream; the host rejects streams nobody takes. */
 export type StreamHook = AsyncSeriesBailHook<[IncomingStream], true | undefined>;

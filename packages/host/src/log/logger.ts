@@ -8,7 +8,16 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  * Field names that may carry a secret anywhere in a log record. pino replaces their values,
  * so a careless `log.info({ session })` still never writes a token or a key.
  */
-const SECRET_FIELDS = ['token', 'accessToken', 'appToken', 'password', 'keyPem', 'privateKey', 'secret', 'authorization'];
+const SECRET_FIELDS = [
+  'token',
+  'accessToken',
+  'appToken',
+  'password',
+  'keyPem',
+  'privateKey',
+  'secret',
+  'authorization',
+];
 const REDACT_PATHS = SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]);
 
 /** Structured JSON logs on stderr, so stdout stays for command output and `--json`. */

@@ -25,7 +25,10 @@ export async function importPlugin(pkg: PluginPackage): Promise<MeshPlugin> {
     throw new PluginLoadError(pkg.packageName, 'its entry must default-export { name, apply(host) }');
   }
   if (plugin.name !== pkg.name) {
-    throw new PluginLoadError(pkg.packageName, `exports name "${plugin.name}" but package.json#meshAgent.name is "${pkg.name}"`);
+    throw new PluginLoadError(
+      pkg.packageName,
+      `exports name "${plugin.name}" but package.json#meshAgent.name is "${pkg.name}"`,
+    );
   }
   return plugin as MeshPlugin;
 }

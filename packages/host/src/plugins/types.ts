@@ -1,7 +1,20 @@
-import type { Logger } from '../log/logger.js';
 import type { HostConfig } from '../config/schema.js';
 import type { HostHooks, PluginEventPayload } from '../hooks/hooks.js';
+import type { Logger } from '../log/logger.js';
+import type { PeerConnection } from '../p2p/peer-connection.js';
+import type { SessionGrant } from '../tokens/token-cache.js';
+import type { FrameChannel } from '../wire/channel.js';
 import type { MessageRegistry } from '../wire/registry.js';
+
+/** Where to reach a peer: through the control plane, or directly with an out-of-band token. */
+export type PeerTarget =
+  | { agentId: string }
+  | { address: string; port: number; sessionId: string; token: string; fingerprint: string };
+
+export interface OpenedStream {
+  peer: PeerConnection;
+  channel: FrameChannel;
+}
 
 /**
  * A mesh-agent plugin: the default export of the module that the package's
@@ -31,6 +44,13 @@ export interface PluginHost {
   emit(name: string, payload: PluginEventPayload): void;
   /** Event names declared so far, with their descriptions. */
   declaredEvents(): ReadonlyMap<string, string>;
+  /**
+   * Opens a stream of a registered stream type to a peer: over an existing connection, a session
+   * the control plane brokers (`{ agentId }`), or a direct-mode session. Resolves once accepted.
+   */
+  openStream(target: PeerTarget, streamType: string, fields?: Record<string, unknown>): Promise<OpenedStream>;
+  /** Accepts a direct-mode session whose token the user handed over out of band. */
+  acceptDirect(grant: Omit<SessionGrant, 'role' | 'peerAddresses'>): void;
 }
 
 /** Identity helper so plugin authors get type checking without importing a class. */

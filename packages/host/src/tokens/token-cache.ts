@@ -15,7 +15,13 @@ export interface SessionGrant {
   streamType?: string;
 }
 
-export type RedeemFailure = 'unknown' | 'expired' | 'used' | 'bad-token' | 'wrong-agent' | 'wrong-fingerprint';
+export type RedeemFailure =
+  | 'unknown'
+  | 'expired'
+  | 'used'
+  | 'bad-token'
+  | 'wrong-agent'
+  | 'wrong-fingerprint';
 export type RedeemResult = { ok: true; grant: SessionGrant } | { ok: false; reason: RedeemFailure };
 
 /** A grant as `status` shows it: never the token. */

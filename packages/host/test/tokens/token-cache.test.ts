@@ -31,7 +31,10 @@ describe('TokenCache', () => {
     expect(cache.redeem({ ...claim, token: 'x' })).toEqual({ ok: false, reason: 'bad-token' });
     expect(cache.redeem({ ...claim, token: `${claim.token}x` })).toEqual({ ok: false, reason: 'bad-token' });
     expect(cache.redeem({ ...claim, agentId: 'mallory' })).toEqual({ ok: false, reason: 'wrong-agent' });
-    expect(cache.redeem({ ...claim, fingerprint: 'b'.repeat(64) })).toEqual({ ok: false, reason: 'wrong-fingerprint' });
+    expect(cache.redeem({ ...claim, fingerprint: 'b'.repeat(64) })).toEqual({
+      ok: false,
+      reason: 'wrong-fingerprint',
+    });
     // None of the failures consumed the grant.
     expect(cache.redeem(claim)).toMatchObject({ ok: true });
   });
@@ -50,7 +53,9 @@ describe('TokenCache', () => {
   it('accepts any agent and fingerprint when the grant names none (direct mode)', () => {
     const cache = new TokenCache({ now: () => 1_000 });
     cache.add(grant({ peerId: undefined, peerFingerprint: undefined }));
-    expect(cache.redeem({ ...claim, agentId: 'bob', fingerprint: 'c'.repeat(64) })).toMatchObject({ ok: true });
+    expect(cache.redeem({ ...claim, agentId: 'bob', fingerprint: 'c'.repeat(64) })).toMatchObject({
+      ok: true,
+    });
   });
 
   it('stays bounded, evicting the oldest grants', () => {
@@ -65,7 +70,14 @@ describe('TokenCache', () => {
     const cache = new TokenCache({ now: () => 4_000 });
     cache.add(grant());
     const [summary] = cache.list();
-    expect(summary).toEqual({ sessionId: 's1', peerId: 'alice', role: 'responder', streamType: undefined, ttlMs: 6_000, used: false });
+    expect(summary).toEqual({
+      sessionId: 's1',
+      peerId: 'alice',
+      role: 'responder',
+      streamType: undefined,
+      ttlMs: 6_000,
+      used: false,
+    });
     expect(JSON.stringify(cache.list())).not.toContain(claim.token);
   });
 });

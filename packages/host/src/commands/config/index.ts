@@ -1,11 +1,11 @@
-import { redactConfig, loadAgentConfig } from '../../cli/agent-config.js';
+import { redactConfig } from '../../cli/agent-config.js';
 import { MeshCommand } from '../../cli/base-command.js';
 
 export default class ConfigShow extends MeshCommand<typeof ConfigShow> {
   static override summary = 'Print the effective, validated config (secrets redacted).';
   static override description =
     'Layers, later wins: built-in defaults < config file < environment variables (MESH_AGENT_*) < command-line flags. ' +
-    'Plugin sections (plugins.<name>) are validated against each enabled plugin\'s schema.';
+    "Plugin sections (plugins.<name>) are validated against each enabled plugin's schema.";
   static override examples = [
     '<%= config.bin %> config',
     '<%= config.bin %> config --config ./mesh-agent.config.toml --json',
@@ -14,14 +14,16 @@ export default class ConfigShow extends MeshCommand<typeof ConfigShow> {
   static override enableJsonFlag = true;
 
   async run(): Promise<{ file: string; home: string; plugins: string[]; config: unknown }> {
-    const agent = await loadAgentConfig(this.config, { file: this.flags.config, overrides: this.globalOverrides() });
+    const agent = await this.loadAgent();
     const result = {
       file: agent.filepath,
       home: agent.home,
       plugins: agent.plugins.map((p) => p.name),
       config: redactConfig(agent.config),
     };
-    this.log(`# file: ${result.file}\n# home: ${result.home}\n# plugins: ${result.plugins.join(', ') || '(none)'}`);
+    this.log(
+      `# file: ${result.file}\n# home: ${result.home}\n# plugins: ${result.plugins.join(', ') || '(none)'}`,
+    );
     this.log(JSON.stringify(result.config, null, 2));
     return result;
   }

@@ -1,4 +1,3 @@
-import { loadAgentConfig } from '../../cli/agent-config.js';
 import { MeshCommand } from '../../cli/base-command.js';
 
 export default class ConfigValidate extends MeshCommand<typeof ConfigValidate> {
@@ -10,7 +9,7 @@ export default class ConfigValidate extends MeshCommand<typeof ConfigValidate> {
   static override enableJsonFlag = true;
 
   async run(): Promise<{ valid: true; file: string }> {
-    const agent = await loadAgentConfig(this.config, { file: this.flags.config, overrides: this.globalOverrides() });
+    const agent = await this.loadAgent();
     this.log(`${agent.filepath}: valid`);
     return { valid: true, file: agent.filepath };
   }

@@ -1,0 +1,78 @@
+import { Flags } from '@oclif/core';
+import { normalizeFingerprint } from '../identity/identity.js';
+import type { PeerTarget } from '../plugins/types.js';
+import { UsageError } from './errors.js';
+
+/** `host:port` or `[v6]:port` into its parts; throws a message fit for the user. */
+export function parseHostPort(value: string, what: string): { host: string; port: number } {
+  const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(value.trim());
+  const port = match ? Number(match[2]) : Number.NaN;
+  if (!match || port < 0 || port > 65535)
+    throw new Error(`${what} must look like 127.0.0.1:7400, got "${value}"`);
+  return { host: match[1] as string, port };
+}
+
+/** Flags shared by every command that talks to the control plane. */
+export const signalingFlags = {
+  server: Flags.string({
+    summary: 'Signaling server URL (overrides signaling.url and MESH_AGENT_SERVER).',
+    helpValue: 'ws://127.0.0.1:7300',
+  }),
+  room: Flags.string({ summary: 'Room to join (overrides signaling.room).' }),
+};
+
+export function signalingOverrides(flags: { server?: string; room?: string }): Record<string, unknown> {
+  return { signaling: { url: flags.server, room: flags.room } };
+}
+
+/** Flags of every command that reaches one peer: brokered (`--to`) or direct mode. */
+export const peerFlags = {
+  to: Flags.string({
+    summary: 'Agent id of the peer; the signaling server brokers the session.',
+    exclusive: ['peer-addr'],
+  }),
+  'peer-addr': Flags.string({
+    summary: "Direct mode: the peer's QUIC address (no signaling server).",
+    helpValue: '127.0.0.1:7400',
+    dependsOn: ['session-id', 'token', 'peer-fingerprint'],
+  }),
+  'session-id': Flags.string({ summary: 'Direct mode: the session id the peer accepts.' }),
+  token: Flags.string({
+    summary: 'Direct mode: the token the peer accepts.',
+    env: 'MESH_AGENT_SESSION_TOKEN',
+  }),
+  'peer-fingerprint': Flags.string({
+    summary: "Direct mode: the peer's certificate fingerprint (mesh-agent identity).",
+  }),
+  ...signalingFlags,
+};
+
+/** The peer a command's flags name; throws a UsageError when they name none or are malformed. */
+export function targetFromFlags(flags: {
+  to?: string;
+  'peer-addr'?: string;
+  'session-id'?: string;
+  token?: string;
+  'peer-fingerprint'?: string;
+}): PeerTarget {
+  if (flags.to) return { agentId: flags.to };
+  if (!flags['peer-addr'])
+    throw new UsageError(
+      'name the peer: --to <agent-id>, or --peer-addr with --session-id, --token and --peer-fingerprint',
+    );
+  let addr: { host: string; port: number };
+  try {
+    addr = parseHostPort(flags['peer-addr'], '--peer-addr');
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const fingerprint = normalizeFingerprint(flags['peer-fingerprint'] ?? '');
+  if (!fingerprint) throw new UsageError('--peer-fingerprint must be a SHA-256 fingerprint (64 hex digits)');
+  return {
+    address: addr.host,
+    port: addr.port,
+    sessionId: flags['session-id'] as string,
+    token: flags.token as string,
+    fingerprint,
+  };
+}

@@ -1,0 +1,46 @@
+import { MeshCommand } from '../cli/base-command.js';
+import { UsageError } from '../cli/errors.js';
+import { signalingFlags, signalingOverrides } from '../cli/flags.js';
+import type { Member, MembersData } from '../signaling/protocol.js';
+
+export default class Peers extends MeshCommand<typeof Peers> {
+  static override summary = 'List the agents online in the room.';
+  static override description =
+    "Connects to the signaling server with this agent's identity (next to a running daemon, if any), " +
+    "asks for the room's members and prints them with their stream types, addresses and fingerprints.";
+  static override examples = [
+    '<%= config.bin %> peers --server ws://127.0.0.1:7300',
+    '<%= config.bin %> peers --server ws://127.0.0.1:7300 --room team --json',
+  ];
+  static override enableJsonFlag = true;
+  static override flags = { ...signalingFlags };
+
+  async run(): Promise<{ room: string; members: Member[] }> {
+    const overrides = {
+      ...signalingOverrides(this.flags),
+      log: { level: this.flags['log-level'] ?? 'warn' },
+    };
+    return this.withHost('signaling', overrides, async (host) => {
+      if (!host.config.signaling.url)
+        throw new UsageError('no signaling server: pass --server ws://… or set signaling.url');
+      const signaling = host.signaling!;
+      await signaling.whenConnected(10_000);
+      const reply = await signaling.request(
+        'room.members',
+        { room: host.config.signaling.room },
+        { timeoutMs: 10_000 },
+      );
+      const data = reply.data as unknown as MembersData;
+      const members = data.members;
+      for (const m of members) {
+        const addresses = m.addresses.map((a) => `${a.address}:${a.port}`).join(',');
+        const self = m.agent_id === host.agentId ? '  (this agent)' : '';
+        this.log(
+          `${m.agent_id}  [${m.capabilities.join(',')}]  ${addresses}  ${m.fingerprint.slice(0, 16)}…${self}`,
+        );
+      }
+      if (members.length === 0) this.log(`(nobody in room ${data.room})`);
+      return { room: data.room, members };
+    });
+  }
+}

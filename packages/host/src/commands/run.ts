@@ -1,0 +1,90 @@
+import { Flags } from '@oclif/core';
+import { MeshCommand } from '../cli/base-command.js';
+import { createHost, untilSignal } from '../cli/create-host.js';
+import { UsageError } from '../cli/errors.js';
+import { parseHostPort, signalingFlags, signalingOverrides } from '../cli/flags.js';
+import { ControlServer, controlSocketPath } from '../daemon/control-socket.js';
+import { normalizeFingerprint } from '../identity/identity.js';
+
+export default class Run extends MeshCommand<typeof Run> {
+  static override summary =
+    'Run the agent daemon: join the signaling server, listen for QUIC, serve plugins.';
+  static override description =
+    "The daemon is the agent's long-lived presence. It announces its QUIC addresses, certificate fingerprint and " +
+    'the stream types of its enabled plugins to the signaling server, accepts the sessions the server brokers, ' +
+    'and answers `mesh-agent status` over a control socket in its home (mode 0600). ' +
+    'Direct mode needs no server: hand a peer a session id and a token (--session-id, --accept-token) and the ' +
+    'address and fingerprint this command prints. Stop it with Ctrl-C or SIGTERM.';
+  static override examples = [
+    '<%= config.bin %> run --server ws://127.0.0.1:7300',
+    'MESH_AGENT_HOME=/tmp/bob <%= config.bin %> run --server ws://127.0.0.1:7300 --listen 127.0.0.1:0',
+    '<%= config.bin %> run --listen 127.0.0.1:7400 --session-id demo --accept-token "$(openssl rand -hex 16)"',
+  ];
+  static override enableJsonFlag = true;
+  static override flags = {
+    ...signalingFlags,
+    listen: Flags.string({
+      summary: 'UDP address for QUIC (overrides quic.host/quic.port).',
+      helpValue: '0.0.0.0:7400',
+    }),
+    'session-id': Flags.string({
+      summary: 'Direct mode: the session id a peer will present.',
+      dependsOn: ['accept-token'],
+    }),
+    'accept-token': Flags.string({
+      summary: 'Direct mode: accept one session with this token (at least 16 characters).',
+      env: 'MESH_AGENT_ACCEPT_TOKEN',
+      dependsOn: ['session-id'],
+    }),
+    'accept-fingerprint': Flags.string({
+      summary: 'Direct mode: only a peer with this certificate fingerprint may use the token.',
+    }),
+    'accept-ttl': Flags.integer({
+      summary: 'Direct mode: seconds the token stays valid.',
+      default: 600,
+      min: 1,
+      max: 86_400,
+    }),
+  };
+
+  async run(): Promise<{ event: 'stopped'; signal: string }> {
+    const { flags } = this;
+    const listen = flags.listen ? parseHostPort(flags.listen, '--listen') : undefined;
+    const agent = await this.loadAgent({ ...signalingOverrides(flags), quic: listen ?? {} });
+    const host = await createHost(agent);
+    if (flags['accept-token']) {
+      if (flags['accept-token'].length < 16)
+        throw new UsageError('--accept-token must be at least 16 characters');
+      const fingerprint = flags['accept-fingerprint']
+        ? normalizeFingerprint(flags['accept-fingerprint'])
+        : undefined;
+      if (fingerprint === null)
+        throw new UsageError('--accept-fingerprint must be a SHA-256 fingerprint (64 hex digits)');
+      host.acceptDirect({
+        sessionId: flags['session-id'] as string,
+        token: flags['accept-token'],
+        expiresAt: Date.now() + flags['accept-ttl'] * 1000,
+        peerFingerprint: fingerprint,
+      });
+    }
+    const control = new ControlServer(controlSocketPath(agent.home));
+    control.handle('status', () => host.status());
+    await control.listen();
+    await host.start();
+    const status = host.status();
+    if (this.jsonEnabled()) {
+      this.logJson({ event: 'ready', ...status });
+    } else {
+      this.log(`agent ${status.agentId} running`);
+      this.log(`  fingerprint  ${status.fingerprint}`);
+      this.log(`  quic         ${status.listen.map((a) => `${a.address}:${a.port}`).join(', ')}`);
+      this.log(`  signaling    ${status.signaling.url ?? '(none: direct mode only)'}`);
+      this.log(`  plugins      ${status.capabilities.join(', ') || '(no stream types)'}`);
+    }
+    const signal = await untilSignal();
+    host.log.info({ signal }, 'shutting down');
+    await host.stop();
+    await control.close();
+    return { event: 'stopped', signal };
+  }
+}

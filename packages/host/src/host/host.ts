@@ -1,0 +1,297 @@
+import type { HostConfig } from '../config/schema.js';
+import { createHooks, type HostHooks, type PluginEventPayload } from '../hooks/hooks.js';
+import type { AgentIdentity } from '../identity/identity.js';
+import type { Logger } from '../log/logger.js';
+import { withTimeout } from '../p2p/errors.js';
+import { registerHostMessages } from '../p2p/messages.js';
+import type { PeerConnection } from '../p2p/peer-connection.js';
+import { P2PService } from '../p2p/service.js';
+import type { MeshPlugin, OpenedStream, PeerTarget, PluginHost } from '../plugins/types.js';
+import { QuicEndpoint } from '../quic/index.js';
+import { SignalingClient } from '../signaling/client.js';
+import type { Envelope, P2pSessionData } from '../signaling/protocol.js';
+import { type SessionGrant, TokenCache } from '../tokens/token-cache.js';
+import { MessageRegistry } from '../wire/registry.js';
+import { advertisedAddresses } from './addresses.js';
+
+export const HOST_VERSION = '0.1.0';
+
+export interface HostOptions {
+  config: HostConfig;
+  home: string;
+  identity: AgentIdentity;
+  agentId: string;
+  log: Logger;
+  plugins: MeshPlugin[];
+}
+
+/**
+ * - `daemon`: QUIC on the configured address, capabilities advertised to the room.
+ * - `oneshot`: a command with the agent's identity next to (or instead of) the daemon: QUIC on
+ *   an ephemeral port, nothing advertised, so the server keeps brokering sessions to the daemon.
+ * - `signaling`: no data plane at all (`peers`).
+ */
+export type HostMode = 'daemon' | 'oneshot' | 'signaling';
+
+/**
+ * The plugin host: owns config, identity, signaling, the QUIC endpoint, the P2P handshake and
+ * the token cache, and exposes them to plugins through `hooks` and the PluginHost interface.
+ */
+export class Host implements PluginHost {
+  readonly hooks: HostHooks = createHooks();
+  readonly messages = new MessageRegistry();
+  readonly tokens: TokenCache;
+  readonly agentId: string;
+  readonly config: HostConfig;
+  readonly home: string;
+  readonly identity: AgentIdentity;
+  readonly log: Logger;
+  signaling?: SignalingClient;
+  endpoint?: QuicEndpoint;
+  p2p?: P2PService;
+  private readonly plugins: MeshPlugin[];
+  private readonly events = new Map<string, string>();
+  private readonly streamTypeNames = new Set<string>();
+  /** Responders waiting for a `p2p.session` that raced their peer's dial. */
+  private readonly sessionWaiters = new Map<string, () => void>();
+  private started = false;
+  private mode: HostMode = 'daemon';
+
+  constructor(opts: HostOptions) {
+    this.config = opts.config;
+    this.home = opts.home;
+    this.identity = opts.identity;
+    this.agentId = opts.agentId;
+    this.log = opts.log;
+    this.plugins = opts.plugins;
+    this.tokens = new TokenCache({ maxEntries: opts.config.tokens.maxEntries });
+    registerHostMessages(this.messages);
+    // Stream types exist once a plugin taps them; the capability list follows from that.
+    this.hooks.stream.intercept({
+      factory: (key, hook) => {
+        this.streamTypeNames.add(String(key));
+        return hook;
+      },
+    });
+    this.hooks.event
+      .for('p2p.session')
+      .tap('host', (env) => this.onSession(env as unknown as Envelope<P2pSessionData>));
+  }
+
+  /** Applies every enabled plugin, each with its own config section and a child logger. */
+  async applyPlugins(): Promise<void> {
+    for (const plugin of this.plugins) {
+      const { enabled: _enabled, ...section } = this.config.plugins[plugin.name] ?? {};
+      await plugin.apply(this.viewFor(plugin.name), section);
+    }
+  }
+
+  /** Stream types some plugin handles: the agent's advertised capabilities. */
+  streamTypes(): string[] {
+    return [...this.streamTypeNames].filter((t) => this.hooks.stream.get(t)?.isUsed()).sort();
+  }
+
+  declareEvent(name: string, description: string): void {
+    if (this.events.has(name)) throw new Error(`event ${name} is already declared`);
+    this.events.set(name, description);
+  }
+
+  declaredEvents(): ReadonlyMap<string, string> {
+    return this.events;
+  }
+
+  emit(name: string, payload: PluginEventPayload): void {
+    if (!this.events.has(name)) throw new Error(`event ${name} is emitted but was never declared`);
+    // An observer's failure must not break the emitter (a transfer must not fail because a notifier did).
+    for (const call of [
+      () => this.hooks.pluginEvent.get(name)?.call(payload),
+      () => this.hooks.anyPluginEvent.call(name, payload),
+    ]) {
+      try {
+        call();
+      } catch (error) {
+        this.log.error({ event: name, err: (error as Error).message }, 'event observer failed');
+      }
+    }
+  }
+
+  async start(mode: HostMode = 'daemon'): Promise<void> {
+    if (this.started) throw new Error('host already started');
+    this.started = true;
+    this.mode = mode;
+    await this.hooks.start.promise();
+    if (mode !== 'signaling') await this.startDataPlane(mode);
+    const url = this.config.signaling.url;
+    if (url) {
+      this.signaling = new SignalingClient({
+        url,
+        hello: () => this.hello(),
+        log: this.log.child({ part: 'signaling' }),
+        backoff: {
+          initialMs: this.config.signaling.reconnectInitialMs,
+          maxMs: this.config.signaling.reconnectMaxMs,
+        },
+      });
+      this.signaling.onEvent((env) => this.hooks.event.get(env.type)?.call(env));
+      this.signaling.on('rejected', (error) =>
+        this.log.error({ code: error.code }, `signaling server refused the agent: ${error.message}`),
+      );
+      this.signaling.start();
+    }
+    await this.hooks.ready.promise();
+  }
+
+  private async startDataPlane(mode: HostMode): Promise<void> {
+    const { host, port, ...options } = this.config.quic;
+    this.endpoint = await QuicEndpoint.listen({
+      host,
+      port: mode === 'daemon' ? port : 0,
+      identity: this.identity,
+      options,
+      log: this.log.child({ part: 'quic' }),
+    });
+    this.p2p = new P2PService({
+      endpoint: this.endpoint,
+      tokens: this.tokens,
+      registry: this.messages,
+      hooks: this.hooks,
+      agentId: this.agentId,
+      log: this.log.child({ part: 'p2p' }),
+      awaitSession: (id, ms) => this.awaitSession(id, ms),
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await this.hooks.stop.promise();
+    await this.p2p?.close();
+    await this.signaling?.stop();
+    await this.endpoint?.close();
+  }
+
+  /** Opens a stream of `streamType` to a peer, brokering a session through the control plane when needed. */
+  async openStream(
+    target: PeerTarget,
+    streamType: string,
+    fields: Record<string, unknown> = {},
+  ): Promise<OpenedStream> {
+    const peer = await this.connect(target, streamType);
+    return { peer, channel: await peer.openStream(streamType, fields) };
+  }
+
+  /** An authenticated connection to the peer: an existing one, or a new session. */
+  async connect(target: PeerTarget, streamType: string): Promise<PeerConnection> {
+    const p2p = this.requireStarted();
+    if ('agentId' in target) {
+      const existing = p2p.find(target.agentId);
+      if (existing) return existing;
+      const signaling = this.signaling;
+      if (!signaling)
+        throw new Error(
+          'no signaling server configured: use direct mode (--peer-addr, --session-id, --token)',
+        );
+      await signaling.whenConnected(10_000);
+      const reply = await signaling.request(
+        'p2p.request',
+        { peer_id: target.agentId, stream_type: streamType },
+        { timeoutMs: 10_000 },
+      );
+      const grant = this.grantFrom(reply as unknown as Envelope<P2pSessionData>);
+      return p2p.dial(grant);
+    }
+    return p2p.dial({
+      sessionId: target.sessionId,
+      token: target.token,
+      expiresAt: Number.POSITIVE_INFINITY,
+      peerFingerprint: target.fingerprint,
+      peerAddresses: [{ address: target.address, port: target.port }],
+      role: 'initiator',
+    });
+  }
+
+  /** Accepts a direct-mode session whose token was handed over out of band. */
+  acceptDirect(grant: Omit<SessionGrant, 'role' | 'peerAddresses'>): void {
+    this.tokens.add({ ...grant, role: 'responder', peerAddresses: [] });
+  }
+
+  status() {
+    return {
+      agentId: this.agentId,
+      fingerprint: this.identity.fingerprint,
+      signaling: { url: this.config.signaling.url ?? null, state: this.signaling?.state ?? 'disabled' },
+      listen: this.listenAddresses(),
+      capabilities: this.streamTypes(),
+      sessions: this.tokens.list(),
+      peers: this.p2p?.connections() ?? [],
+      activeStreams: this.p2p?.streamCount ?? 0,
+    };
+  }
+
+  private hello() {
+    const advertise = this.mode === 'daemon';
+    return {
+      agent_id: this.agentId,
+      version: HOST_VERSION,
+      capabilities: advertise ? this.streamTypes() : [],
+      addresses: advertise ? this.listenAddresses() : [],
+      fingerprint: this.identity.fingerprint,
+      room: this.config.signaling.room,
+      ...(this.config.signaling.token ? { token: this.config.signaling.token } : {}),
+    };
+  }
+
+  private listenAddresses() {
+    return this.endpoint ? advertisedAddresses(this.config.quic.host, this.endpoint.address().port) : [];
+  }
+
+  private grantFrom(env: Envelope<P2pSessionData>): SessionGrant {
+    const d = env.data;
+    return {
+      sessionId: d.session_id,
+      token: d.token,
+      expiresAt: d.expires_at,
+      peerId: d.peer_id,
+      peerFingerprint: d.peer_fingerprint,
+      peerAddresses: d.peer_addresses,
+      role: d.role,
+      streamType: d.stream_type,
+    };
+  }
+
+  private onSession(env: Envelope<P2pSessionData>): void {
+    // Both roles cache the session (status shows it; either side may dial, as hole punching needs).
+    this.tokens.add(this.grantFrom(env));
+    this.sessionWaiters.get(env.data.session_id)?.();
+  }
+
+  private async awaitSession(sessionId: string, ms: number): Promise<void> {
+    if (this.tokens.get(sessionId)) return;
+    const announced = new Promise<void>((resolve) => this.sessionWaiters.set(sessionId, resolve));
+    await withTimeout(announced, ms, () => new Error('session never announced')).finally(() =>
+      this.sessionWaiters.delete(sessionId),
+    );
+  }
+
+  private requireStarted(): P2PService {
+    if (!this.p2p) throw new Error('host not started');
+    return this.p2p;
+  }
+
+  private viewFor(pluginName: string): PluginHost {
+    const view: PluginHost = {
+      hooks: this.hooks,
+      agentId: this.agentId,
+      config: this.config,
+      home: this.home,
+      log: this.log.child({ plugin: pluginName }),
+      messages: this.messages,
+      declareEvent: (name, description) => this.declareEvent(name, description),
+      emit: (name, payload) => this.emit(name, payload),
+      declaredEvents: () => this.declaredEvents(),
+      openStream: (target, streamType, fields) => this.openStream(target, streamType, fields),
+      acceptDirect: (grant) => this.acceptDirect(grant),
+    };
+    return Object.freeze(view);
+  }
+}

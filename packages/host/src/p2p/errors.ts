@@ -1,0 +1,33 @@
+/** The peer refused our handshake (bad token, expired, wrong agent …). */
+export class HandshakeDeniedError extends Error {
+  override name = 'HandshakeDeniedError';
+  constructor(readonly reason: string) {
+    super(`the peer denied the session: ${reason}`);
+  }
+}
+
+/** The peer has no handler for the stream type we asked for. */
+export class StreamRejectedError extends Error {
+  override name = 'StreamRejectedError';
+  constructor(
+    readonly streamType: string,
+    readonly reason: string,
+  ) {
+    super(`the peer rejected a ${streamType} stream: ${reason}`);
+  }
+}
+
+/** Rejects with `error` unless `promise` settles within `ms`. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(error()), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,39 @@
+import type { QuicConnection } from '../quic/index.js';
+import { FrameChannel } from '../wire/channel.js';
+import type { MessageRegistry } from '../wire/registry.js';
+import { StreamRejectedError, withTimeout } from './errors.js';
+import { HANDSHAKE_TIMEOUT_MS } from './handshake.js';
+import { STREAM_ACCEPT, STREAM_OPEN, STREAM_REJECT } from './messages.js';
+import type { PeerInfo } from './types.js';
+
+/** An authenticated data-plane connection to one peer; every stream starts with STREAM_OPEN. */
+export class PeerConnection {
+  constructor(
+    readonly quic: QuicConnection,
+    readonly peer: PeerInfo,
+    private readonly registry: MessageRegistry,
+  ) {}
+
+  /** Opens a stream of `streamType`; resolves once the peer accepted it, with the frame channel to use. */
+  async openStream(streamType: string, fields: Record<string, unknown> = {}): Promise<FrameChannel> {
+    const channel = new FrameChannel(this.quic.openStream(), { registry: this.registry });
+    try {
+      await channel.send({ ...fields, type: STREAM_OPEN, stream_type: streamType });
+      const reply = await withTimeout(
+        channel.next([STREAM_ACCEPT, STREAM_REJECT]),
+        HANDSHAKE_TIMEOUT_MS,
+        () => new Error(`the peer did not answer a ${streamType} stream within ${HANDSHAKE_TIMEOUT_MS} ms`),
+      );
+      if (reply.header.type === STREAM_REJECT)
+        throw new StreamRejectedError(streamType, String(reply.header.reason));
+      return channel;
+    } catch (error) {
+      channel.destroy();
+      throw error;
+    }
+  }
+
+  close(code = 0, reason = 'done'): Promise<void> {
+    return this.quic.close(code, reason);
+  }
+}

@@ -1,0 +1,22 @@
+export { FrameChannel, type FrameChannelOptions } from './channel.js';
+export {
+  assertFrameHeader,
+  DEFAULT_MAX_FRAME,
+  EMPTY_BODY,
+  encodeFrame,
+  encodeFrameParts,
+  type Frame,
+  type FrameHeader,
+  MAX_HEADER,
+  MAX_U32,
+  PREFIX_BYTES,
+} from './codec.js';
+export { FrameDecoder, type FrameDecoderOptions, parseHeader } from './decoder.js';
+export { isWireError, WireError, type WireErrorCode } from './errors.js';
+export {
+  type BodyRule,
+  type JSONSchemaObject,
+  type MessageOptions,
+  MessageRegistry,
+  type MessageRegistryOptions,
+} from './registry.js';

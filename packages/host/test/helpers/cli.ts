@@ -1,0 +1,166 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/** The CLI as users run it. Tests need `pnpm build` first (the test command does it). */
+export const BIN = resolve(import.meta.dirname, '../../../../bin/run.js');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Environment for an isolated agent: its own home and oclif data dir, no config search outside it. */
+export function agentEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    MESH_AGENT_HOME: home,
+    MESH_AGENT_DATA_DIR: join(home, 'oclif-data'),
+    HOME: home,
+  };
+  for (const key of Object.keys(env))
+    if (
+      key.startsWith('MESH_AGENT_') &&
+      !(key in extra) &&
+      !['MESH_AGENT_HOME', 'MESH_AGENT_DATA_DIR'].includes(key)
+    )
+      delete env[key];
+  return { ...env, ...extra };
+}
+
+/** Runs a command to completion. */
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  opts: { timeoutMs?: number; cwd?: string } = {},
+): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env,
+      cwd: opts.cwd ?? env.HOME,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`mesh-agent ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, opts.timeoutMs ?? 20_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A long-running command (server, daemon) whose stdout lines can be awaited. */
+export class CliProcess {
+  readonly child: ChildProcess;
+  readonly lines: string[] = [];
+  stderr = '';
+  private waiters: Array<{ test: (line: string) => boolean; resolve: (line: string) => void }> = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv) {
+    this.child = spawn(process.execPath, [BIN, ...args], {
+      env,
+      cwd: env.HOME,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      this.lines.push(line);
+      const matched = this.waiters.filter((w) => w.test(line));
+      this.waiters = this.waiters.filter((w) => !matched.includes(w));
+      for (const w of matched) w.resolve(line);
+    });
+    this.child.stderr!.on('data', (d) => {
+      this.stderr += d;
+    });
+    this.exited = new Promise((r) => this.child.on('close', (code) => r(code)));
+  }
+
+  /** The first stdout line (past or future) matching `test`. */
+  waitForLine(test: (line: string) => boolean, timeoutMs = 15_000): Promise<string> {
+    const seen = this.lines.find(test);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolvePromise, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `no matching line within ${timeoutMs} ms\nstdout: ${this.lines.join('\n')}\nstderr: ${this.stderr}`,
+            ),
+          ),
+        timeoutMs,
+      );
+      this.waiters.push({
+        test,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolvePromise(line);
+        },
+      });
+    });
+  }
+
+  /** The first stdout line that parses as JSON with the given key. */
+  async waitForJson<T = Record<string, unknown>>(key: string, timeoutMs?: number): Promise<T> {
+    const line = await this.waitForLine((l) => {
+      try {
+        return key in JSON.parse(l);
+      } catch {
+        return false;
+      }
+    }, timeoutMs);
+    return JSON.parse(line) as T;
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+/** Temporary directories removed by `cleanup()`. */
+export class TempDirs {
+  private dirs: string[] = [];
+  async make(prefix = 'mesh-agent-test-'): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), prefix));
+    this.dirs.push(dir);
+    return dir;
+  }
+  async cleanup(): Promise<void> {
+    await Promise.all(this.dirs.map((d) => rm(d, { recursive: true, force: true })));
+    this.dirs = [];
+  }
+}
+
+/** Polls `check` until it returns a value, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  intervalMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
+}
