@@ -73,7 +73,8 @@ export default class Run extends MeshCommand<typeof Run> {
     await host.start();
     const status = host.status();
     if (this.jsonEnabled()) {
-      this.logJson({ event: 'ready', ...status });
+      // One compact line (oclif's logJson is multi-line), so scripts can read it while the daemon runs.
+      process.stdout.write(`${JSON.stringify({ event: 'ready', ...status })}\n`);
     } else {
       this.log(`agent ${status.agentId} running`);
       this.log(`  fingerprint  ${status.fingerprint}`);

@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, runCli, TempDirs } from '../helpers/cli.js';
+import { type Agent, makeAgent, peersOf, type Server, startDaemon, startServer } from '../helpers/mesh.js';
+
+describe('control plane between real processes', () => {
+  const dirs = new TempDirs();
+  let server: Server;
+  let alice: Agent;
+  let bob: Agent;
+
+  beforeAll(async () => {
+    server = await startServer(dirs);
+    [alice, bob] = await Promise.all([makeAgent(dirs, { echo: true }), makeAgent(dirs, { echo: true })]);
+    await Promise.all([
+      startDaemon(alice, ['--server', server.url]),
+      startDaemon(bob, ['--server', server.url]),
+    ]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([alice?.proc?.stop(), bob?.proc?.stop(), server?.proc.stop()]);
+    await dirs.cleanup();
+  });
+
+  it('lists both daemons as peers, with their stream types and fingerprints', async () => {
+    const viewer = await makeAgent(dirs);
+    const result = await runCli(['peers', '--server', server.url, '--json'], viewer.env);
+    expect(result.code).toBe(0);
+    const { members } = JSON.parse(result.stdout) as {
+      members: Array<{ agent_id: string; capabilities: string[]; fingerprint: string }>;
+    };
+    const byId = new Map(members.map((m) => [m.agent_id, m]));
+    expect(byId.get(alice.id)).toMatchObject({ capabilities: ['echo'], fingerprint: alice.fingerprint });
+    expect(byId.get(bob.id)).toMatchObject({ capabilities: ['echo'], fingerprint: bob.fingerprint });
+  });
+
+  it('brokers a session: both sides get the same session, the stream works, status never shows the token', async () => {
+    const result = await runCli(
+      ['echo', 'ping', '--to', bob.id, '--server', server.url, '--json'],
+      alice.env,
+    );
+    expect(result.stderr).not.toMatch(/"level":50/);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ peer: bob.id, reply: 'ping' });
+
+    const status = await runCli(['status', '--json'], bob.env);
+    expect(status.code).toBe(0);
+    const bobStatus = JSON.parse(status.stdout) as {
+      signaling: { state: string };
+      sessions: Array<{ sessionId: string; peerId: string; role: string; ttlMs: number; used: boolean }>;
+    };
+    expect(bobStatus.signaling.state).toBe('connected');
+    const session = bobStatus.sessions.find((s) => s.peerId === alice.id);
+    expect(session).toMatchObject({ role: 'responder', used: true });
+    expect(session!.ttlMs).toBeGreaterThan(0);
+    expect(status.stdout).not.toMatch(/token/i);
+  });
+
+  it('both agents reconnect and reappear within 10 s after the server restarts', async () => {
+    await server.proc.stop();
+    server = await startServer(dirs, ['--open'], server.port);
+    const viewer = await makeAgent(dirs);
+    const started = Date.now();
+    await eventually(async () => {
+      const ids = await peersOf(server.url, viewer.env);
+      return ids.includes(alice.id) && ids.includes(bob.id);
+    }, 10_000);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
