@@ -12,6 +12,8 @@ export interface AgentConfig {
   home: string;
   /** Enabled plugins, imported, in the order oclif loaded their packages. */
   plugins: MeshPlugin[];
+  /** Plugins that are enabled but could not be loaded: the agent runs without them. */
+  warnings: string[];
 }
 
 /**
@@ -27,13 +29,23 @@ export async function loadAgentConfig(
     const section = (raw.tree.plugins as Record<string, { enabled?: unknown }> | undefined)?.[pkg.name];
     return section?.enabled !== false;
   });
-  const plugins = await Promise.all(packages.map(importPlugin));
+  const warnings: string[] = [];
+  const loaded = await Promise.all(
+    packages.map((pkg) =>
+      importPlugin(pkg).catch((error: Error) => {
+        // One broken plugin must not take the whole CLI down with it.
+        warnings.push(`${error.message} (disable it with plugins.${pkg.name}.enabled: false)`);
+        return undefined;
+      }),
+    ),
+  );
+  const plugins = loaded.filter((p): p is MeshPlugin => p !== undefined);
   const config = validateConfig(
     raw,
     opts.overrides,
     plugins.map((p) => ({ name: p.name, schema: p.configSchema })),
   );
-  return { config, filepath: raw.filepath, home: agentHome(config), plugins };
+  return { config, filepath: raw.filepath, home: agentHome(config), plugins, warnings };
 }
 
 const SECRET_KEY = /token|secret|password|private/i;

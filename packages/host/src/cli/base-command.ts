@@ -62,12 +62,14 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
   }
 
   /** The effective config with the global flags and `overrides` (a partial config tree) on top. */
-  protected loadAgent(overrides: Record<string, unknown> = {}): Promise<AgentConfig> {
+  protected async loadAgent(overrides: Record<string, unknown> = {}): Promise<AgentConfig> {
     const flags = this.flags as MeshFlags<typeof MeshCommand>;
-    return loadAgentConfig(this.config, {
+    const agent = await loadAgentConfig(this.config, {
       file: flags.config,
       overrides: mergeOverrides(this.globalOverrides(), overrides),
     });
+    for (const warning of agent.warnings) this.warn(warning);
+    return agent;
   }
 
   /** Runs `fn` with a started host, and always stops it afterwards. */
