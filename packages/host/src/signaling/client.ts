@@ -1,0 +1,503 @@
+import { EventEmitter } from 'node:events';
+import WebSocket, { type RawData } from 'ws';
+import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import {
+  type AgentToServerEvents,
+  CLOSE_CODES,
+  createEnvelope,
+  type Envelope,
+  type ErrorData,
+  EventRegistry,
+  type HelloData,
+  type RelayOutData,
+  SILENT_LOGGER,
+  type SignalingLogger,
+  type WelcomeData,
+} from './protocol.js';
+
+export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+
+export type SignalingState = 'connecting' | 'connected' | 'reconnecting' | 'stopped';
+
+export interface SignalingClientOptions {
+  /** `ws://host:port` of the signal server. */
+  url: string;
+  /** Called on every (re)connect, so the hello carries fresh addresses and capabilities. */
+  hello: () => HelloData;
+  log?: SignalingLogger;
+  backoff?: Partial<BackoffOptions> & {
+    /** A connection that lasts this long resets the backoff. Default 10 s. */
+    stableMs?: number;
+  };
+  heartbeat?: {
+    /** How often to ping the server. Default 15 s. */
+    intervalMs?: number;
+    /** Silence after which the connection counts as dead. Default 35 s. */
+    timeoutMs?: number;
+  };
+  /** Where plugin schemas live; a registry with the core catalogue only when omitted. */
+  registry?: EventRegistry;
+  /** How long the server may take to answer the hello. Default 10 s. */
+  welcomeTimeoutMs?: number;
+  /** Largest inbound message. Default 4 MiB (member lists can be long). */
+  maxMessageBytes?: number;
+}
+
+export type SignalingClientErrorCode =
+  | 'not_connected'
+  | 'invalid_event'
+  | 'timeout'
+  | 'disconnected'
+  | 'stopped'
+  | 'rejected';
+
+export class SignalingClientError extends Error {
+  override readonly name = 'SignalingClientError';
+  constructor(
+    readonly code: SignalingClientErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type EnvelopeHandler = (envelope: Envelope) => void;
+
+export type SignalingClientEvents = {
+  state: [state: SignalingState, previous: SignalingState];
+  /** Every valid inbound event, after its request (if any) has been resolved. */
+  event: [envelope: Envelope];
+  welcome: [welcome: WelcomeData];
+  /** The server refused the agent (authentication) or the hello was malformed: the client stopped. */
+  rejected: [error: ErrorData];
+};
+
+/** Data `send` accepts: the core catalogue's types, or a plugin event addressed `to` an agent. */
+export type OutboundData<K extends string> = K extends keyof AgentToServerEvents
+  ? AgentToServerEvents[K]
+  : RelayOutData;
+
+interface PendingRequest {
+  resolve: (envelope: Envelope) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The agent's side of the control plane: one WebSocket to the signal server, kept alive with
+ * pings and re-established with jittered exponential backoff. Every inbound event is checked
+ * against the registry before any handler sees it.
+ */
+export class SignalingClient extends EventEmitter<SignalingClientEvents> {
+  readonly registry: EventRegistry;
+  readonly #url: string;
+  readonly #hello: () => HelloData;
+  readonly #log: SignalingLogger;
+  readonly #backoff: BackoffOptions;
+  readonly #stableMs: number;
+  readonly #heartbeatIntervalMs: number;
+  readonly #heartbeatTimeoutMs: number;
+  readonly #welcomeTimeoutMs: number;
+  readonly #maxMessageBytes: number;
+
+  #state: SignalingState = 'stopped';
+  #ws: WebSocket | undefined;
+  #welcome: WelcomeData | undefined;
+  #everConnected = false;
+  #attempt = 0;
+  #lastInboundAt = 0;
+  #lastError: ErrorData | undefined;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #welcomeTimer: NodeJS.Timeout | undefined;
+  #stableTimer: NodeJS.Timeout | undefined;
+  readonly #pending = new Map<string, PendingRequest>();
+  readonly #handlers = new Set<EnvelopeHandler>();
+  readonly #routes = new Set<{ prefix: string; handler: EnvelopeHandler }>();
+
+  constructor(options: SignalingClientOptions) {
+    super();
+    this.#url = checkUrl(options.url);
+    this.#hello = options.hello;
+    this.#log = options.log ?? SILENT_LOGGER;
+    this.registry = options.registry ?? new EventRegistry();
+    this.#backoff = {
+      initialMs: options.backoff?.initialMs ?? DEFAULT_BACKOFF.initialMs,
+      maxMs: options.backoff?.maxMs ?? DEFAULT_BACKOFF.maxMs,
+    };
+    this.#stableMs = options.backoff?.stableMs ?? 10_000;
+    this.#heartbeatIntervalMs = options.heartbeat?.intervalMs ?? 15_000;
+    this.#heartbeatTimeoutMs = options.heartbeat?.timeoutMs ?? 35_000;
+    this.#welcomeTimeoutMs = options.welcomeTimeoutMs ?? 10_000;
+    this.#maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
+  }
+
+  get state(): SignalingState {
+    return this.#state;
+  }
+
+  /** The server's welcome of the current connection, while connected. */
+  get welcome(): WelcomeData | undefined {
+    return this.#welcome;
+  }
+
+  /** Connects, and keeps reconnecting until `stop()` or a rejection. */
+  start(): void {
+    if (this.#state !== 'stopped') return;
+    this.#everConnected = false;
+    this.#attempt = 0;
+    this.#connect();
+  }
+
+  /** Closes the connection cleanly; no reconnect follows. Pending requests fail with `stopped`. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return;
+    this.#setState('stopped');
+    this.#clearTimers();
+    this.#failPending('stopped', 'signaling client stopped');
+    const ws = this.#ws;
+    this.#ws = undefined;
+    if (!ws || ws.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => ws.terminate(), 2_000);
+      ws.once('close', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      ws.close(CLOSE_CODES.normal, 'client stopping');
+    });
+  }
+
+  /** Sends an event and returns its id. Throws `not_connected` before the welcome, `invalid_event` on bad data. */
+  send<K extends string>(type: K, data: OutboundData<K>): string {
+    const ws = this.#ws;
+    if (this.#state !== 'connected' || !ws || ws.readyState !== WebSocket.OPEN) {
+      throw new SignalingClientError('not_connected', `cannot send ${type}: signaling is ${this.#state}`);
+    }
+    const envelope = createEnvelope(type, data as unknown as Record<string, unknown>);
+    const checked = this.registry.validate(envelope, 'to_server');
+    if (!checked.ok) throw new SignalingClientError('invalid_event', checked.error.message);
+    ws.send(JSON.stringify(envelope));
+    return envelope.id;
+  }
+
+  /**
+   * Sends an event and resolves with the first inbound event that answers it, i.e. whose
+   * `data.request_id` or `data.ref_id` is the sent id (a `system.error` answer resolves too).
+   */
+  request<K extends string>(
+    type: K,
+    data: OutboundData<K>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<Envelope> {
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    let id: string;
+    try {
+      id = this.send(type, data);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<Envelope>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new SignalingClientError('timeout', `no answer to ${type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(id, { resolve, reject, timer });
+    });
+  }
+
+  /** Every valid inbound event. Returns a function that removes the handler. */
+  onEvent(handler: EnvelopeHandler): () => void {
+    this.#handlers.add(handler);
+    return () => this.#handlers.delete(handler);
+  }
+
+  /**
+   * Events whose type is `prefix` or starts with `prefix.` (`'term'`, `'term.'` and `'term.*'`
+   * all mean the `term` plane; `'p2p.session'` means that one type). Returns an unsubscribe function.
+   */
+  route(prefix: string, handler: EnvelopeHandler): () => void {
+    const entry = { prefix: prefix.replace(/\.\*?$/, ''), handler };
+    this.#routes.add(entry);
+    return () => this.#routes.delete(entry);
+  }
+
+  /** Resolves with the welcome once connected; rejects on timeout, stop or rejection. */
+  whenConnected(timeoutMs = 10_000): Promise<WelcomeData> {
+    if (this.#state === 'connected' && this.#welcome) return Promise.resolve(this.#welcome);
+    if (this.#state === 'stopped') {
+      return Promise.reject(new SignalingClientError('stopped', 'signaling client is not started'));
+    }
+    return new Promise<WelcomeData>((resolve, reject) => {
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.off('welcome', onWelcome);
+        this.off('state', onState);
+      };
+      const onWelcome = (welcome: WelcomeData) => {
+        cleanup();
+        resolve(welcome);
+      };
+      const onState = (state: SignalingState) => {
+        if (state !== 'stopped') return;
+        cleanup();
+        const code = this.#lastError ? 'rejected' : 'stopped';
+        reject(new SignalingClientError(code, this.#lastError?.message ?? 'signaling client stopped'));
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new SignalingClientError('timeout', `not connected to ${this.#url} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.on('welcome', onWelcome);
+      this.on('state', onState);
+    });
+  }
+
+  #connect(): void {
+    this.#setState(this.#everConnected ? 'reconnecting' : 'connecting');
+    this.#lastError = undefined;
+    const ws = new WebSocket(this.#url, { maxPayload: this.#maxMessageBytes, handshakeTimeout: 10_000 });
+    this.#ws = ws;
+    ws.on('open', () => this.#onOpen(ws));
+    ws.on('message', (raw, isBinary) => this.#onMessage(ws, raw, isBinary));
+    ws.on('ping', () => this.#markAlive());
+    ws.on('pong', () => this.#markAlive());
+    ws.on('error', (error) =>
+      this.#log.debug({ err: error.message, url: this.#url }, 'signaling socket error'),
+    );
+    ws.on('close', (code, reason) => this.#onClose(ws, code, reason.toString()));
+  }
+
+  #onOpen(ws: WebSocket): void {
+    if (ws !== this.#ws) return;
+    this.#markAlive();
+    let hello: HelloData;
+    try {
+      hello = this.#hello();
+    } catch (error) {
+      this.#reject(ws, {
+        code: 'invalid_event',
+        message: `building system.hello failed: ${(error as Error).message}`,
+      });
+      return;
+    }
+    const envelope = createEnvelope('system.hello', hello);
+    const checked = this.registry.validate(envelope, 'to_server');
+    if (!checked.ok) {
+      this.#reject(ws, checked.error);
+      return;
+    }
+    ws.send(JSON.stringify(envelope));
+    this.#log.debug({ agent_id: hello.agent_id, room: hello.room, url: this.#url }, 'sent system.hello');
+    this.#welcomeTimer = setTimeout(() => {
+      this.#log.warn({ url: this.#url }, 'no system.welcome in time; reconnecting');
+      ws.terminate();
+    }, this.#welcomeTimeoutMs);
+    this.#heartbeatTimer = setInterval(() => this.#heartbeat(ws), this.#heartbeatIntervalMs);
+  }
+
+  #onMessage(ws: WebSocket, raw: RawData, isBinary: boolean): void {
+    if (ws !== this.#ws) return;
+    this.#markAlive();
+    if (isBinary) {
+      this.#answerInvalid(ws, {
+        code: 'invalid_json',
+        message: 'binary frames are not part of the protocol',
+      });
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(rawToText(raw));
+    } catch (error) {
+      this.#answerInvalid(ws, {
+        code: 'invalid_json',
+        message: `message is not valid JSON: ${(error as Error).message}`,
+      });
+      return;
+    }
+    const checked = this.registry.validate(value, 'to_agent');
+    if (!checked.ok) {
+      this.#log.warn({ code: checked.error.code, ref_id: checked.error.ref_id }, checked.error.message);
+      // Never answer an error with an error: two confused peers would ping-pong forever.
+      if ((value as { type?: unknown } | null)?.type !== 'system.error')
+        this.#answerInvalid(ws, checked.error);
+      return;
+    }
+    const envelope = checked.envelope;
+    switch (envelope.type) {
+      case 'system.welcome':
+        this.#onWelcome(envelope.data as unknown as WelcomeData);
+        break;
+      case 'system.ping':
+        this.#trySend(ws, 'system.pong', { request_id: envelope.id });
+        break;
+      case 'system.error': {
+        const error = envelope.data as unknown as ErrorData;
+        this.#lastError = error;
+        this.#log.warn({ code: error.code, ref_id: error.ref_id }, `signal server: ${error.message}`);
+        break;
+      }
+    }
+    this.#resolvePending(envelope);
+    this.#dispatch(envelope);
+  }
+
+  #onWelcome(welcome: WelcomeData): void {
+    clearTimeout(this.#welcomeTimer);
+    this.#welcome = welcome;
+    this.#everConnected = true;
+    this.#setState('connected');
+    this.#log.info({ agent_id: welcome.agent_id, url: this.#url }, 'signaling connected');
+    this.#stableTimer = setTimeout(() => {
+      this.#attempt = 0;
+    }, this.#stableMs);
+    this.#emitSafely('welcome', welcome);
+  }
+
+  #onClose(ws: WebSocket, code: number, reason: string): void {
+    if (ws !== this.#ws) return;
+    this.#ws = undefined;
+    this.#welcome = undefined;
+    this.#clearTimers();
+    this.#failPending('disconnected', `signaling connection closed (${code}${reason ? ` ${reason}` : ''})`);
+    if (this.#state === 'stopped') return;
+    if (code === CLOSE_CODES.unauthorized) {
+      const error = this.#lastError ?? { code: 'unauthorized', message: reason || 'authentication failed' };
+      this.#log.error(
+        { code: error.code, url: this.#url },
+        `signal server refused the agent: ${error.message}`,
+      );
+      this.#lastError = error;
+      this.#setState('stopped');
+      this.#emitSafely('rejected', error);
+      return;
+    }
+    this.#attempt += 1;
+    const delay = backoffDelay(this.#attempt, this.#backoff);
+    this.#log.debug({ code, attempt: this.#attempt, delay_ms: delay }, 'signaling disconnected; retrying');
+    this.#setState(this.#everConnected ? 'reconnecting' : 'connecting');
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#state !== 'stopped') this.#connect();
+    }, delay);
+  }
+
+  /** A fault on our side that retrying cannot fix: stop and say why. */
+  #reject(ws: WebSocket, error: ErrorData): void {
+    this.#log.error({ code: error.code }, error.message);
+    this.#lastError = error;
+    this.#ws = undefined;
+    this.#clearTimers();
+    this.#setState('stopped');
+    ws.close(CLOSE_CODES.normal, 'invalid hello');
+    this.#emitSafely('rejected', error);
+  }
+
+  #heartbeat(ws: WebSocket): void {
+    if (Date.now() - this.#lastInboundAt > this.#heartbeatTimeoutMs) {
+      this.#log.warn({ url: this.#url }, 'signal server silent; dropping the connection');
+      ws.terminate();
+      return;
+    }
+    if (this.#state === 'connected') this.#trySend(ws, 'system.ping', { ts: Date.now() });
+  }
+
+  #markAlive(): void {
+    this.#lastInboundAt = Date.now();
+  }
+
+  #answerInvalid(ws: WebSocket, error: ErrorData): void {
+    this.#trySend(ws, 'system.error', error);
+  }
+
+  /** Protocol chores (pong, error answers) that must never throw into the socket's handlers. */
+  #trySend(ws: WebSocket, type: string, data: object): void {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    ws.send(JSON.stringify(createEnvelope(type, data)));
+  }
+
+  #resolvePending(envelope: Envelope): void {
+    const replyTo = envelope.data.request_id ?? envelope.data.ref_id;
+    if (typeof replyTo !== 'string') return;
+    const pending = this.#pending.get(replyTo);
+    if (!pending) return;
+    this.#pending.delete(replyTo);
+    clearTimeout(pending.timer);
+    pending.resolve(envelope);
+  }
+
+  #dispatch(envelope: Envelope): void {
+    this.#emitSafely('event', envelope);
+    for (const handler of this.#handlers) this.#callSafely(handler, envelope);
+    for (const { prefix, handler } of this.#routes) {
+      if (envelope.type === prefix || envelope.type.startsWith(`${prefix}.`))
+        this.#callSafely(handler, envelope);
+    }
+  }
+
+  #callSafely(handler: EnvelopeHandler, envelope: Envelope): void {
+    try {
+      handler(envelope);
+    } catch (error) {
+      this.#log.error(
+        { err: (error as Error).message, type: envelope.type },
+        'signaling event handler failed',
+      );
+    }
+  }
+
+  #emitSafely<K extends keyof SignalingClientEvents>(event: K, ...args: SignalingClientEvents[K]): void {
+    try {
+      // The cast is the usual price of forwarding a generic rest tuple to EventEmitter.emit.
+      (this.emit as (event: K, ...rest: SignalingClientEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      this.#log.error({ err: (error as Error).message, event }, 'signaling listener failed');
+    }
+  }
+
+  #failPending(code: SignalingClientErrorCode, message: string): void {
+    for (const [id, pending] of this.#pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new SignalingClientError(code, message));
+      this.#pending.delete(id);
+    }
+  }
+
+  #clearTimers(): void {
+    clearTimeout(this.#reconnectTimer);
+    clearTimeout(this.#welcomeTimer);
+    clearTimeout(this.#stableTimer);
+    clearInterval(this.#heartbeatTimer);
+    this.#reconnectTimer = undefined;
+    this.#welcomeTimer = undefined;
+    this.#stableTimer = undefined;
+    this.#heartbeatTimer = undefined;
+  }
+
+  #setState(state: SignalingState): void {
+    const previous = this.#state;
+    if (previous === state) return;
+    this.#state = state;
+    this.#emitSafely('state', state, previous);
+  }
+}
+
+function rawToText(raw: RawData): string {
+  if (Array.isArray(raw)) return Buffer.concat(raw).toString('utf8');
+  if (raw instanceof ArrayBuffer) return Buffer.from(raw).toString('utf8');
+  return raw.toString('utf8');
+}
+
+function checkUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(`invalid signaling URL "${url}"`);
+  }
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
+    throw new TypeError(`signaling URL must start with ws:// or wss://, got "${url}"`);
+  }
+  return url;
+}

@@ -1,0 +1,131 @@
+import { readFile } from 'node:fs/promises';
+import {
+  createLogger,
+  LOG_LEVELS,
+  SESSION_TTL_DEFAULT_S,
+  SESSION_TTL_MAX_S,
+  SESSION_TTL_MIN_S,
+  untilSignal,
+} from '@mesh-agent/host';
+import { Command, Flags } from '@oclif/core';
+import type { TokenEntry } from '../auth.js';
+import { SignalServer, SignalServerConfigError } from '../server.js';
+import { parseTokenFile, parseTokenList, TokenParseError } from '../tokens.js';
+
+const TOKENS_ENV = 'MESH_SIGNAL_TOKENS';
+
+export default class Server extends Command {
+  static override summary = 'Run the reference signaling server: rooms, presence and P2P session tokens.';
+
+  static override description = [
+    'Agents connect over WebSocket, authenticate with a bearer token, see each other per room and ask for P2P sessions; the server mints a short-lived session token for both sides and relays plugin events between agents of a room.',
+    `Tokens come from --token, --token-file (one token per line, or agentId:token to bind a token to one agent id) and ${TOKENS_ENV} (comma separated). Without tokens the server refuses to start unless --open is given.`,
+    'Logs go to stderr; stdout gets only the listen URL (or JSON with --json). SIGINT or SIGTERM stops the server cleanly.',
+  ].join('\n\n');
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --token-file ./tokens.txt',
+    '<%= config.bin %> <%= command.id %> --host 0.0.0.0 --port 8790 --token "$(openssl rand -base64 32)"',
+    `${TOKENS_ENV}=alice:tok-alice-0123456789,bob:tok-bob-0123456789 <%= config.bin %> <%= command.id %> --json`,
+    '<%= config.bin %> <%= command.id %> --open --port 0   # any agent, trusted network only',
+  ];
+
+  static override flags = {
+    port: Flags.integer({
+      char: 'p',
+      description: 'TCP port to listen on (0 picks a free one)',
+      default: 8790,
+      min: 0,
+      max: 65535,
+    }),
+    host: Flags.string({ description: 'interface to listen on', default: '127.0.0.1' }),
+    open: Flags.boolean({
+      description: 'accept any agent without a token (trusted networks only)',
+      default: false,
+    }),
+    token: Flags.string({
+      description: 'accepted bearer token, or agentId:token (repeatable)',
+      multiple: true,
+    }),
+    'token-file': Flags.file({
+      description: 'file with one token (or agentId:token) per line',
+      exists: true,
+    }),
+    'session-ttl': Flags.integer({
+      description: `lifetime of minted P2P session tokens, in seconds (${SESSION_TTL_MIN_S}–${SESSION_TTL_MAX_S})`,
+      default: SESSION_TTL_DEFAULT_S,
+      min: SESSION_TTL_MIN_S,
+      max: SESSION_TTL_MAX_S,
+    }),
+    'log-level': Flags.option({
+      description: 'log level (stderr)',
+      options: LOG_LEVELS,
+      default: 'info' as const,
+    })(),
+    json: Flags.boolean({ description: 'print the listen address as JSON', default: false }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Server);
+    const tokens = await this.collectTokens(flags.token ?? [], flags['token-file']);
+    if (!flags.open && tokens.length === 0) {
+      this.error(
+        `no tokens configured: pass --token, --token-file or ${TOKENS_ENV}, or --open to accept any agent (trusted networks only)`,
+        { exit: 2 },
+      );
+    }
+    const log = createLogger(flags['log-level'], 'signal-server');
+    let server: SignalServer;
+    try {
+      server = new SignalServer({
+        host: flags.host,
+        port: flags.port,
+        open: flags.open,
+        tokens: flags.open ? [] : tokens,
+        sessionTtlS: flags['session-ttl'],
+        log,
+      });
+    } catch (error) {
+      if (error instanceof SignalServerConfigError) this.error(error.message, { exit: 2 });
+      throw error;
+    }
+    if (flags.open && tokens.length > 0) log.warn({}, '--open given: configured tokens are ignored');
+    let listening: Awaited<ReturnType<SignalServer['start']>>;
+    try {
+      listening = await server.start();
+    } catch (error) {
+      this.error(`cannot listen on ${flags.host}:${flags.port}: ${(error as Error).message}`, { exit: 1 });
+    }
+    if (flags.json) {
+      this.log(
+        JSON.stringify({
+          url: listening.url,
+          address: listening.address,
+          port: listening.port,
+          open: flags.open,
+          session_ttl_s: flags['session-ttl'],
+        }),
+      );
+    } else {
+      this.log(
+        `signal server listening on ${listening.url}${flags.open ? ' (open: no authentication)' : ''}`,
+      );
+    }
+    const signal = await untilSignal();
+    log.info({ signal }, 'shutting down');
+    await server.stop();
+  }
+
+  private async collectTokens(flagTokens: string[], tokenFile: string | undefined): Promise<TokenEntry[]> {
+    try {
+      const entries = parseTokenList(flagTokens, '--token');
+      const fromEnv = process.env[TOKENS_ENV];
+      if (fromEnv) entries.push(...parseTokenList([fromEnv], TOKENS_ENV));
+      if (tokenFile) entries.push(...parseTokenFile(await readFile(tokenFile, 'utf8'), tokenFile));
+      return entries;
+    } catch (error) {
+      if (error instanceof TokenParseError) this.error(error.message, { exit: 2 });
+      throw error;
+    }
+  }
+}

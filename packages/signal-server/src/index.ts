@@ -1,0 +1,12 @@
+export { type AuthResult, TokenAuthenticator, type TokenEntry } from './auth.js';
+export { type AgentConnection, Presence } from './presence.js';
+export { DEFAULT_RATE_LIMIT, type RateLimitOptions, TokenBucket } from './rate-limit.js';
+export {
+  MIN_TOKEN_LENGTH,
+  SignalServer,
+  type SignalServerAddress,
+  SignalServerConfigError,
+  type SignalServerOptions,
+} from './server.js';
+export { parseTokenFile, parseTokenList, parseTokenSpec, TokenParseError } from './tokens.js';
+export { SERVER_VERSION } from './version.js';

@@ -1,0 +1,586 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import {
+  CLOSE_CODES,
+  createEnvelope,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_ROOM,
+  type Envelope,
+  type ErrorData,
+  EventRegistry,
+  type HelloData,
+  isCorePlane,
+  type MembersData,
+  type P2pRequestData,
+  type P2pSessionData,
+  type RoomData,
+  SESSION_TTL_DEFAULT_S,
+  SESSION_TTL_MAX_S,
+  SESSION_TTL_MIN_S,
+  SILENT_LOGGER,
+  type SignalingLogger,
+  type WelcomeData,
+} from '@mesh-agent/host';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { TokenAuthenticator, type TokenEntry } from './auth.js';
+import { type AgentConnection, Presence } from './presence.js';
+import { DEFAULT_RATE_LIMIT, type RateLimitOptions, TokenBucket } from './rate-limit.js';
+import { SERVER_VERSION } from './version.js';
+
+export interface SignalServerOptions {
+  /** Interface to listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Accept every agent without a token. Only ever set from an explicit flag. */
+  open?: boolean;
+  tokens?: ReadonlyArray<TokenEntry | string>;
+  /** Lifetime of minted P2P session tokens, 60–180 s. Default 120. */
+  sessionTtlS?: number;
+  /** Largest message accepted, in bytes. Default 64 KiB. */
+  maxMessageBytes?: number;
+  rateLimit?: RateLimitOptions;
+  log?: SignalingLogger;
+  /** A connection must send `system.hello` within this time. Default 10 s. */
+  helloTimeoutMs?: number;
+  /** WebSocket ping period; a connection silent for two periods is dropped. Default 30 s. */
+  heartbeatIntervalMs?: number;
+  /** Rooms one connection may be in at once. Default 16. */
+  maxRoomsPerConnection?: number;
+}
+
+export interface SignalServerAddress {
+  address: string;
+  port: number;
+  /** `ws://…` URL agents can use (with the listen address as given). */
+  url: string;
+}
+
+/** Raised by the constructor for options that cannot work. */
+export class SignalServerConfigError extends Error {
+  override readonly name = 'SignalServerConfigError';
+}
+
+/** Shortest bearer token accepted: short tokens are guessable. */
+export const MIN_TOKEN_LENGTH = 16;
+
+interface Connection extends AgentConnection {
+  readonly ws: WebSocket;
+}
+
+/** Per-socket state before and after authentication. */
+interface Socket {
+  readonly ws: WebSocket;
+  readonly remote: string;
+  readonly bucket: TokenBucket;
+  readonly helloTimer: NodeJS.Timeout;
+  alive: boolean;
+  connection?: Connection;
+}
+
+/**
+ * The reference control plane: authenticates agents, tracks rooms and presence, mints P2P
+ * session tokens, and relays plugin events between agents of a room.
+ */
+export class SignalServer {
+  readonly #host: string;
+  readonly #port: number;
+  readonly #open: boolean;
+  readonly #auth: TokenAuthenticator;
+  readonly #sessionTtlS: number;
+  readonly #maxMessageBytes: number;
+  readonly #rateLimit: RateLimitOptions;
+  readonly #log: SignalingLogger;
+  readonly #helloTimeoutMs: number;
+  readonly #heartbeatIntervalMs: number;
+  readonly #maxRooms: number;
+  readonly #registry = new EventRegistry();
+  readonly #presence = new Presence<Connection>();
+  readonly #sockets = new Set<Socket>();
+  #wss: WebSocketServer | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #seq = 0;
+
+  constructor(options: SignalServerOptions) {
+    const tokens = options.tokens ?? [];
+    const settings = {
+      port: options.port,
+      open: options.open === true,
+      sessionTtlS: options.sessionTtlS ?? SESSION_TTL_DEFAULT_S,
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      rateLimit: options.rateLimit ?? DEFAULT_RATE_LIMIT,
+    };
+    checkSettings(settings, tokens);
+    this.#host = options.host ?? '127.0.0.1';
+    this.#port = settings.port;
+    this.#open = settings.open;
+    this.#sessionTtlS = settings.sessionTtlS;
+    this.#maxMessageBytes = settings.maxMessageBytes;
+    this.#rateLimit = settings.rateLimit;
+    this.#log = options.log ?? SILENT_LOGGER;
+    this.#helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
+    this.#heartbeatIntervalMs = options.heartbeatIntervalMs ?? 30_000;
+    this.#maxRooms = options.maxRoomsPerConnection ?? 16;
+    this.#auth = new TokenAuthenticator(tokens);
+  }
+
+  async start(): Promise<SignalServerAddress> {
+    if (this.#wss) throw new Error('signal server already started');
+    // ws cuts grossly oversized frames itself; up to twice the limit we read them and say why.
+    const wss = new WebSocketServer({
+      host: this.#host,
+      port: this.#port,
+      maxPayload: this.#maxMessageBytes * 2,
+    });
+    this.#wss = wss;
+    await new Promise<void>((resolve, reject) => {
+      wss.once('listening', resolve);
+      wss.once('error', reject);
+    }).catch((error: Error) => {
+      this.#wss = undefined;
+      wss.close();
+      throw error;
+    });
+    wss.on('error', (error) => this.#log.error({ err: error.message }, 'signal server error'));
+    wss.on('connection', (ws, request) => this.#onConnection(ws, request));
+    this.#heartbeat = setInterval(() => this.#checkAlive(), this.#heartbeatIntervalMs);
+    const bound = wss.address();
+    const address = typeof bound === 'object' && bound ? bound.address : this.#host;
+    const port = typeof bound === 'object' && bound ? bound.port : this.#port;
+    const url = `ws://${address.includes(':') ? `[${address}]` : address}:${port}`;
+    this.#log.info(
+      { url, open: this.#open, tokens: this.#auth.size, session_ttl_s: this.#sessionTtlS },
+      'signal server listening',
+    );
+    return { address, port, url };
+  }
+
+  /** Closes every connection (1001) and the listening socket. */
+  async stop(): Promise<void> {
+    const wss = this.#wss;
+    if (!wss) return;
+    this.#wss = undefined;
+    clearInterval(this.#heartbeat);
+    const closing = [...this.#sockets].map(
+      (socket) =>
+        new Promise<void>((resolve) => {
+          if (socket.ws.readyState === WebSocket.CLOSED) return resolve();
+          const force = setTimeout(() => socket.ws.terminate(), 1_000);
+          socket.ws.once('close', () => {
+            clearTimeout(force);
+            resolve();
+          });
+          socket.ws.close(CLOSE_CODES.goingAway, 'server shutting down');
+        }),
+    );
+    await Promise.all(closing);
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    this.#log.info({}, 'signal server stopped');
+  }
+
+  #onConnection(ws: WebSocket, request: IncomingMessage): void {
+    const remote = `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`;
+    const socket: Socket = {
+      ws,
+      remote,
+      bucket: new TokenBucket(this.#rateLimit),
+      alive: true,
+      helloTimer: setTimeout(() => {
+        this.#sendError(socket, { code: 'hello_required', message: 'no system.hello in time' });
+        ws.close(CLOSE_CODES.helloTimeout, 'hello timeout');
+      }, this.#helloTimeoutMs),
+    };
+    this.#sockets.add(socket);
+    this.#log.debug({ remote }, 'socket opened');
+    ws.on('pong', () => {
+      socket.alive = true;
+    });
+    ws.on('message', (raw, isBinary) => this.#onMessage(socket, raw, isBinary));
+    ws.on('error', (error) => this.#log.debug({ remote, err: error.message }, 'socket error'));
+    ws.on('close', (code) => this.#onClose(socket, code));
+  }
+
+  #onClose(socket: Socket, code: number): void {
+    clearTimeout(socket.helloTimer);
+    this.#sockets.delete(socket);
+    const connection = socket.connection;
+    if (!connection) return;
+    const rooms = this.#presence.remove(connection);
+    this.#log.info(
+      { agent_id: connection.agentId, connection_id: connection.id, code },
+      'agent disconnected',
+    );
+    for (const room of rooms) this.#broadcastMembers(room);
+  }
+
+  #onMessage(socket: Socket, raw: RawData, isBinary: boolean): void {
+    socket.alive = true;
+    if (!socket.bucket.take()) {
+      const { messagesPerSecond, burst } = this.#rateLimit;
+      this.#abuse(socket, CLOSE_CODES.rateLimited, {
+        code: 'rate_limited',
+        message: `more than ${messagesPerSecond} messages/s (burst ${burst}); closing`,
+      });
+      return;
+    }
+    const bytes = rawLength(raw);
+    if (bytes > this.#maxMessageBytes) {
+      this.#abuse(socket, CLOSE_CODES.messageTooLarge, {
+        code: 'message_too_large',
+        message: `message of ${bytes} bytes exceeds the limit of ${this.#maxMessageBytes} bytes; closing`,
+      });
+      return;
+    }
+    if (isBinary) {
+      this.#sendError(socket, {
+        code: 'invalid_json',
+        message: 'binary frames are not part of the protocol',
+      });
+      return;
+    }
+    const checked = this.#registry.parse(rawText(raw), 'to_server');
+    if (!checked.ok) {
+      this.#log.debug({ remote: socket.remote, code: checked.error.code }, checked.error.message);
+      this.#sendError(socket, checked.error);
+      return;
+    }
+    try {
+      this.#handle(socket, checked.envelope);
+    } catch (error) {
+      this.#log.error({ err: (error as Error).message, type: checked.envelope.type }, 'handler failed');
+      this.#sendError(socket, { code: 'internal', message: 'internal error', ref_id: checked.envelope.id });
+    }
+  }
+
+  #handle(socket: Socket, envelope: Envelope): void {
+    const connection = socket.connection;
+    if (envelope.type === 'system.hello') {
+      if (connection) {
+        this.#sendError(socket, {
+          code: 'already_authenticated',
+          message: 'system.hello was already accepted on this connection',
+          ref_id: envelope.id,
+        });
+        return;
+      }
+      this.#onHello(socket, envelope as Envelope<unknown> as Envelope<HelloData>);
+      return;
+    }
+    if (!connection) {
+      this.#sendError(socket, {
+        code: 'hello_required',
+        message: `system.hello must be the first message, got ${envelope.type}`,
+        ref_id: envelope.id,
+      });
+      return;
+    }
+    switch (envelope.type) {
+      case 'system.ping':
+        this.#send(connection, createEnvelope('system.pong', { request_id: envelope.id, ts: Date.now() }));
+        return;
+      case 'system.pong':
+        return;
+      case 'system.error':
+        this.#log.debug({ agent_id: connection.agentId, ...envelope.data }, 'agent reported an error');
+        return;
+      case 'room.join':
+        this.#onJoin(connection, envelope as Envelope<unknown> as Envelope<RoomData>);
+        return;
+      case 'room.leave':
+        this.#onLeave(connection, envelope as Envelope<unknown> as Envelope<RoomData>);
+        return;
+      case 'room.members':
+        this.#onMembers(connection, envelope as Envelope<unknown> as Envelope<RoomData>);
+        return;
+      case 'p2p.request':
+        this.#onP2pRequest(connection, envelope as Envelope<unknown> as Envelope<P2pRequestData>);
+        return;
+    }
+    if (!isCorePlane(envelope.type)) {
+      this.#relay(connection, envelope);
+      return;
+    }
+    // The registry lets through only the types handled above; this guards against drift.
+    this.#sendError(socket, {
+      code: 'unknown_event',
+      message: `unhandled event type "${envelope.type}"`,
+      ref_id: envelope.id,
+    });
+  }
+
+  #onHello(socket: Socket, envelope: Envelope<HelloData>): void {
+    const hello = envelope.data;
+    if (!this.#open) {
+      const result = this.#auth.check(hello.token, hello.agent_id);
+      if (result !== 'ok') {
+        const message =
+          result === 'missing'
+            ? 'authentication failed: a bearer token is required'
+            : `authentication failed: invalid token for agent "${hello.agent_id}"`;
+        this.#log.warn({ remote: socket.remote, agent_id: hello.agent_id, reason: result }, 'agent rejected');
+        this.#abuse(socket, CLOSE_CODES.unauthorized, { code: 'unauthorized', message, ref_id: envelope.id });
+        return;
+      }
+    }
+    clearTimeout(socket.helloTimer);
+    const connection: Connection = {
+      id: randomBytes(9).toString('base64url'),
+      agentId: hello.agent_id,
+      capabilities: [...hello.capabilities],
+      addresses: hello.addresses.map((a) => ({ address: a.address, port: a.port })),
+      fingerprint: hello.fingerprint,
+      connectedAt: Date.now(),
+      seq: ++this.#seq,
+      rooms: new Set(),
+      ws: socket.ws,
+    };
+    socket.connection = connection;
+    this.#presence.add(connection);
+    const room = hello.room ?? DEFAULT_ROOM;
+    this.#presence.join(connection, room);
+    this.#log.info(
+      {
+        agent_id: connection.agentId,
+        connection_id: connection.id,
+        room,
+        remote: socket.remote,
+        version: hello.version,
+      },
+      'agent connected',
+    );
+    const welcome: WelcomeData = {
+      agent_id: connection.agentId,
+      server_version: SERVER_VERSION,
+      session_ttl_s: this.#sessionTtlS,
+      connection_id: connection.id,
+    };
+    this.#send(connection, createEnvelope('system.welcome', welcome));
+    this.#broadcastMembers(room);
+  }
+
+  #onJoin(connection: Connection, envelope: Envelope<RoomData>): void {
+    const { room } = envelope.data;
+    if (!connection.rooms.has(room) && connection.rooms.size >= this.#maxRooms) {
+      this.#sendError(connection, {
+        code: 'too_many_rooms',
+        message: `a connection may be in at most ${this.#maxRooms} rooms`,
+        ref_id: envelope.id,
+      });
+      return;
+    }
+    if (connection.rooms.has(room)) {
+      this.#sendMembers(connection, room, envelope.id);
+      return;
+    }
+    this.#presence.join(connection, room);
+    this.#broadcastMembers(room, connection, envelope.id);
+  }
+
+  #onLeave(connection: Connection, envelope: Envelope<RoomData>): void {
+    const { room } = envelope.data;
+    if (!this.#presence.leave(connection, room)) {
+      this.#sendNotInRoom(connection, room, envelope.id);
+      return;
+    }
+    this.#sendMembers(connection, room, envelope.id);
+    this.#broadcastMembers(room);
+  }
+
+  #onMembers(connection: Connection, envelope: Envelope<RoomData>): void {
+    const { room } = envelope.data;
+    if (!connection.rooms.has(room)) {
+      this.#sendNotInRoom(connection, room, envelope.id);
+      return;
+    }
+    this.#sendMembers(connection, room, envelope.id);
+  }
+
+  #onP2pRequest(initiator: Connection, envelope: Envelope<P2pRequestData>): void {
+    const { peer_id: peerId, stream_type: streamType } = envelope.data;
+    if (peerId === initiator.agentId) {
+      this.#sendError(initiator, {
+        code: 'peer_is_self',
+        message: 'an agent cannot open a P2P session with itself',
+        ref_id: envelope.id,
+      });
+      return;
+    }
+    const candidates = this.#presence.reachableConnections(peerId, initiator);
+    if (candidates.length === 0) {
+      this.#sendPeerMissing(initiator, peerId, envelope.id);
+      return;
+    }
+    // The peer's preferred connection: one that handles the stream type, the newest of those.
+    const responder = candidates.find((c) => c.capabilities.includes(streamType));
+    if (!responder) {
+      this.#sendError(initiator, {
+        code: 'capability_missing',
+        message: `agent "${peerId}" does not handle stream type "${streamType}"`,
+        ref_id: envelope.id,
+      });
+      return;
+    }
+    const sessionId = randomUUID();
+    const token = randomBytes(32).toString('base64url');
+    const expiresAt = Date.now() + this.#sessionTtlS * 1000;
+    const common = {
+      session_id: sessionId,
+      token,
+      expires_at: expiresAt,
+      stream_type: streamType,
+      request_id: envelope.id,
+    };
+    const toInitiator: P2pSessionData = { ...common, ...peerFields(responder), role: 'initiator' };
+    const toResponder: P2pSessionData = { ...common, ...peerFields(initiator), role: 'responder' };
+    this.#send(initiator, createEnvelope('p2p.session', toInitiator));
+    this.#send(responder, createEnvelope('p2p.session', toResponder));
+    this.#log.info(
+      {
+        session_id: sessionId,
+        initiator: initiator.agentId,
+        responder: responder.agentId,
+        stream_type: streamType,
+        expires_at: expiresAt,
+      },
+      'p2p session minted',
+    );
+  }
+
+  /** A plugin event: hand it to the addressed agent of a shared room, stamped with the sender. */
+  #relay(sender: Connection, envelope: Envelope): void {
+    const { to, to_conn: toConn, ...rest } = envelope.data as { to: string; to_conn?: string };
+    const reachable = this.#presence.reachableConnections(to, sender);
+    const target = toConn === undefined ? reachable[0] : reachable.find((c) => c.id === toConn);
+    if (!target) {
+      this.#sendPeerMissing(sender, to, envelope.id);
+      return;
+    }
+    const data = { ...rest, to, from: sender.agentId, from_conn: sender.id };
+    this.#send(target, { type: envelope.type, id: envelope.id, data });
+    this.#log.debug({ type: envelope.type, from: sender.agentId, to }, 'relayed plugin event');
+  }
+
+  #sendPeerMissing(connection: Connection, peerId: string, refId: string): void {
+    const seen = this.#presence.wasSeen(peerId);
+    this.#sendError(connection, {
+      code: seen ? 'peer_offline' : 'peer_unknown',
+      message: seen
+        ? `agent "${peerId}" is not connected to any of your rooms`
+        : `agent "${peerId}" is unknown to this server`,
+      ref_id: refId,
+    });
+  }
+
+  #sendNotInRoom(connection: Connection, room: string, refId: string): void {
+    this.#sendError(connection, { code: 'not_in_room', message: `not in room "${room}"`, ref_id: refId });
+  }
+
+  #sendMembers(connection: Connection, room: string, requestId?: string): void {
+    const data: MembersData = { room, members: this.#presence.members(room) };
+    if (requestId) data.request_id = requestId;
+    this.#send(connection, createEnvelope('room.members', data));
+  }
+
+  /** Everyone in the room gets the new list; `requester`'s copy answers its request. */
+  #broadcastMembers(room: string, requester?: Connection, requestId?: string): void {
+    const members = this.#presence.members(room);
+    for (const connection of this.#presence.connectionsIn(room)) {
+      const data: MembersData = { room, members };
+      if (connection === requester && requestId) data.request_id = requestId;
+      this.#send(connection, createEnvelope('room.members', data));
+    }
+  }
+
+  /** Answers with an error and closes: authentication failures and abuse. */
+  #abuse(socket: Socket, closeCode: number, error: ErrorData): void {
+    if (socket.ws.readyState !== WebSocket.OPEN) return;
+    if (error.code !== 'unauthorized') {
+      this.#log.warn(
+        { remote: socket.remote, agent_id: socket.connection?.agentId, code: error.code },
+        error.message,
+      );
+    }
+    this.#sendError(socket, error);
+    socket.ws.close(closeCode, error.code);
+  }
+
+  #sendError(target: Socket | Connection, error: ErrorData): void {
+    this.#send(target, createEnvelope('system.error', error));
+  }
+
+  #send(target: Socket | Connection, envelope: Envelope<unknown>): void {
+    if (target.ws.readyState !== WebSocket.OPEN) return;
+    target.ws.send(JSON.stringify(envelope));
+  }
+
+  #checkAlive(): void {
+    for (const socket of this.#sockets) {
+      if (!socket.alive) {
+        this.#log.info(
+          { remote: socket.remote, agent_id: socket.connection?.agentId },
+          'dropping silent connection',
+        );
+        socket.ws.terminate();
+        continue;
+      }
+      socket.alive = false;
+      socket.ws.ping();
+    }
+  }
+}
+
+function peerFields(peer: Connection) {
+  return {
+    peer_id: peer.agentId,
+    peer_addresses: peer.addresses.map((a) => ({ address: a.address, port: a.port })),
+    peer_fingerprint: peer.fingerprint,
+  };
+}
+
+function rawLength(raw: RawData): number {
+  if (Array.isArray(raw)) return raw.reduce((sum, part) => sum + part.length, 0);
+  return raw.byteLength;
+}
+
+function rawText(raw: RawData): string {
+  if (Array.isArray(raw)) return Buffer.concat(raw).toString('utf8');
+  if (raw instanceof ArrayBuffer) return Buffer.from(raw).toString('utf8');
+  return raw.toString('utf8');
+}
+
+interface CheckedSettings {
+  port: number;
+  open: boolean;
+  sessionTtlS: number;
+  maxMessageBytes: number;
+  rateLimit: RateLimitOptions;
+}
+
+function checkSettings(settings: CheckedSettings, tokens: ReadonlyArray<TokenEntry | string>): void {
+  const { port, open, sessionTtlS, maxMessageBytes, rateLimit } = settings;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new SignalServerConfigError(`port must be an integer 0–65535, got ${port}`);
+  }
+  if (!Number.isInteger(sessionTtlS) || sessionTtlS < SESSION_TTL_MIN_S || sessionTtlS > SESSION_TTL_MAX_S) {
+    throw new SignalServerConfigError(
+      `session TTL must be ${SESSION_TTL_MIN_S}–${SESSION_TTL_MAX_S} s, got ${sessionTtlS}`,
+    );
+  }
+  if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024) {
+    throw new SignalServerConfigError(`maxMessageBytes must be an integer ≥ 1024, got ${maxMessageBytes}`);
+  }
+  if (!(rateLimit.messagesPerSecond > 0) || !(rateLimit.burst >= 1)) {
+    throw new SignalServerConfigError('rate limit needs messagesPerSecond > 0 and burst ≥ 1');
+  }
+  if (!open && tokens.length === 0) {
+    throw new SignalServerConfigError(
+      'no tokens configured: give at least one token, or run open explicitly',
+    );
+  }
+  for (const entry of tokens) {
+    const token = typeof entry === 'string' ? entry : entry.token;
+    if (token.length < MIN_TOKEN_LENGTH) {
+      throw new SignalServerConfigError(`tokens must be at least ${MIN_TOKEN_LENGTH} characters long`);
+    }
+  }
+}

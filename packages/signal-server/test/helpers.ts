@@ -1,0 +1,147 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  type Envelope,
+  type HelloData,
+  SignalingClient,
+  type SignalingClientOptions,
+} from '@mesh-agent/host';
+import WebSocket from 'ws';
+import { SignalServer, type SignalServerOptions } from '../src/index.js';
+
+export const TOKEN = 'test-token-0123456789abcdef';
+
+export function fingerprint(): string {
+  return randomBytes(32).toString('hex');
+}
+
+export function hello(agentId: string, overrides: Partial<HelloData> = {}): HelloData {
+  return {
+    agent_id: agentId,
+    version: '0.1.0-test',
+    capabilities: ['file'],
+    addresses: [{ address: '127.0.0.1', port: 40_000 + Math.floor(Math.random() * 20_000) }],
+    fingerprint: fingerprint(),
+    token: TOKEN,
+    ...overrides,
+  };
+}
+
+/** Starts what a test needs and tears all of it down afterwards. */
+export class Harness {
+  readonly #servers: SignalServer[] = [];
+  readonly #clients: SignalingClient[] = [];
+  readonly #raw: WebSocket[] = [];
+
+  async server(
+    options: Partial<SignalServerOptions> = {},
+  ): Promise<{ server: SignalServer; url: string; port: number }> {
+    const server = new SignalServer({ host: '127.0.0.1', port: 0, tokens: [TOKEN], ...options });
+    this.#servers.push(server);
+    const { url, port } = await server.start();
+    return { server, url, port };
+  }
+
+  client(url: string, helloData: HelloData, options: Partial<SignalingClientOptions> = {}): SignalingClient {
+    const client = new SignalingClient({ url, hello: () => helloData, ...options });
+    this.#clients.push(client);
+    client.start();
+    return client;
+  }
+
+  async connected(url: string, helloData: HelloData): Promise<SignalingClient> {
+    const client = this.client(url, helloData);
+    await client.whenConnected(5_000);
+    return client;
+  }
+
+  async raw(url: string): Promise<RawAgent> {
+    const ws = new WebSocket(url);
+    this.#raw.push(ws);
+    const agent = new RawAgent(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return agent;
+  }
+
+  async dispose(): Promise<void> {
+    for (const ws of this.#raw) ws.terminate();
+    await Promise.all(this.#clients.map((c) => c.stop()));
+    await Promise.all(this.#servers.map((s) => s.stop()));
+  }
+}
+
+/** Resolves with the client's first event (from now on) that matches. */
+export function nextEvent(
+  client: SignalingClient,
+  match: (envelope: Envelope) => boolean,
+  timeoutMs = 5_000,
+): Promise<Envelope> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`no matching event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const off = client.onEvent((envelope) => {
+      if (!match(envelope)) return;
+      clearTimeout(timer);
+      off();
+      resolve(envelope);
+    });
+  });
+}
+
+export function memberIds(envelope: Envelope): string[] {
+  const members = envelope.data.members as Array<{ agent_id: string }>;
+  return members.map((m) => m.agent_id).sort();
+}
+
+/** A bare WebSocket speaking the protocol by hand, for what the real client would refuse to send. */
+export class RawAgent {
+  readonly messages: Envelope[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  #waiters: Array<() => void> = [];
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (raw) => {
+      this.messages.push(JSON.parse(raw.toString()) as Envelope);
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+    this.closed = new Promise((resolve) => {
+      ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+    });
+  }
+
+  sendText(text: string): void {
+    this.ws.send(text);
+  }
+
+  send(type: string, data: Record<string, unknown>, id: string = randomUUID()): string {
+    this.ws.send(JSON.stringify({ type, id, data }));
+    return id;
+  }
+
+  async hello(data: HelloData): Promise<Envelope> {
+    this.send('system.hello', data as unknown as Record<string, unknown>);
+    return this.next((e) => e.type === 'system.welcome');
+  }
+
+  /** The first message received so far (or later) that matches, not consumed. */
+  async next(match: (envelope: Envelope) => boolean, timeoutMs = 5_000): Promise<Envelope> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.messages.find(match);
+      if (found) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('no matching message in time');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+}
