@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// The README's demo: a local signaling server and two agents on loopback doing real work
+// through the same CLI a user runs. Everything lives in a temporary directory, removed at the end.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const BIN = resolve(import.meta.dirname, '../bin/run.js');
+const root = mkdtempSync(join(tmpdir(), 'mesh-agent-demo-'));
+const children = [];
+
+function envFor(name) {
+  return {
+    ...process.env,
+    MESH_AGENT_HOME: join(root, name),
+    MESH_AGENT_DATA_DIR: join(root, name, 'oclif'),
+    MESH_AGENT_LOG_LEVEL: 'warn',
+  };
+}
+
+/** Runs a command to completion and returns its stdout; fails the demo on a non-zero exit. */
+function cli(name, args) {
+  const result = spawnSync(process.execPath, [BIN, ...args], { env: envFor(name), encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`mesh-agent ${args.join(' ')} failed:\n${result.stderr}`);
+  return result.stdout;
+}
+
+/** Starts a long-running command and resolves with its first JSON stdout line. */
+function start(name, args) {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: envFor(name),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  return new Promise((resolvePromise, reject) => {
+    child.once('exit', (code) => reject(new Error(`mesh-agent ${args[0]} exited early (${code})`)));
+    createInterface({ input: child.stdout }).once('line', (line) => resolvePromise(JSON.parse(line)));
+  });
+}
+
+function step(text) {
+  console.log(`\n== ${text}`);
+}
+
+async function main() {
+  step('signaling server (open mode, loopback only)');
+  const server = await start('server', ['server', '--port', '0', '--open', '--json', '--log-level', 'warn']);
+  console.log(`listening on ${server.url}`);
+
+  step('two agents join the room');
+  const [alice, bob] = await Promise.all(
+    ['alice', 'bob'].map((name) =>
+      start(name, ['run', '--server', server.url, '--listen', '127.0.0.1:0', '--json']),
+    ),
+  );
+  for (const [name, a] of [
+    ['alice', alice],
+    ['bob', bob],
+  ]) {
+    console.log(
+      `${name}: ${a.agentId}  quic ${a.listen.map((l) => `${l.address}:${l.port}`).join(',')}  streams [${a.capabilities.join(', ')}]`,
+    );
+  }
+
+  step('alice asks the server who is online');
+  const { members } = JSON.parse(cli('alice', ['peers', '--server', server.url, '--json']));
+  for (const m of members)
+    console.log(
+      `  ${m.agent_id}  [${m.capabilities.join(', ')}]  fingerprint ${m.fingerprint.slice(0, 16)}…`,
+    );
+
+  step("bob's daemon status");
+  process.stdout.write(cli('bob', ['status']));
+}
+
+try {
+  await main();
+  step('done');
+} catch (error) {
+  console.error(`demo failed: ${error.message}`);
+  process.exitCode = 1;
+} finally {
+  for (const child of children) child.kill('SIGTERM');
+  await Promise.all(
+    children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)),
+  );
+  rmSync(root, { recursive: true, force: true });
+}
