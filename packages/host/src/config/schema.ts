@@ -1,4 +1,5 @@
 import { LOG_LEVELS } from '../log/logger.js';
+import { type QuicOptions, quicOptionsSchema } from '../quic/options.js';
 
 /** JSON schema of the host's own config; each plugin adds the schema of its `plugins.<name>` section. */
 export const hostConfigSchema = {
@@ -27,9 +28,11 @@ export const hostConfigSchema = {
     },
     quic: {
       type: 'object',
+      additionalProperties: false,
       properties: {
         host: { type: 'string', default: '0.0.0.0' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 0 },
+        ...quicOptionsSchema.properties,
       },
     },
     tokens: {
@@ -63,7 +66,7 @@ export interface HostConfig {
     reconnectInitialMs: number;
     reconnectMaxMs: number;
   };
-  quic: { host: string; port: number; [option: string]: unknown };
+  quic: { host: string; port: number } & Partial<QuicOptions>;
   tokens: { maxEntries: number };
   log: { level: (typeof LOG_LEVELS)[number] };
   plugins: Record<string, PluginSection>;

@@ -266,7 +266,8 @@ export class Host implements PluginHost {
   }
 
   private async awaitSession(sessionId: string, ms: number): Promise<void> {
-    if (this.tokens.get(sessionId)) return;
+    // Only the control plane announces sessions; without it there is nothing to wait for.
+    if (!this.signaling || this.tokens.get(sessionId)) return;
     const announced = new Promise<void>((resolve) => this.sessionWaiters.set(sessionId, resolve));
     await withTimeout(announced, ms, () => new Error('session never announced')).finally(() =>
       this.sessionWaiters.delete(sessionId),

@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.js';
 import type { QuicConnection, QuicEndpoint } from '../quic/index.js';
 import type { RedeemResult, SessionGrant, TokenCache } from '../tokens/token-cache.js';
 import { FrameChannel } from '../wire/channel.js';
+import { isWireError, type WireErrorCode } from '../wire/errors.js';
 import type { MessageRegistry } from '../wire/registry.js';
 import { withTimeout } from './errors.js';
 import { CLOSE, HANDSHAKE_TIMEOUT_MS, type HelloClaim, receiveHello, sendHello } from './handshake.js';
@@ -22,6 +23,16 @@ export interface P2PServiceOptions {
   /** Waits for a session the control plane has announced but whose event may still be in flight. */
   awaitSession(sessionId: string, ms: number): Promise<void>;
 }
+
+/** Wire errors that show the peer is broken or hostile, as opposed to a stream that merely ended. */
+const PROTOCOL_ERRORS = new Set<WireErrorCode>([
+  'FRAME_TOO_LARGE',
+  'BAD_FRAME',
+  'BAD_HEADER',
+  'UNKNOWN_TYPE',
+  'INVALID_MESSAGE',
+  'UNEXPECTED_TYPE',
+]);
 
 /** How long a responder waits for a `p2p.session` that races the initiator's dial. */
 const SESSION_RACE_MS = 3_000;
@@ -136,6 +147,11 @@ export class P2PService {
       this.dispatch(peer, new FrameChannel(stream, { registry: this.opts.registry })).catch(
         (error: Error) => {
           this.opts.log.warn({ peer: peer.peer.agentId, err: error.message }, 'stream failed');
+          // Garbage, oversized or unknown frames mean a broken or hostile peer: drop the whole
+          // connection (other peers' connections are untouched).
+          if (isWireError(error) && PROTOCOL_ERRORS.has(error.code)) {
+            void peer.close(CLOSE.protocol, `protocol error: ${error.message}`.slice(0, 200)).catch(() => {});
+          }
         },
       );
     });
