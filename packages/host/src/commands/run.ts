@@ -5,6 +5,7 @@ import { UsageError } from '../cli/errors.js';
 import { parseHostPort, signalingFlags, signalingOverrides } from '../cli/flags.js';
 import { ControlServer, controlSocketPath } from '../daemon/control-socket.js';
 import { normalizeFingerprint } from '../identity/identity.js';
+import type { ErrorData } from '../signaling/protocol.js';
 
 export default class Run extends MeshCommand<typeof Run> {
   static override summary =
@@ -82,10 +83,15 @@ export default class Run extends MeshCommand<typeof Run> {
       this.log(`  signaling    ${status.signaling.url ?? '(none: direct mode only)'}`);
       this.log(`  plugins      ${status.capabilities.join(', ') || '(no stream types)'}`);
     }
-    const signal = await untilSignal();
-    host.log.info({ signal }, 'shutting down');
+    // A server that refuses the agent's credentials will not change its mind: stop with its reason.
+    const refused = new Promise<ErrorData>((resolve) => host.signaling?.once('rejected', resolve));
+    const outcome = await Promise.race([untilSignal(), refused]);
+    host.log.info({ reason: typeof outcome === 'string' ? outcome : outcome.code }, 'shutting down');
     await host.stop();
     await control.close();
-    return { event: 'stopped', signal };
+    if (typeof outcome !== 'string') {
+      this.error(`the signaling server refused this agent: ${outcome.message}`, { exit: 1 });
+    }
+    return { event: 'stopped', signal: outcome };
   }
 }
