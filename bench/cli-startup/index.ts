@@ -22,4 +22,8 @@ const rows: BenchRow[] = [
   { case: '--help', tool: 'mesh-agent', metric: 'p50', value: median([BIN, '--help']), unit: 'ms' },
   { case: '--help', tool: 'node', metric: 'p50', value: median(['-e', '0']), unit: 'ms' },
 ];
-report(rows, { json: hasFlag('--json'), reference: 'node', title: `mesh-agent --help vs bare node start (median of ${RUNS})` });
+report(rows, {
+  json: hasFlag('--json'),
+  reference: 'node',
+  title: `mesh-agent --help vs bare node start (median of ${RUNS})`,
+});

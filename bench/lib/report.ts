@@ -13,7 +13,9 @@ export function report(rows: BenchRow[], opts: { json: boolean; reference: strin
     process.stdout.write(`${JSON.stringify(rows)}\n`);
     return;
   }
-  const ref = new Map(rows.filter((r) => r.tool === opts.reference).map((r) => [`${r.case}/${r.metric}`, r.value]));
+  const ref = new Map(
+    rows.filter((r) => r.tool === opts.reference).map((r) => [`${r.case}/${r.metric}`, r.value]),
+  );
   const table = rows.map((r) => {
     const base = ref.get(`${r.case}/${r.metric}`);
     return {

@@ -1,4 +1,4 @@
-import { Command, Flags, type Interfaces } from '@oclif/core';
+import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { mergeConfig as mergeOverrides } from '../config/env.js';
 import { ConfigError } from '../config/errors.js';
 import type { Host, HostMode } from '../host/host.js';
@@ -87,9 +87,12 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
     }
   }
 
+  /** Expected failures exit 2 with their message (as JSON on stdout with --json), no stack. */
   protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
-    if (error instanceof ConfigError) this.error(error.message, { exit: 2 });
-    if (error instanceof UsageError) this.error(error.message, { exit: 2 });
+    if (error instanceof ConfigError || error instanceof UsageError) {
+      // oclif reads `oclif.exit` in text mode and `exitCode` in JSON mode.
+      return super.catch(Object.assign(new Errors.CLIError(error.message, { exit: 2 }), { exitCode: 2 }));
+    }
     return super.catch(error);
   }
 }

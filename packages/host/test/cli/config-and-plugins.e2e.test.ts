@@ -1,8 +1,9 @@
-import { writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, TempDirs } from '../helpers/cli.js';
-import { type Agent, makeAgent, startDaemon } from '../helpers/mesh.js';
+import { type Agent, agentEnvOf, ECHO_PLUGIN, makeAgent, startDaemon } from '../helpers/mesh.js';
 
 /** oclif wraps long error lines and prefixes them with ›. */
 const unwrap = (stderr: string) => stderr.replace(/\s*›\s*/g, ' ');
@@ -30,6 +31,14 @@ describe('config and plugins through the CLI', () => {
     expect(text).toMatch(/\/quic\/port: must be <= 65535 \[maximum\]/);
     expect(text).toMatch(/\/log\/level: must be equal to one of the allowed values .*\[enum\]/);
     expect(text).toMatch(/\/: must NOT have additional properties \('bogus'\) \[additionalProperties\]/);
+  });
+
+  it('with --json, prints the error as JSON on stdout and still exits 2', async () => {
+    const file = join(agent.home, 'bad.json');
+    await writeFile(file, JSON.stringify({ quic: { port: -1 } }));
+    const result = await runCli(['config', 'validate', '--config', file, '--json'], agent.env);
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout).error.message).toMatch(/\/quic\/port: must be >= 0 \[minimum\]/);
   });
 
   it("validates a plugin's section against the plugin's schema", async () => {
@@ -100,4 +109,24 @@ describe('config and plugins through the CLI', () => {
     expect(JSON.parse(statusOff.stdout).capabilities).not.toContain('echo');
     await disabled.proc?.stop();
   }, 60_000);
+
+  it('installs a packed third-party plugin with `plugins install` and runs it from the data directory', async () => {
+    const work = await dirs.make('mesh-pack-');
+    await cp(ECHO_PLUGIN, join(work, 'echo'), { recursive: true });
+    const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], {
+      cwd: join(work, 'echo'),
+    })
+      .toString()
+      .trim();
+    const fresh = agentEnvOf(await dirs.make('mesh-agent-'));
+    const install = await runCli(['plugins', 'install', `file:${join(work, tarball)}`], fresh, {
+      timeoutMs: 60_000,
+    });
+    // oclif validates the new plugin before the postinstall hook links the host: warnings, exit 0.
+    expect(install.code, install.stderr).toBe(0);
+    const help = await runCli(['echo', '--help'], fresh);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Send text to a peer over an echo stream');
+    expect(help.stderr).not.toMatch(/MODULE_NOT_FOUND/);
+  }, 90_000);
 });

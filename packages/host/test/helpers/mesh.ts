@@ -17,6 +17,9 @@ export async function startServer(dirs: TempDirs, args: string[] = ['--open'], p
   return { proc, url: info.url, port: info.port };
 }
 
+/** The environment of a fresh agent home (no identity yet). */
+export const agentEnvOf = (home: string) => agentEnv(home);
+
 export interface Agent {
   home: string;
   env: NodeJS.ProcessEnv;

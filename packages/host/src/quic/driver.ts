@@ -1,0 +1,839 @@
+import { createHash, randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { isIP } from 'node:net';
+import type { Config, Connection, Host, RecvInfo } from '@matrixai/quic/native/index.js';
+import { quiche } from '@matrixai/quic/native/index.js';
+import type { QuicOptions } from './options.js';
+import type {
+  ConnectionCloseInfo,
+  ConnectionStats,
+  DriverCommand,
+  DriverEvent,
+  DriverStartOptions,
+  EndpointStats,
+  RemoteAddress,
+} from './protocol.js';
+import { STREAM_RECV_CREDIT, WRITE_BUFFER_SIZE } from './protocol.js';
+import { RetryTokens } from './retry-token.js';
+
+/** Every connection id we issue is 20 bytes, so short-header packets are routable by bytes 1..21. */
+const CID_LEN = 20;
+const EMPTY = new Uint8Array(0);
+const ALPN = ['mesh-agent/1'];
+const SIGALGS = 'ecdsa_secp256r1_sha256:ecdsa_secp384r1_sha384:ed25519:rsa_pss_rsae_sha256:rsa_pkcs1_sha256';
+/** Outgoing packets are carved from slabs: no allocation per packet, and a queued packet's bytes are never reused. */
+const SLAB_SIZE = 1 << 20;
+/** Bytes one connection may emit per event-loop turn before incoming ACKs get a chance to run. */
+const SEND_BUDGET_BYTES = 512 * 1024;
+/** Largest stream chunk handed to the main thread at once. */
+const RECV_CHUNK = 256 * 1024;
+/** TLS alerts as QUIC transport error codes (0x100 + alert). */
+const BAD_CERTIFICATE = 0x100 + 42;
+const CERTIFICATE_REQUIRED = 0x100 + 116;
+
+type Deliver = (events: DriverEvent[], transfer: ArrayBuffer[]) => void;
+
+class DriverStream {
+  readonly sendQueue: Uint8Array[] = [];
+  sendOffset = 0;
+  finQueued = false;
+  sendDone = false;
+  recvDone = false;
+  /** quiche has this stream (the peer opened it, or quiche took some of our bytes). */
+  known = false;
+  credit = STREAM_RECV_CREDIT;
+  constructor(readonly sid: number) {}
+}
+
+class DriverConnection {
+  readonly streams = new Map<number, DriverStream>();
+  readonly pendingSend = new Set<DriverStream>();
+  /** Stream ids we aborted; quiche may still list them as readable for a while. */
+  readonly aborted = new Set<number>();
+  readonly recvInfo: RecvInfo;
+  established = false;
+  /** The main thread knows this connection (connected / accepted was delivered). */
+  reported = false;
+  peerFingerprint = '';
+  timer: NodeJS.Timeout | null = null;
+  timerAt = 0;
+  keepAlive: NodeJS.Timeout | null = null;
+  handshakeTimer: NodeJS.Timeout | null = null;
+  gone = false;
+
+  constructor(
+    readonly handle: number,
+    readonly q: Connection,
+    readonly role: 'client' | 'server',
+    readonly key: string,
+    readonly remote: RemoteAddress,
+    local: Host,
+    public connectReq: number | null,
+    readonly expectedFingerprint: string | null,
+  ) {
+    this.recvInfo = { from: { host: remote.address, port: remote.port }, to: local };
+  }
+
+  isPeerBidi(sid: number): boolean {
+    return (sid & 2) === 0 && (sid & 1) === (this.role === 'client' ? 1 : 0);
+  }
+}
+
+const cidKey = (cid: Uint8Array): string =>
+  Buffer.from(cid.buffer, cid.byteOffset, cid.byteLength).toString('latin1');
+
+/** quiche reports failures as `Name(code)` error messages. */
+function quicheError(error: unknown): { name: string; code: number | null } {
+  const message = error instanceof Error ? error.message : String(error);
+  const match = /^(\w+)(?:\((\d+)\))?/.exec(message);
+  return { name: match?.[1] ?? message, code: match?.[2] !== undefined ? Number(match[2]) : null };
+}
+
+function describeClose(q: Connection): ConnectionCloseInfo {
+  const peer = q.peerError();
+  const local = q.localError();
+  const err = peer ?? local;
+  if (err) {
+    const reason = Buffer.from(err.reason).toString('utf8');
+    const info: ConnectionCloseInfo = { code: err.errorCode, reason, byPeer: peer !== null };
+    if (!err.isApp && err.errorCode !== 0)
+      info.error = `transport error 0x${err.errorCode.toString(16)}${reason ? ` (${reason})` : ''}`;
+    return info;
+  }
+  if (q.isTimedOut()) return { code: 0, reason: '', byPeer: false, error: 'idle timeout' };
+  return { code: 0, reason: '', byPeer: false, error: 'connection closed' };
+}
+
+/**
+ * The QUIC engine: one UDP socket, quiche connections keyed by connection id, their timers, and a
+ * send path that drains quiche into the socket once per event-loop turn. It talks to the public API
+ * only through `DriverCommand` / `DriverEvent` batches, so it can run on a worker thread or inline.
+ */
+export class QuicDriver {
+  private socket: dgram.Socket | null = null;
+  private local: Host = { host: '0.0.0.0', port: 0 };
+  private config: Config | null = null;
+  private options: QuicOptions | null = null;
+  private readonly byKey = new Map<string, DriverConnection>();
+  private readonly byHandle = new Map<number, DriverConnection>();
+  private nextHandle = 1;
+  private readonly dirty = new Set<DriverConnection>();
+  private pumpScheduled = false;
+  private events: DriverEvent[] = [];
+  private transfer: ArrayBuffer[] = [];
+  private recycled: ArrayBuffer[] = [];
+  private readonly retryTokens = new RetryTokens();
+  private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+  private slabOffset = 0;
+  private readonly scratch = Buffer.allocUnsafeSlow(RECV_CHUNK);
+  private closing = false;
+  private readonly counters = {
+    datagramsIn: 0,
+    datagramsOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    droppedDatagrams: 0,
+    retriesSent: 0,
+  };
+
+  constructor(private readonly deliver: Deliver) {}
+
+  async start(opts: DriverStartOptions): Promise<void> {
+    try {
+      this.options = opts.options;
+      this.config = this.buildConfig(opts);
+      const family = isIP(opts.host);
+      if (family === 0) throw new Error(`listen host must be an IP address, got '${opts.host}'`);
+      const socket = dgram.createSocket({
+        type: family === 6 ? 'udp6' : 'udp4',
+        recvBufferSize: opts.options.socketBufferBytes,
+        sendBufferSize: opts.options.socketBufferBytes,
+        // Addresses are always IP literals here; a synchronous lookup lets send() go out immediately.
+        lookup: (address, _options, callback) => callback(null, address, family),
+      });
+      socket.on('message', this.onMessage);
+      // Send errors (e.g. unreachable peer) surface here; quiche's loss recovery deals with them.
+      socket.on('error', () => {});
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(opts.port, opts.host, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      this.socket = socket;
+      const bound = socket.address();
+      this.local = { host: bound.address, port: bound.port };
+      this.push({ ev: 'listening', address: bound.address, port: bound.port });
+    } catch (error) {
+      this.push({ ev: 'startFailed', error: error instanceof Error ? error.message : String(error) });
+    }
+    this.flushEvents();
+  }
+
+  private buildConfig(opts: DriverStartOptions): Config {
+    const o = opts.options;
+    const enc = new TextEncoder();
+    // verifyPeer + verifyAllowFail: request the peer's certificate but let us judge it (pinned fingerprints, no CA).
+    const config = quiche.Config.withBoringSslCtx(
+      true,
+      true,
+      null,
+      [enc.encode(opts.keyPem)],
+      [enc.encode(opts.certPem)],
+      SIGALGS,
+    );
+    config.setApplicationProtos(ALPN);
+    config.grease(true);
+    config.setMaxIdleTimeout(o.idleTimeoutMs);
+    config.setMaxRecvUdpPayloadSize(o.maxUdpPayload);
+    config.setMaxSendUdpPayloadSize(o.maxUdpPayload);
+    config.setInitialMaxData(o.initialMaxData);
+    config.setInitialMaxStreamDataBidiLocal(o.initialMaxStreamData);
+    config.setInitialMaxStreamDataBidiRemote(o.initialMaxStreamData);
+    config.setInitialMaxStreamDataUni(0);
+    config.setInitialMaxStreamsBidi(o.maxConcurrentStreams);
+    config.setInitialMaxStreamsUni(0);
+    config.setMaxStreamWindow(o.maxStreamWindow);
+    config.setMaxConnectionWindow(o.maxConnectionWindow);
+    config.setCcAlgorithmName(o.congestionControl);
+    config.setDisableActiveMigration(true);
+    return config;
+  }
+
+  handle(commands: DriverCommand[]): void {
+    for (const cmd of commands) {
+      switch (cmd.op) {
+        case 'connect':
+          this.connect(cmd.req, cmd.host, cmd.port, cmd.fingerprint);
+          break;
+        case 'write':
+          this.queueWrite(cmd.h, cmd.sid, new Uint8Array(cmd.data, 0, cmd.len), cmd.fin);
+          break;
+        case 'end':
+          this.queueWrite(cmd.h, cmd.sid, null, true);
+          break;
+        case 'credit':
+          this.addCredit(cmd.h, cmd.sid, cmd.n);
+          break;
+        case 'abort':
+          this.abortStream(cmd.h, cmd.sid, cmd.code);
+          break;
+        case 'close':
+          this.closeConnection(cmd.h, cmd.code, cmd.reason);
+          break;
+        case 'stats':
+          this.push({
+            ev: 'stats',
+            req: cmd.req,
+            stats: cmd.h === null ? this.endpointStats() : this.connectionStats(cmd.h),
+          });
+          break;
+        case 'shutdown':
+          this.shutdown(cmd.req);
+          break;
+      }
+    }
+    this.pump();
+  }
+
+  // ---- incoming datagrams -------------------------------------------------------------------
+
+  private readonly onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    this.counters.datagramsIn++;
+    this.counters.bytesIn += msg.length;
+    let conn: DriverConnection | undefined;
+    const first = msg[0];
+    if (first === undefined) {
+      this.counters.droppedDatagrams++;
+      return;
+    }
+    if ((first & 0x80) === 0) {
+      // Short header: fixed-length DCID right after the first byte.
+      conn = msg.length > CID_LEN ? this.byKey.get(msg.toString('latin1', 1, 1 + CID_LEN)) : undefined;
+    } else {
+      let header: ReturnType<typeof quiche.Header.fromSlice>;
+      try {
+        header = quiche.Header.fromSlice(msg, CID_LEN);
+      } catch {
+        this.counters.droppedDatagrams++;
+        return;
+      }
+      conn = this.byKey.get(cidKey(header.dcid));
+      if (!conn) {
+        const accepted = this.accept(msg, rinfo, header);
+        if (accepted === 'answered') return;
+        conn = accepted;
+      }
+    }
+    if (!conn) {
+      this.counters.droppedDatagrams++;
+      return;
+    }
+    const info =
+      rinfo.port === conn.recvInfo.from.port && rinfo.address === conn.recvInfo.from.host
+        ? conn.recvInfo
+        : { from: { host: rinfo.address, port: rinfo.port }, to: this.local };
+    try {
+      conn.q.recv(msg, info);
+    } catch {
+      // An undecryptable or malformed packet; a fatal one has already closed the connection in quiche.
+      this.counters.droppedDatagrams++;
+    }
+    this.markDirty(conn);
+  };
+
+  /**
+   * Server side of a new connection: version negotiation, stateless retry, then accept. Returns
+   * 'answered' when a negotiation or retry packet went back, undefined when the packet is dropped.
+   */
+  private accept(
+    msg: Buffer,
+    rinfo: dgram.RemoteInfo,
+    header: ReturnType<typeof quiche.Header.fromSlice>,
+  ): DriverConnection | 'answered' | undefined {
+    if (header.ty !== quiche.Type.Initial || this.closing || !this.config) return undefined;
+    if (msg.length < quiche.MIN_CLIENT_INITIAL_LEN) return undefined;
+    if (!quiche.versionIsSupported(header.version)) {
+      const out = Buffer.allocUnsafe(quiche.MAX_DATAGRAM_SIZE);
+      const n = quiche.negotiateVersion(header.scid, header.dcid, out);
+      this.sendRaw(out.subarray(0, n), rinfo.port, rinfo.address);
+      return 'answered';
+    }
+    const token = header.token;
+    if (!token || token.length === 0) {
+      const retryScid = randomBytes(CID_LEN);
+      const newToken = this.retryTokens.mint(rinfo.address, rinfo.port, header.dcid, retryScid);
+      const out = Buffer.allocUnsafe(quiche.MAX_DATAGRAM_SIZE);
+      const n = quiche.retry(header.scid, header.dcid, retryScid, newToken, header.version, out);
+      this.sendRaw(out.subarray(0, n), rinfo.port, rinfo.address);
+      this.counters.retriesSent++;
+      return 'answered';
+    }
+    if (header.dcid.length !== CID_LEN) return undefined;
+    const odcid = this.retryTokens.validate(token, rinfo.address, rinfo.port, header.dcid);
+    if (!odcid) return undefined;
+    const remote = { address: rinfo.address, port: rinfo.port };
+    let q: Connection;
+    try {
+      q = quiche.Connection.accept(
+        header.dcid,
+        odcid,
+        this.local,
+        { host: remote.address, port: remote.port },
+        this.config,
+      );
+    } catch {
+      return undefined;
+    }
+    return this.register(q, 'server', cidKey(header.dcid), remote, null, null);
+  }
+
+  private register(
+    q: Connection,
+    role: 'client' | 'server',
+    key: string,
+    remote: RemoteAddress,
+    connectReq: number | null,
+    expectedFingerprint: string | null,
+  ): DriverConnection {
+    const conn = new DriverConnection(
+      this.nextHandle++,
+      q,
+      role,
+      key,
+      remote,
+      this.local,
+      connectReq,
+      expectedFingerprint,
+    );
+    this.byKey.set(key, conn);
+    this.byHandle.set(conn.handle, conn);
+    conn.handshakeTimer = setTimeout(() => this.handshakeTimedOut(conn), this.options!.handshakeTimeoutMs);
+    return conn;
+  }
+
+  // ---- commands ----------------------------------------------------------------------------
+
+  private connect(req: number, host: string, port: number, fingerprint: string | null): void {
+    const fail = (error: string) => this.push({ ev: 'connectFailed', req, error });
+    if (this.closing || !this.socket || !this.config) {
+      fail('endpoint is closed');
+      return;
+    }
+    const family = isIP(host);
+    if (family === 0) {
+      fail(`host must be an IP address, got '${host}'`);
+      return;
+    }
+    if ((family === 6) !== (this.socket.address().family === 'IPv6')) {
+      fail(`cannot reach ${host} from a socket bound to ${this.local.host}`);
+      return;
+    }
+    const scid = randomBytes(CID_LEN);
+    let q: Connection;
+    try {
+      q = quiche.Connection.connect(null, scid, this.local, { host, port }, this.config);
+    } catch (error) {
+      fail(error instanceof Error ? error.message : String(error));
+      return;
+    }
+    const conn = this.register(q, 'client', cidKey(scid), { address: host, port }, req, fingerprint);
+    this.markDirty(conn);
+  }
+
+  private queueWrite(h: number, sid: number, data: Uint8Array | null, fin: boolean): void {
+    const conn = this.byHandle.get(h);
+    if (!conn || conn.aborted.has(sid)) return;
+    let stream = conn.streams.get(sid);
+    if (!stream) {
+      stream = new DriverStream(sid);
+      conn.streams.set(sid, stream);
+    }
+    if (stream.sendDone) return;
+    if (data && data.length > 0) stream.sendQueue.push(data);
+    if (fin) stream.finQueued = true;
+    conn.pendingSend.add(stream);
+    this.markDirty(conn);
+  }
+
+  private addCredit(h: number, sid: number, n: number): void {
+    const conn = this.byHandle.get(h);
+    const stream = conn?.streams.get(sid);
+    if (!conn || !stream) return;
+    stream.credit += n;
+    this.markDirty(conn);
+  }
+
+  private abortStream(h: number, sid: number, code: number): void {
+    const conn = this.byHandle.get(h);
+    if (!conn) return;
+    for (const direction of [quiche.Shutdown.Read, quiche.Shutdown.Write]) {
+      try {
+        conn.q.streamShutdown(sid, direction, code);
+      } catch {
+        // Already finished or never opened in quiche: nothing to tell the peer.
+      }
+    }
+    const stream = conn.streams.get(sid);
+    if (stream) {
+      conn.pendingSend.delete(stream);
+      for (const chunk of stream.sendQueue.splice(0)) this.recycle(chunk);
+    }
+    conn.streams.delete(sid);
+    conn.aborted.add(sid);
+    this.markDirty(conn);
+  }
+
+  private closeConnection(h: number, code: number, reason: string): void {
+    const conn = this.byHandle.get(h);
+    if (!conn) return;
+    try {
+      conn.q.close(true, code, Buffer.from(reason, 'utf8'));
+    } catch {
+      // Already closing.
+    }
+    this.markDirty(conn);
+  }
+
+  private shutdown(req: number): void {
+    this.closing = true;
+    for (const conn of [...this.byHandle.values()]) {
+      try {
+        conn.q.close(true, 0, Buffer.from('endpoint closed'));
+      } catch {
+        // Already closing.
+      }
+      this.drainSend(conn, Number.POSITIVE_INFINITY);
+      this.finish(conn, { code: 0, reason: 'endpoint closed', byPeer: false });
+    }
+    this.socket?.close();
+    this.socket = null;
+    this.push({ ev: 'shutdownDone', req });
+  }
+
+  // ---- the pump: once per turn, for every connection that saw activity ----------------------
+
+  private markDirty(conn: DriverConnection): void {
+    this.dirty.add(conn);
+    if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      setImmediate(this.pump);
+    }
+  }
+
+  private readonly pump = (): void => {
+    this.pumpScheduled = false;
+    if (this.dirty.size > 0) {
+      const conns = [...this.dirty];
+      this.dirty.clear();
+      for (const conn of conns) this.process(conn);
+    }
+    this.flushEvents();
+  };
+
+  private process(conn: DriverConnection): void {
+    if (conn.gone) return;
+    const q = conn.q;
+    if (!conn.established && q.isEstablished()) this.onEstablished(conn);
+    if (conn.reported) {
+      this.readStreams(conn);
+      this.feedSends(conn);
+      this.checkStopped(conn);
+    }
+    const more = this.drainSend(conn, SEND_BUDGET_BYTES);
+    if (q.isClosed()) {
+      this.finish(conn, describeClose(q));
+      return;
+    }
+    if (more) this.markDirty(conn);
+    this.armTimer(conn);
+  }
+
+  private onEstablished(conn: DriverConnection): void {
+    conn.established = true;
+    if (conn.handshakeTimer) clearTimeout(conn.handshakeTimer);
+    conn.handshakeTimer = null;
+    const leaf = conn.q.peerCertChain()?.[0];
+    if (!leaf) {
+      this.failHandshake(conn, CERTIFICATE_REQUIRED, 'peer presented no certificate');
+      return;
+    }
+    conn.peerFingerprint = createHash('sha256').update(leaf).digest('hex');
+    if (conn.role === 'client') {
+      const req = conn.connectReq!;
+      const expected = conn.expectedFingerprint;
+      if (expected !== null && expected !== conn.peerFingerprint) {
+        this.push({
+          ev: 'connectFailed',
+          req,
+          error: 'certificate fingerprint mismatch',
+          expected,
+          actual: conn.peerFingerprint,
+        });
+        conn.connectReq = null;
+        // Send our Finished first: once closing, quiche only emits CONNECTION_CLOSE, and the server
+        // would never learn that the handshake completed (nor whose certificate it saw).
+        this.drainSend(conn, Number.POSITIVE_INFINITY);
+        this.failHandshake(conn, BAD_CERTIFICATE, 'certificate fingerprint mismatch');
+        return;
+      }
+      conn.connectReq = null;
+      this.push({
+        ev: 'connected',
+        req,
+        h: conn.handle,
+        remote: conn.remote,
+        peerFingerprint: conn.peerFingerprint,
+      });
+    } else {
+      this.push({
+        ev: 'accepted',
+        h: conn.handle,
+        remote: conn.remote,
+        peerFingerprint: conn.peerFingerprint,
+      });
+    }
+    conn.reported = true;
+    const keepAliveMs = this.options!.keepAliveMs;
+    if (keepAliveMs > 0) {
+      conn.keepAlive = setInterval(() => {
+        conn.q.sendAckEliciting();
+        this.markDirty(conn);
+      }, keepAliveMs);
+    }
+  }
+
+  private failHandshake(conn: DriverConnection, code: number, reason: string): void {
+    if (conn.connectReq !== null) {
+      this.push({ ev: 'connectFailed', req: conn.connectReq, error: reason });
+      conn.connectReq = null;
+    }
+    try {
+      conn.q.close(false, code, Buffer.from(reason));
+    } catch {
+      // Already closing.
+    }
+  }
+
+  private handshakeTimedOut(conn: DriverConnection): void {
+    conn.handshakeTimer = null;
+    if (conn.established || conn.gone) return;
+    this.failHandshake(conn, 0x1, 'handshake timed out');
+    this.process(conn);
+    this.flushEvents();
+  }
+
+  private readonly onTimer = (conn: DriverConnection): void => {
+    conn.timer = null;
+    if (conn.gone) return;
+    conn.q.onTimeout();
+    this.process(conn);
+    this.flushEvents();
+  };
+
+  /** Keeps the earliest deadline armed; an early wake-up is harmless (quiche ignores timers not yet due). */
+  private armTimer(conn: DriverConnection): void {
+    const ms = conn.q.timeout();
+    if (ms === null) {
+      if (conn.timer) clearTimeout(conn.timer);
+      conn.timer = null;
+      return;
+    }
+    const at = performance.now() + ms;
+    if (conn.timer) {
+      if (at >= conn.timerAt - 1) return;
+      clearTimeout(conn.timer);
+    }
+    conn.timerAt = at;
+    conn.timer = setTimeout(this.onTimer, ms, conn);
+  }
+
+  private finish(conn: DriverConnection, info: ConnectionCloseInfo): void {
+    if (conn.gone) return;
+    conn.gone = true;
+    if (conn.timer) clearTimeout(conn.timer);
+    if (conn.keepAlive) clearInterval(conn.keepAlive);
+    if (conn.handshakeTimer) clearTimeout(conn.handshakeTimer);
+    this.byKey.delete(conn.key);
+    this.byHandle.delete(conn.handle);
+    this.dirty.delete(conn);
+    if (conn.reported) this.push({ ev: 'closed', h: conn.handle, info });
+    else if (conn.connectReq !== null) {
+      this.push({
+        ev: 'connectFailed',
+        req: conn.connectReq,
+        error: info.error ?? `connection closed (code ${info.code})`,
+      });
+    }
+  }
+
+  /** Writes quiche's packets to the socket; returns true when the budget ran out before quiche did. */
+  private drainSend(conn: DriverConnection, budget: number): boolean {
+    const socket = this.socket;
+    if (!socket) return false;
+    const max = this.options!.maxUdpPayload;
+    const { port, address } = conn.remote;
+    let sent = 0;
+    while (sent < budget) {
+      if (this.slabOffset + max > SLAB_SIZE) {
+        this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+        this.slabOffset = 0;
+      }
+      const start = this.slabOffset;
+      let result: ReturnType<Connection['send']>;
+      try {
+        result = conn.q.send(this.slab.subarray(start, start + max));
+      } catch {
+        return false;
+      }
+      if (result === null) break;
+      const len = result[0];
+      socket.send(this.slab.subarray(start, start + len), port, address);
+      this.slabOffset = start + ((len + 7) & ~7);
+      sent += len;
+      this.counters.datagramsOut++;
+      this.counters.bytesOut += len;
+    }
+    // Sends usually complete synchronously; when none is queued the slab can be reused from the start.
+    if (socket.getSendQueueCount() === 0) this.slabOffset = 0;
+    return sent >= budget;
+  }
+
+  private sendRaw(data: Buffer, port: number, address: string): void {
+    if (!this.socket) return;
+    this.socket.send(data, port, address);
+    this.counters.datagramsOut++;
+    this.counters.bytesOut += data.length;
+  }
+
+  // ---- streams ------------------------------------------------------------------------------
+
+  private feedSends(conn: DriverConnection): void {
+    const q = conn.q;
+    for (const stream of conn.pendingSend) {
+      let accepted = 0;
+      try {
+        while (stream.sendQueue.length > 0) {
+          const chunk = stream.sendQueue[0]!;
+          const last = stream.finQueued && stream.sendQueue.length === 1;
+          const rest = stream.sendOffset === 0 ? chunk : chunk.subarray(stream.sendOffset);
+          const n = q.streamSend(stream.sid, rest, last);
+          if (n === null) {
+            // quiche forgets a stream once both sides are done (e.g. stopped, then reset by quiche
+            // itself); writes to it then return Done forever, so ask whether quiche still has it.
+            if (stream.known && !this.streamExists(q, stream.sid)) this.stopStream(conn, stream, -1);
+            break;
+          }
+          stream.known = true;
+          accepted += n;
+          if (n < rest.length) {
+            stream.sendOffset += n;
+            break;
+          }
+          this.recycle(stream.sendQueue.shift()!);
+          stream.sendOffset = 0;
+          if (last) stream.sendDone = true;
+        }
+        if (stream.sendQueue.length === 0 && stream.finQueued && !stream.sendDone) {
+          if (q.streamSend(stream.sid, EMPTY, true) !== null) stream.sendDone = true;
+        }
+      } catch (error) {
+        const { name, code } = quicheError(error);
+        // StreamLimit: the peer has not granted another stream yet; retried on a later turn.
+        if (name !== 'StreamLimit') this.stopStream(conn, stream, code ?? -1);
+      }
+      if (accepted > 0) this.push({ ev: 'ack', h: conn.handle, sid: stream.sid, n: accepted });
+      if (stream.sendDone) conn.pendingSend.delete(stream);
+      this.forgetIfDone(conn, stream);
+    }
+  }
+
+  private streamExists(q: Connection, sid: number): boolean {
+    try {
+      q.streamCapacity(sid);
+      return true;
+    } catch (error) {
+      return quicheError(error).name !== 'InvalidStreamState';
+    }
+  }
+
+  /** The peer stopped our sending side: drop what is queued and tell the writer. */
+  private stopStream(conn: DriverConnection, stream: DriverStream, code: number): void {
+    if (stream.sendDone) return;
+    stream.sendDone = true;
+    for (const chunk of stream.sendQueue.splice(0)) this.recycle(chunk);
+    conn.pendingSend.delete(stream);
+    this.push({ ev: 'stopped', h: conn.handle, sid: stream.sid, code });
+  }
+
+  /**
+   * STOP_SENDING on a stream with nothing queued would only show at its next write, and quiche may
+   * have forgotten the stream by then: quiche lists stopped streams as writable, so look there.
+   */
+  private checkStopped(conn: DriverConnection): void {
+    const q = conn.q;
+    for (const sid of q.writable()) {
+      const stream = conn.streams.get(sid);
+      if (!stream || stream.sendDone || conn.pendingSend.has(stream)) continue;
+      try {
+        q.streamWritable(sid, 0);
+      } catch (error) {
+        const { name, code } = quicheError(error);
+        if (name === 'StreamStopped') this.stopStream(conn, stream, code ?? -1);
+      }
+      this.forgetIfDone(conn, stream);
+    }
+  }
+
+  private readStreams(conn: DriverConnection): void {
+    for (const sid of conn.q.readable()) {
+      let stream = conn.streams.get(sid);
+      if (!stream) {
+        if (conn.aborted.has(sid) || !conn.isPeerBidi(sid)) continue;
+        stream = new DriverStream(sid);
+        stream.known = true;
+        conn.streams.set(sid, stream);
+        this.push({ ev: 'stream', h: conn.handle, sid });
+      }
+      if (!stream.recvDone && stream.credit > 0) this.readStream(conn, stream);
+    }
+  }
+
+  private readStream(conn: DriverConnection, stream: DriverStream): void {
+    const q = conn.q;
+    const scratch = this.scratch;
+    let filled = 0;
+    let fin = false;
+    try {
+      while (stream.credit - filled > 0) {
+        const end = Math.min(scratch.length, filled + stream.credit);
+        const r = q.streamRecv(stream.sid, scratch.subarray(filled, end));
+        if (r === null) break;
+        filled += r[0];
+        if (r[1]) {
+          fin = true;
+          break;
+        }
+        if (filled === scratch.length) {
+          this.pushData(conn, stream, filled);
+          filled = 0;
+        }
+      }
+    } catch (error) {
+      this.pushData(conn, stream, filled);
+      stream.recvDone = true;
+      this.push({ ev: 'reset', h: conn.handle, sid: stream.sid, code: quicheError(error).code ?? -1 });
+      this.forgetIfDone(conn, stream);
+      return;
+    }
+    this.pushData(conn, stream, filled);
+    if (fin) {
+      stream.recvDone = true;
+      this.push({ ev: 'fin', h: conn.handle, sid: stream.sid });
+      this.forgetIfDone(conn, stream);
+    }
+  }
+
+  private pushData(conn: DriverConnection, stream: DriverStream, length: number): void {
+    if (length === 0) return;
+    const s = this.scratch;
+    const data = s.buffer.slice(s.byteOffset, s.byteOffset + length);
+    stream.credit -= length;
+    this.events.push({ ev: 'data', h: conn.handle, sid: stream.sid, data });
+    this.transfer.push(data);
+  }
+
+  private forgetIfDone(conn: DriverConnection, stream: DriverStream): void {
+    if (stream.recvDone && stream.sendDone) conn.streams.delete(stream.sid);
+  }
+
+  // ---- events and stats ---------------------------------------------------------------------
+
+  private push(event: DriverEvent): void {
+    this.events.push(event);
+  }
+
+  private recycle(chunk: Uint8Array): void {
+    if (chunk.buffer.byteLength === WRITE_BUFFER_SIZE) this.recycled.push(chunk.buffer as ArrayBuffer);
+  }
+
+  private flushEvents(): void {
+    if (this.recycled.length > 0) {
+      const buffers = this.recycled;
+      this.recycled = [];
+      this.events.push({ ev: 'recycle', buffers });
+      this.transfer.push(...buffers);
+    }
+    if (this.events.length === 0) return;
+    const events = this.events;
+    const transfer = this.transfer;
+    this.events = [];
+    this.transfer = [];
+    this.deliver(events, transfer);
+  }
+
+  private endpointStats(): EndpointStats {
+    return { connections: this.byHandle.size, ...this.counters };
+  }
+
+  private connectionStats(h: number): ConnectionStats | null {
+    const conn = this.byHandle.get(h);
+    if (!conn) return null;
+    const s = conn.q.stats();
+    const path = conn.q.pathStats()[0];
+    return {
+      rttMs: path ? path.rtt : 0,
+      cwnd: path ? path.cwnd : 0,
+      sentPackets: s.sent,
+      recvPackets: s.recv,
+      lostPackets: s.lost,
+      retransmittedPackets: s.retrans,
+      sentBytes: s.sentBytes,
+      recvBytes: s.recvBytes,
+      lostBytes: s.lostBytes,
+      deliveryRate: path ? path.deliveryRate : 0,
+      pmtu: path ? path.pmtu : 0,
+    };
+  }
+}

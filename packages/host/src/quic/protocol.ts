@@ -1,0 +1,90 @@
+import type { QuicOptions } from './options.js';
+
+/**
+ * Messages between the public API (main thread) and the driver (worker thread or inline).
+ * Both directions are sent as batches, one per event-loop turn, with stream bytes as transferred
+ * ArrayBuffers; `h` is the driver's connection handle, `sid` the QUIC stream id.
+ */
+export interface DriverStartOptions {
+  host: string;
+  port: number;
+  keyPem: string;
+  certPem: string;
+  options: QuicOptions;
+}
+
+export interface RemoteAddress {
+  address: string;
+  port: number;
+}
+
+export type DriverCommand =
+  | { op: 'connect'; req: number; host: string; port: number; fingerprint: string | null }
+  | { op: 'write'; h: number; sid: number; data: ArrayBuffer; len: number; fin: boolean }
+  | { op: 'end'; h: number; sid: number }
+  | { op: 'credit'; h: number; sid: number; n: number }
+  | { op: 'abort'; h: number; sid: number; code: number }
+  | { op: 'close'; h: number; code: number; reason: string }
+  | { op: 'stats'; req: number; h: number | null }
+  | { op: 'shutdown'; req: number };
+
+export interface ConnectionCloseInfo {
+  code: number;
+  reason: string;
+  byPeer: boolean;
+  /** Set when the close was not a graceful application close (timeout, transport or TLS error). */
+  error?: string;
+}
+
+export type DriverEvent =
+  | { ev: 'listening'; address: string; port: number }
+  | { ev: 'startFailed'; error: string }
+  | { ev: 'connected'; req: number; h: number; remote: RemoteAddress; peerFingerprint: string }
+  | { ev: 'connectFailed'; req: number; error: string; expected?: string; actual?: string }
+  | { ev: 'accepted'; h: number; remote: RemoteAddress; peerFingerprint: string }
+  | { ev: 'stream'; h: number; sid: number }
+  | { ev: 'data'; h: number; sid: number; data: ArrayBuffer }
+  | { ev: 'fin'; h: number; sid: number }
+  | { ev: 'ack'; h: number; sid: number; n: number }
+  | { ev: 'reset'; h: number; sid: number; code: number }
+  | { ev: 'stopped'; h: number; sid: number; code: number }
+  | { ev: 'closed'; h: number; info: ConnectionCloseInfo }
+  | { ev: 'stats'; req: number; stats: ConnectionStats | EndpointStats | null }
+  | { ev: 'shutdownDone'; req: number }
+  /** Write buffers quiche has fully taken, handed back for reuse (see WRITE_BUFFER_SIZE). */
+  | { ev: 'recycle'; buffers: ArrayBuffer[] };
+
+/** Per-connection figures from quiche. */
+export interface ConnectionStats {
+  rttMs: number;
+  cwnd: number;
+  sentPackets: number;
+  recvPackets: number;
+  lostPackets: number;
+  retransmittedPackets: number;
+  sentBytes: number;
+  recvBytes: number;
+  lostBytes: number;
+  deliveryRate: number;
+  pmtu: number;
+}
+
+export interface EndpointStats {
+  connections: number;
+  datagramsIn: number;
+  datagramsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Datagrams that were not QUIC, were for no known connection, or failed to parse. */
+  droppedDatagrams: number;
+  retriesSent: number;
+}
+
+/**
+ * Stream writes cross to the driver in pooled buffers of this size, which the driver hands back
+ * once quiche has copied them: a long transfer then allocates no new memory on the send path.
+ */
+export const WRITE_BUFFER_SIZE = 256 * 1024;
+
+/** Bytes a stream's reader may have in flight to the main thread before it must return credit. */
+export const STREAM_RECV_CREDIT = 512 * 1024;
