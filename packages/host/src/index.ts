@@ -24,7 +24,7 @@ export {
   normalizeFingerprint,
 } from './identity/identity.js';
 export { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log/logger.js';
-export { HandshakeDeniedError, StreamRejectedError } from './p2p/errors.js';
+export { HandshakeDeniedError, PeerUnavailableError, StreamRejectedError } from './p2p/errors.js';
 export type { PeerConnection } from './p2p/peer-connection.js';
 export type { IncomingStream, PeerInfo, StreamOpenHeader } from './p2p/types.js';
 export {

@@ -5,7 +5,6 @@ import { UsageError } from '../cli/errors.js';
 import { parseHostPort, signalingFlags, signalingOverrides } from '../cli/flags.js';
 import { ControlServer, controlSocketPath } from '../daemon/control-socket.js';
 import { normalizeFingerprint } from '../identity/identity.js';
-import type { ErrorData } from '../signaling/protocol.js';
 
 export default class Run extends MeshCommand<typeof Run> {
   static override summary =
@@ -72,6 +71,13 @@ export default class Run extends MeshCommand<typeof Run> {
     control.handle('status', () => host.status());
     await control.listen();
     await host.start();
+    // Report ready once the room knows us, so a peer can be brokered to us right away.
+    await host.signaling?.whenConnected(10_000).catch((error: Error) => {
+      host.log.warn(
+        { err: error.message },
+        'not connected to the signaling server yet; retrying in the background',
+      );
+    });
     const status = host.status();
     if (this.jsonEnabled()) {
       // One compact line (oclif's logJson is multi-line), so scripts can read it while the daemon runs.
@@ -84,8 +90,7 @@ export default class Run extends MeshCommand<typeof Run> {
       this.log(`  plugins      ${status.capabilities.join(', ') || '(no stream types)'}`);
     }
     // A server that refuses the agent's credentials will not change its mind: stop with its reason.
-    const refused = new Promise<ErrorData>((resolve) => host.signaling?.once('rejected', resolve));
-    const outcome = await Promise.race([untilSignal(), refused]);
+    const outcome = await Promise.race([untilSignal(), host.refused]);
     host.log.info({ reason: typeof outcome === 'string' ? outcome : outcome.code }, 'shutting down');
     await host.stop();
     await control.close();

@@ -2,14 +2,14 @@ import type { HostConfig } from '../config/schema.js';
 import { createHooks, type HostHooks, type PluginEventPayload } from '../hooks/hooks.js';
 import type { AgentIdentity } from '../identity/identity.js';
 import type { Logger } from '../log/logger.js';
-import { withTimeout } from '../p2p/errors.js';
+import { PeerUnavailableError, withTimeout } from '../p2p/errors.js';
 import { registerHostMessages } from '../p2p/messages.js';
 import type { PeerConnection } from '../p2p/peer-connection.js';
 import { P2PService } from '../p2p/service.js';
 import type { MeshPlugin, OpenedStream, PeerTarget, PluginHost } from '../plugins/types.js';
 import { QuicEndpoint } from '../quic/index.js';
 import { SignalingClient } from '../signaling/client.js';
-import type { Envelope, P2pSessionData } from '../signaling/protocol.js';
+import type { Envelope, ErrorData, P2pSessionData } from '../signaling/protocol.js';
 import { type SessionGrant, TokenCache } from '../tokens/token-cache.js';
 import { MessageRegistry } from '../wire/registry.js';
 import { advertisedAddresses } from './addresses.js';
@@ -54,6 +54,11 @@ export class Host implements PluginHost {
   private readonly streamTypeNames = new Set<string>();
   /** Responders waiting for a `p2p.session` that raced their peer's dial. */
   private readonly sessionWaiters = new Map<string, () => void>();
+  private refuse: (error: ErrorData) => void = () => {};
+  /** Settles if the signaling server refuses this agent's credentials (it will not retry). */
+  readonly refused = new Promise<ErrorData>((resolve) => {
+    this.refuse = resolve;
+  });
   private started = false;
   private mode: HostMode = 'daemon';
 
@@ -133,9 +138,10 @@ export class Host implements PluginHost {
         },
       });
       this.signaling.onEvent((env) => this.hooks.event.get(env.type)?.call(env));
-      this.signaling.on('rejected', (error) =>
-        this.log.error({ code: error.code }, `signaling server refused the agent: ${error.message}`),
-      );
+      this.signaling.on('rejected', (error) => {
+        this.log.error({ code: error.code }, `signaling server refused the agent: ${error.message}`);
+        this.refuse(error);
+      });
       this.signaling.start();
     }
     await this.hooks.ready.promise();
@@ -197,6 +203,10 @@ export class Host implements PluginHost {
         { peer_id: target.agentId, stream_type: streamType },
         { timeoutMs: 10_000 },
       );
+      if (reply.type === 'system.error') {
+        const error = reply.data as unknown as ErrorData;
+        throw new PeerUnavailableError(target.agentId, error.code, error.message);
+      }
       const grant = this.grantFrom(reply as unknown as Envelope<P2pSessionData>);
       return p2p.dial(grant);
     }

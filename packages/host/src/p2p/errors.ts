@@ -17,6 +17,18 @@ export class StreamRejectedError extends Error {
   }
 }
 
+/** The control plane cannot broker a session with that agent (offline, unknown, lacks the stream type …). */
+export class PeerUnavailableError extends Error {
+  override name = 'PeerUnavailableError';
+  constructor(
+    readonly agentId: string,
+    readonly code: string,
+    reason: string,
+  ) {
+    super(`cannot reach agent ${agentId}: ${reason}`);
+  }
+}
+
 /** Rejects with `error` unless `promise` settles within `ms`. */
 export async function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -47,6 +47,9 @@ type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => vo
  * Incoming connections are emitted as 'connection' once their TLS handshake (with a client
  * certificate) is done. The packet work runs in a driver, by default on a worker thread.
  */
+/** Worker-driven endpoints alive in this process (see `listen`). */
+let liveWorkerEndpoints = 0;
+
 export class QuicEndpoint extends EventEmitter<QuicEndpointEvents> {
   private readonly connections = new Map<number, QuicConnection>();
   private readonly pending = new Map<number, Pending>();
@@ -77,10 +80,32 @@ export class QuicEndpoint extends EventEmitter<QuicEndpointEvents> {
   }
 
   static async listen(opts: QuicListenOptions): Promise<QuicEndpoint> {
-    const options = resolveQuicOptions(opts.options);
+    let options = resolveQuicOptions(opts.options);
+    // The quiche addon crashes the process (napi_reference_unref on a freed handle) when two
+    // worker threads drive it at once; measured: 2 worker endpoints in one process crash within
+    // a few hundred streams, 1 worker + inline never did. An agent runs one endpoint per process;
+    // any further endpoint in the same process (tests, embedders) runs inline.
+    if (options.driver === 'worker' && liveWorkerEndpoints > 0) {
+      opts.log?.debug('another worker-driven QUIC endpoint runs in this process: driving this one inline');
+      options = { ...options, driver: 'inline' };
+    }
     const endpoint = new QuicEndpoint(options, opts.log);
-    await endpoint.start(opts.host ?? '0.0.0.0', opts.port ?? 0, opts.identity);
+    if (options.driver === 'worker') liveWorkerEndpoints++;
+    try {
+      await endpoint.start(opts.host ?? '0.0.0.0', opts.port ?? 0, opts.identity);
+    } catch (error) {
+      endpoint.releaseWorkerSlot();
+      throw error;
+    }
     return endpoint;
+  }
+
+  private workerSlotReleased = false;
+
+  private releaseWorkerSlot(): void {
+    if (this.options.driver !== 'worker' || this.workerSlotReleased) return;
+    this.workerSlotReleased = true;
+    liveWorkerEndpoints--;
   }
 
   private start(host: string, port: number, identity: { keyPem: string; certPem: string }): Promise<void> {
@@ -168,6 +193,7 @@ export class QuicEndpoint extends EventEmitter<QuicEndpointEvents> {
           // The driver is already gone.
         }
         await this.link?.dispose();
+        this.releaseWorkerSlot();
         this.failAll(new QuicEndpointClosedError());
       })();
     }

@@ -8,8 +8,6 @@ import { FrameChannel } from '../../src/wire/channel.js';
 import { TempDirs } from '../helpers/cli.js';
 import { directSession, startHost } from '../helpers/hosts.js';
 
-const Q = { quic: { driver: process.env.QDRIVER ?? 'worker' } };
-
 describe('P2P handshake and stream dispatch over real QUIC on loopback', () => {
   const dirs = new TempDirs();
   let bob: Host;
@@ -18,9 +16,9 @@ describe('P2P handshake and stream dispatch over real QUIC on loopback', () => {
 
   beforeAll(async () => {
     [bob, alice, mallory] = await Promise.all([
-      startHost(dirs, 'bob', Q),
-      startHost(dirs, 'alice', Q),
-      startHost(dirs, 'mallory', Q),
+      startHost(dirs, 'bob'),
+      startHost(dirs, 'alice'),
+      startHost(dirs, 'mallory'),
     ]);
   });
   afterAll(async () => {
@@ -151,5 +149,19 @@ describe('P2P handshake and stream dispatch over real QUIC on loopback', () => {
       .catch((e: Error) => e);
     expect(error).toBeInstanceOf(HandshakeDeniedError);
     expect(String((error as Error).message)).not.toContain('secret-never-logged');
+  });
+});
+
+describe('QUIC endpoints sharing one process', () => {
+  it('drive at most one endpoint from a worker thread (the addon crashes with two)', async () => {
+    const dirs = new TempDirs();
+    const hosts = await Promise.all([startHost(dirs, 'w1'), startHost(dirs, 'w2')]);
+    try {
+      const drivers = hosts.map((h) => h.endpoint!.options.driver).sort();
+      expect(drivers).toEqual(['inline', 'worker']);
+    } finally {
+      await Promise.all(hosts.map((h) => h.stop()));
+      await dirs.cleanup();
+    }
   });
 });

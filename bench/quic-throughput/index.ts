@@ -1,0 +1,210 @@
+/**
+ * QUIC data-plane throughput: one stream, sender and receiver in two processes on loopback.
+ *
+ *   npx tsx bench/quic-throughput/index.ts [--json] [--size <MiB>] [--matrixai-size <MiB>]
+ *                                          [--only mesh-agent,tcp,…] [--driver worker|inline] [--source]
+ *
+ * Compares the mesh-agent driver (1350-byte and large datagrams) with @matrixai/quic's high-level
+ * API, plain TCP and plain TLS. `--json` prints only an array of {case, tool, metric, value, unit}.
+ * Peers run as transpiled JavaScript, like the built agent; `--source` runs them through tsx instead
+ * (which adds tsx's loader to every process and worker thread: ~70 MB of RSS each).
+ */
+import { fork } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { buildPeer } from './build.js';
+import type { PeerMessage, PeerSpec, Tool } from './peer.js';
+
+const MIB = 1024 * 1024;
+const LARGE_PAYLOAD = 16_000;
+const PEER_SOURCE = fileURLToPath(new URL('./peer.ts', import.meta.url));
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+/** How to start a peer: compiled JavaScript (default, like the built agent) or the TS sources via tsx. */
+interface Launcher {
+  script: string;
+  execArgv: string[];
+}
+
+interface Row {
+  case: string;
+  tool: Tool;
+  metric: 'throughput' | 'rss' | 'lag';
+  value: number;
+  unit: 'MB/s' | 'MB' | 'ms';
+}
+
+interface Case {
+  name: string;
+  tool: Tool;
+  bytes: number;
+  maxUdpPayload?: number;
+}
+
+function parseArgs(argv: string[]) {
+  const get = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const size = Number(get('--size') ?? 1024);
+  const matrixaiSize = Number(get('--matrixai-size') ?? 32);
+  if (!(size > 0) || !(matrixaiSize > 0))
+    throw new Error('--size and --matrixai-size take a positive number of MiB');
+  const driver = get('--driver');
+  if (driver !== undefined && driver !== 'worker' && driver !== 'inline')
+    throw new Error('--driver is worker or inline');
+  return {
+    json: argv.includes('--json'),
+    bytes: Math.round(size * MIB),
+    matrixaiBytes: Math.round(matrixaiSize * MIB),
+    only: get('--only')?.split(','),
+    driver: driver as 'worker' | 'inline' | undefined,
+    source: argv.includes('--source'),
+  };
+}
+
+class Peer {
+  private readonly messages: PeerMessage[] = [];
+  private wake: (() => void) | null = null;
+  readonly child;
+
+  constructor(launcher: Launcher, spec: PeerSpec) {
+    this.child = fork(launcher.script, [JSON.stringify(spec)], {
+      execArgv: launcher.execArgv,
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    this.child.on('message', (msg: PeerMessage) => {
+      this.messages.push(msg);
+      this.wake?.();
+    });
+    this.child.on('exit', () => this.wake?.());
+  }
+
+  async next<T extends PeerMessage['type']>(
+    type: T,
+    timeoutMs: number,
+  ): Promise<Extract<PeerMessage, { type: T }>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const failed = this.messages.find((m) => m.type === 'failed');
+      if (failed && failed.type === 'failed') throw new Error(`peer failed: ${failed.message}`);
+      const index = this.messages.findIndex((m) => m.type === type);
+      if (index >= 0) return this.messages.splice(index, 1)[0] as Extract<PeerMessage, { type: T }>;
+      if (this.child.exitCode !== null || this.child.signalCode !== null)
+        throw new Error('peer process exited');
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no '${type}' from peer within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.wake = () => {
+          clearTimeout(timer);
+          this.wake = null;
+          resolve();
+        };
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+async function runCase(launcher: Launcher, c: Case, driver: 'worker' | 'inline' | undefined): Promise<Row[]> {
+  const base = { tool: c.tool, bytes: c.bytes, maxUdpPayload: c.maxUdpPayload, driver };
+  const receiver = new Peer(launcher, { ...base, role: 'receiver' });
+  let sender: Peer | null = null;
+  try {
+    const ready = await receiver.next('ready', 30_000);
+    sender = new Peer(launcher, {
+      ...base,
+      role: 'sender',
+      port: ready.port,
+      fingerprint: ready.fingerprint,
+    });
+    // Generous: the high-level API and a loaded machine can be slow.
+    const result = await receiver.next('received', 30_000 + (c.bytes / MIB) * 1000);
+    if (result.bytes !== c.bytes) throw new Error(`received ${result.bytes} of ${c.bytes} bytes`);
+    receiver.child.send({ type: 'report' });
+    sender.child.send({ type: 'report' });
+    const [rs, ss] = await Promise.all([receiver.next('sample', 10_000), sender.next('sample', 10_000)]);
+    const rows: Row[] = [
+      {
+        case: c.name,
+        tool: c.tool,
+        metric: 'throughput',
+        value: c.bytes / 1e6 / (result.ms / 1000),
+        unit: 'MB/s',
+      },
+      { case: `${c.name}-sender`, tool: c.tool, metric: 'rss', value: ss.rssPeakMb, unit: 'MB' },
+      { case: `${c.name}-receiver`, tool: c.tool, metric: 'rss', value: rs.rssPeakMb, unit: 'MB' },
+      { case: `${c.name}-sender`, tool: c.tool, metric: 'lag', value: ss.lagMaxMs, unit: 'ms' },
+      { case: `${c.name}-receiver`, tool: c.tool, metric: 'lag', value: rs.lagMaxMs, unit: 'ms' },
+    ];
+    return rows.map((r) => ({ ...r, value: Math.round(r.value * 10) / 10 }));
+  } finally {
+    await Promise.all([receiver.stop(), sender?.stop()]);
+  }
+}
+
+function printTable(rows: Row[]): void {
+  const tls = rows.find((r) => r.tool === 'tls' && r.metric === 'throughput')?.value;
+  const cases = [...new Set(rows.filter((r) => r.metric === 'throughput').map((r) => `${r.tool}|${r.case}`))];
+  const pick = (tool: string, name: string, metric: Row['metric']) =>
+    rows.find((r) => r.tool === tool && r.case === name && r.metric === metric)?.value;
+  const lines = [['tool', 'case', 'MB/s', 'x tls', 'rss snd MB', 'rss rcv MB', 'lag snd ms', 'lag rcv ms']];
+  for (const key of cases) {
+    const [tool, name] = key.split('|') as [string, string];
+    const mbps = pick(tool, name, 'throughput') ?? 0;
+    lines.push([
+      tool,
+      name,
+      mbps.toFixed(1),
+      tls ? (mbps / tls).toFixed(2) : '-',
+      String(pick(tool, `${name}-sender`, 'rss') ?? '-'),
+      String(pick(tool, `${name}-receiver`, 'rss') ?? '-'),
+      String(pick(tool, `${name}-sender`, 'lag') ?? '-'),
+      String(pick(tool, `${name}-receiver`, 'lag') ?? '-'),
+    ]);
+  }
+  const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+  for (const line of lines) console.log(line.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const cases: Case[] = [
+    { name: '1350', tool: 'mesh-agent', bytes: args.bytes, maxUdpPayload: 1350 },
+    { name: 'large', tool: 'mesh-agent', bytes: args.bytes, maxUdpPayload: LARGE_PAYLOAD },
+    { name: '1350', tool: 'matrixai-quic', bytes: args.matrixaiBytes },
+    { name: 'stream', tool: 'tcp', bytes: args.bytes },
+    { name: 'stream', tool: 'tls', bytes: args.bytes },
+  ].filter((c) => !args.only || args.only.includes(c.tool)) as Case[];
+  const build = args.source ? null : await buildPeer();
+  const launcher: Launcher = build
+    ? { script: build.peer, execArgv: [] }
+    : { script: PEER_SOURCE, execArgv: ['--import', TSX] };
+  const rows: Row[] = [];
+  try {
+    for (const c of cases) {
+      if (!args.json) console.error(`running ${c.tool} ${c.name} (${c.bytes / MIB} MiB)…`);
+      try {
+        rows.push(...(await runCase(launcher, c, args.driver)));
+      } catch (error) {
+        console.error(`${c.tool} ${c.name} failed: ${(error as Error).message}`);
+      }
+    }
+  } finally {
+    await build?.cleanup();
+  }
+  if (args.json) console.log(JSON.stringify(rows));
+  else printTable(rows);
+}
+
+main().catch((error: Error) => {
+  console.error(error.message);
+  process.exit(1);
+});

@@ -1,0 +1,140 @@
+/**
+ * One side of a throughput run, in its own process. argv[2] is a JSON `PeerSpec`; results go to the
+ * parent over IPC. The receiver counts bytes from the first one to the end of the stream; both sides
+ * sample their peak RSS and the worst lag of their main event loop during the transfer.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
+import { generateIdentity } from '../../packages/host/src/identity/identity.js';
+import { runMatrixaiReceiver, runMatrixaiSender } from './matrixai.js';
+import { connectPlain, listenPlain, type PlainTool } from './plain.js';
+
+export type Tool = 'mesh-agent' | 'matrixai-quic' | PlainTool;
+
+export interface PeerSpec {
+  role: 'sender' | 'receiver';
+  tool: Tool;
+  bytes: number;
+  maxUdpPayload?: number;
+  driver?: 'worker' | 'inline';
+  port?: number;
+  fingerprint?: string;
+}
+
+export type PeerMessage =
+  | { type: 'ready'; port: number; fingerprint: string }
+  | { type: 'received'; bytes: number; ms: number }
+  | { type: 'sample'; rssPeakMb: number; lagMaxMs: number }
+  | { type: 'failed'; message: string };
+
+const spec = JSON.parse(process.argv[2] ?? '{}') as PeerSpec;
+const send = (msg: PeerMessage) => process.send?.(msg);
+
+// Peak RSS, sampled, and main-loop lag, recorded once the transfer starts.
+let rssPeak = process.memoryUsage.rss();
+const rssTimer = setInterval(() => {
+  rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
+}, 20);
+if (process.env.BENCH_DEBUG_MEMORY) {
+  setInterval(() => {
+    const m = process.memoryUsage();
+    const mb = (n: number) => (n / 1e6).toFixed(0);
+    console.error(
+      `${spec.role} rss=${mb(m.rss)} heap=${mb(m.heapTotal)} ext=${mb(m.external)} ab=${mb(m.arrayBuffers)}`,
+    );
+  }, 500).unref();
+}
+const lag = monitorEventLoopDelay({ resolution: 5 });
+const transferStarted = () => {
+  lag.reset();
+  lag.enable();
+};
+
+process.on('message', (msg: { type: 'report' }) => {
+  if (msg.type !== 'report') return;
+  rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
+  lag.disable();
+  clearInterval(rssTimer);
+  send({ type: 'sample', rssPeakMb: rssPeak / 1e6, lagMaxMs: lag.max / 1e6 });
+});
+process.on('disconnect', () => process.exit(0));
+
+/** Counts a stream's bytes from the first one to its end. */
+function receive(stream: Duplex): void {
+  let bytes = 0;
+  let first = 0;
+  stream.on('data', (chunk: Buffer) => {
+    if (bytes === 0) {
+      first = performance.now();
+      transferStarted();
+    }
+    bytes += chunk.length;
+  });
+  stream.on('end', () => {
+    send({ type: 'received', bytes, ms: performance.now() - first });
+    stream.end();
+  });
+  stream.on('error', (error) => send({ type: 'failed', message: error.message }));
+}
+
+/** Writes `bytes` from one reused 1 MiB buffer, honouring backpressure, then ends the stream. */
+async function transmit(stream: Duplex, bytes: number): Promise<void> {
+  transferStarted();
+  const chunk = Buffer.alloc(1024 * 1024, 0x5a);
+  let left = bytes;
+  while (left > 0) {
+    const piece = left >= chunk.length ? chunk : chunk.subarray(0, left);
+    left -= piece.length;
+    if (!stream.write(piece)) await new Promise((resolve) => stream.once('drain', resolve));
+  }
+  stream.end();
+  // Keep the process (and its stream) alive until the parent has the receiver's figures.
+  stream.resume();
+}
+
+async function main(): Promise<void> {
+  const identity = await generateIdentity();
+  if (spec.tool === 'mesh-agent') {
+    const { QuicEndpoint } = await import('../../packages/host/src/quic/index.js');
+    const endpoint = await QuicEndpoint.listen({
+      host: '127.0.0.1',
+      identity,
+      options: {
+        maxUdpPayload: spec.maxUdpPayload ?? 1350,
+        driver: spec.driver ?? 'worker',
+        idleTimeoutMs: 60_000,
+      },
+    });
+    if (spec.role === 'receiver') {
+      endpoint.on('connection', (conn) => conn.on('stream', receive));
+      send({ type: 'ready', port: endpoint.address().port, fingerprint: identity.fingerprint });
+    } else {
+      const conn = await endpoint.connect({
+        host: '127.0.0.1',
+        port: spec.port!,
+        expectedFingerprint: spec.fingerprint!,
+      });
+      await transmit(conn.openStream(), spec.bytes);
+    }
+  } else if (spec.tool === 'matrixai-quic') {
+    if (spec.role === 'receiver') {
+      const port = await runMatrixaiReceiver(
+        identity,
+        (bytes, ms) => send({ type: 'received', bytes, ms }),
+        transferStarted,
+      );
+      send({ type: 'ready', port, fingerprint: identity.fingerprint });
+    } else {
+      await runMatrixaiSender(spec.port!, spec.bytes, transferStarted);
+    }
+  } else if (spec.role === 'receiver') {
+    const port = await listenPlain(spec.tool, identity, receive);
+    send({ type: 'ready', port, fingerprint: identity.fingerprint });
+  } else {
+    await transmit(await connectPlain(spec.tool, spec.port!), spec.bytes);
+  }
+}
+
+main().catch((error: Error) => {
+  send({ type: 'failed', message: error.stack ?? error.message });
+});

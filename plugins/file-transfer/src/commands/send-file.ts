@@ -1,0 +1,115 @@
+import { stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import type { FrameChannel } from '@mesh-agent/host';
+import { MeshCommand, peerFlags, signalingOverrides, targetFromFlags, UsageError } from '@mesh-agent/host';
+import { Args } from '@oclif/core';
+import { configSchema, type FileTransferConfig } from '../config.js';
+import { TransferEvents } from '../events.js';
+import { checkFileName, UnsafeNameError } from '../names.js';
+import { ProgressReporter } from '../progress.js';
+import { FILE_STREAM, TransferError } from '../protocol.js';
+import { type OutgoingFile, type SendResult, sendFile } from '../sender.js';
+
+export interface SendFileOutput {
+  peer: string;
+  files: SendResult[];
+}
+
+export default class SendFile extends MeshCommand<typeof SendFile> {
+  static override summary = 'Send files to another agent: BLAKE3-verified, resumable.';
+  static override description =
+    'Each file goes over its own `file` stream. The receiver (`mesh-agent run`) stores it in its download directory ' +
+    'under its accept policy, verifies the BLAKE3 of the whole file, and keeps an interrupted transfer so that ' +
+    'sending the same file again only carries what is missing (after both sides compared the hash of the prefix). ' +
+    'Progress goes to stderr; --json prints per file: name, savedAs, size, hash, seconds, mbPerSecond, bytesSent, resumedFrom.';
+  static override examples = [
+    '<%= config.bin %> send-file report.pdf photos.tar --to agent-1234',
+    '<%= config.bin %> send-file big.iso --peer-addr 192.0.2.7:7400 --session-id demo --token "$TOKEN" --peer-fingerprint <sha256>',
+  ];
+  static override enableJsonFlag = true;
+  static override strict = false;
+  static override args = {
+    file: Args.string({ required: true, description: 'files to send (one or more)' }),
+  };
+  static override flags = { ...peerFlags };
+
+  async run(): Promise<SendFileOutput> {
+    const { argv } = await this.parse({
+      flags: SendFile.flags,
+      baseFlags: MeshCommand.baseFlags,
+      enableJsonFlag: true,
+      args: SendFile.args,
+      strict: false,
+    });
+    const files = await outgoingFiles(argv as string[]);
+    const target = targetFromFlags(this.flags);
+    return this.withHost('oneshot', signalingOverrides(this.flags), async (host) => {
+      const section = host.config.plugins['file-transfer'] as unknown as FileTransferConfig | undefined;
+      const chunkSize = section?.chunkSize ?? configSchema.properties.chunkSize.default;
+      const hashThread = section?.hashThread ?? configSchema.properties.hashThread.default;
+      const progress = new ProgressReporter();
+      const results: SendResult[] = [];
+      let opened: Awaited<ReturnType<typeof host.openStream>> | undefined;
+      for (const file of files) {
+        let channel: FrameChannel;
+        if (opened) channel = await opened.peer.openStream(FILE_STREAM);
+        else {
+          opened = await host.openStream(target, FILE_STREAM);
+          channel = opened.channel;
+        }
+        const peerId = opened.peer.peer.agentId;
+        const size = (await stat(file.path)).size;
+        const events = new TransferEvents(host, { name: file.name, size, peer: peerId, direction: 'send' });
+        const view = { name: file.name, size, done: 0, sent: 0, startedAt: Date.now() };
+        try {
+          const result = await sendFile(channel, file, {
+            chunkSize,
+            hashThread,
+            onStart: (from) => {
+              view.done = from;
+              events.started(from);
+            },
+            onProgress: (done, sent) => {
+              view.done = done;
+              view.sent = sent;
+              progress.update(view);
+              events.bytes(done);
+            },
+          });
+          events.completed(result.hash, { savedAs: result.savedAs, resumedFrom: result.resumedFrom });
+          progress.finish(
+            view,
+            result.resumedFrom > 0 ? `verified (resumed at ${result.resumedFrom})` : 'verified',
+          );
+          if (!this.jsonEnabled()) this.log(`${result.name} → ${result.savedAs}  blake3 ${result.hash}`);
+          results.push(result);
+        } catch (error) {
+          const code = error instanceof TransferError ? error.code : 'IO_ERROR';
+          events.failed(code, (error as Error).message);
+          progress.finish(view, 'FAILED');
+          throw error;
+        }
+      }
+      return { peer: opened?.peer.peer.agentId ?? '', files: results };
+    });
+  }
+}
+
+/** The files named on the command line, checked before anything connects. */
+async function outgoingFiles(paths: string[]): Promise<OutgoingFile[]> {
+  if (paths.length === 0) throw new UsageError('name at least one file to send');
+  const files: OutgoingFile[] = [];
+  for (const path of paths) {
+    const full = resolve(path);
+    const info = await stat(full).catch(() => undefined);
+    if (!info) throw new UsageError(`${path}: no such file`);
+    if (!info.isFile()) throw new UsageError(`${path}: not a regular file`);
+    try {
+      files.push({ path: full, name: checkFileName(basename(full)) });
+    } catch (error) {
+      if (error instanceof UnsafeNameError) throw new UsageError(`${path}: ${error.message}`);
+      throw error;
+    }
+  }
+  return files;
+}

@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Blake3 } from './hasher.js';
+
+/** Hidden folder of the download directory holding unfinished transfers. */
+export const PARTIAL_DIR = '.mesh-partial';
+
+/** What a `.part` file is a prefix of: a resume is offered only when all of it matches. */
+export interface PartIdentity {
+  peer: string;
+  name: string;
+  size: number;
+  mtime: number;
+}
+
+export interface PartFiles {
+  /** The bytes received so far. */
+  part: string;
+  /** `.part.json`: the PartIdentity of `part`. */
+  sidecar: string;
+}
+
+/**
+ * Where a transfer of `name` from `peer` keeps its partial data. The file name is a digest, so it
+ * never exceeds NAME_MAX and two peers sending the same name never share a part file.
+ */
+export async function partFilesFor(downloadDir: string, peer: string, name: string): Promise<PartFiles> {
+  const dir = join(downloadDir, PARTIAL_DIR);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const key = createHash('sha256').update(peer).update('\0').update(name).digest('hex').slice(0, 40);
+  return { part: join(dir, `${key}.part`), sidecar: join(dir, `${key}.part.json`) };
+}
+
+/** Bytes of a part file that belong to `identity`, or 0 when there is none or it is another file's. */
+export async function resumableBytes(files: PartFiles, identity: PartIdentity): Promise<number> {
+  try {
+    const recorded = JSON.parse(await readFile(files.sidecar, 'utf8')) as Partial<PartIdentity>;
+    const same =
+      recorded.peer === identity.peer &&
+      recorded.name === identity.name &&
+      recorded.size === identity.size &&
+      recorded.mtime === identity.mtime;
+    if (!same) return 0;
+    const { size } = await stat(files.part);
+    return size <= identity.size ? size : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Writes the sidecar atomically (temp file + rename): a crash never leaves half of one. */
+export async function writeSidecar(files: PartFiles, identity: PartIdentity): Promise<void> {
+  const temp = `${files.sidecar}.tmp`;
+  await writeFile(temp, JSON.stringify(identity), { mode: 0o600 });
+  await rename(temp, files.sidecar);
+}
+
+export async function removePart(files: PartFiles): Promise<void> {
+  await Promise.all([rm(files.part, { force: true }), rm(files.sidecar, { force: true })]);
+}
+
+/** Feeds the first `bytes` of `path` to `hasher` (the resume check reads the prefix once). */
+export async function hashPrefix(
+  path: string,
+  bytes: number,
+  hasher: Blake3,
+  chunk = 1024 * 1024,
+): Promise<void> {
+  if (bytes === 0) return;
+  let seen = 0;
+  for await (const data of createReadStream(path, { start: 0, end: bytes - 1, highWaterMark: chunk })) {
+    seen += (data as Buffer).length;
+    await hasher.update(data as Buffer);
+  }
+  if (seen !== bytes) throw new Error(`${path} holds ${seen} bytes, expected at least ${bytes}`);
+}

@@ -1,0 +1,388 @@
+import { constants } from 'node:fs';
+import { chmod, open, statfs, unlink, utimes } from 'node:fs/promises';
+import type { FrameChannel, IncomingStream, PluginHost } from '@mesh-agent/host';
+import { isWireError } from '@mesh-agent/host';
+import type { FileTransferConfig } from './config.js';
+import { TransferEvents } from './events.js';
+import { type Blake3, createBlake3 } from './hasher.js';
+import { checkFileName, linkWithoutOverwrite, UnsafeNameError } from './names.js';
+import {
+  hashPrefix,
+  type PartFiles,
+  type PartIdentity,
+  partFilesFor,
+  removePart,
+  resumableBytes,
+  writeSidecar,
+} from './part-files.js';
+import type { PeerDirectory } from './policy.js';
+import { decide } from './policy.js';
+import { megabytesPerSecond, throttle } from './progress.js';
+import {
+  type FailureCode,
+  FILE_ABORT,
+  FILE_ACCEPT,
+  FILE_CHUNK,
+  FILE_DONE,
+  FILE_FAILED,
+  FILE_META,
+  FILE_REJECT,
+  FILE_RESUME,
+  FILE_START,
+  FILE_VERIFIED,
+  type FileMetaHeader,
+  MIN_CHUNK,
+} from './protocol.js';
+
+/** How long a sender may take to announce its file, and to answer a resume offer (it hashes its prefix). */
+const META_TIMEOUT_MS = 15_000;
+const START_TIMEOUT_MS = 10 * 60_000;
+/** How long we wait for the sender to close its side after our last answer. */
+const LINGER_MS = 5_000;
+
+/** A transfer that cannot complete. `keepPart`: the bytes so far are sound and may be resumed. */
+class ReceiveFailure extends Error {
+  constructor(
+    readonly code: FailureCode | 'CONNECTION_LOST',
+    message: string,
+    readonly keepPart = false,
+  ) {
+    super(message);
+  }
+}
+
+export interface ReceiverOptions {
+  host: PluginHost;
+  config: FileTransferConfig;
+  downloadDir: string;
+  peers: PeerDirectory;
+}
+
+interface Active {
+  channel: FrameChannel;
+  settled: Promise<void>;
+}
+
+/** The receiving end of `file` streams: policy, safe names, `.part` files, resume, verification. */
+export class FileReceiver {
+  /** Transfers in progress by part file: a newer transfer of the same file supersedes a stalled one. */
+  private readonly active = new Map<string, Active>();
+
+  constructor(private readonly opts: ReceiverOptions) {}
+
+  async handle({ peer, channel }: IncomingStream): Promise<void> {
+    const { host, config } = this.opts;
+    const log = host.log.child({ peer: peer.agentId });
+    let meta: FileMetaHeader;
+    try {
+      meta = (await withTimeout(channel.next([FILE_META]), META_TIMEOUT_MS))
+        .header as unknown as FileMetaHeader;
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'file stream without a valid FILE_META');
+      channel.destroy();
+      return;
+    }
+    const events = new TransferEvents(host, {
+      name: meta.name,
+      size: meta.size,
+      peer: peer.agentId,
+      direction: 'receive',
+    });
+    const refuse = async (code: FailureCode, reason: string): Promise<void> => {
+      log.warn({ name: meta.name, code }, `refused a file: ${reason}`);
+      events.failed(code, reason);
+      await channel.send({ type: FILE_REJECT, code, reason }).catch(() => {});
+      await linger(channel);
+    };
+    const decision = decide(config, peer, this.opts.peers.standing(peer));
+    if (!decision.accept) return refuse('NOT_ALLOWED', decision.reason);
+    try {
+      checkFileName(meta.name);
+    } catch (error) {
+      if (error instanceof UnsafeNameError) return refuse('BAD_NAME', error.message);
+      throw error;
+    }
+    if (meta.size > config.maxSize)
+      return refuse('TOO_LARGE', `${meta.size} bytes is above this agent's limit of ${config.maxSize}`);
+    if (meta.chunk_size < MIN_CHUNK)
+      return refuse('BAD_META', `chunk size must be at least ${MIN_CHUNK} bytes`);
+
+    const files = await partFilesFor(this.opts.downloadDir, peer.agentId, meta.name);
+    const previous = this.active.get(files.part);
+    if (previous) {
+      log.info({ name: meta.name }, 'a newer transfer of the same file supersedes the stalled one');
+      previous.channel.destroy(new Error('superseded by a newer transfer of the same file'));
+      await previous.settled;
+    }
+    let settle = (): void => {};
+    const settled = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    this.active.set(files.part, { channel, settled });
+    try {
+      await this.receive(
+        channel,
+        meta,
+        files,
+        { peer: peer.agentId, name: meta.name, size: meta.size, mtime: meta.mtime },
+        events,
+        log,
+      );
+    } finally {
+      if (this.active.get(files.part)?.channel === channel) this.active.delete(files.part);
+      settle();
+    }
+  }
+
+  private async receive(
+    channel: FrameChannel,
+    meta: FileMetaHeader,
+    files: PartFiles,
+    identity: PartIdentity,
+    events: TransferEvents,
+    log: PluginHost['log'],
+  ): Promise<void> {
+    const { downloadDir, config } = this.opts;
+    const startedAt = Date.now();
+    let offer = await resumableBytes(files, identity);
+    const free = await freeBytes(downloadDir);
+    if (free < meta.size - offer) {
+      const reason = `not enough space in the download directory: ${meta.size - offer} bytes needed, ${free} free`;
+      log.warn({ name: meta.name }, reason);
+      events.failed('NO_SPACE', reason);
+      await channel.send({ type: FILE_REJECT, code: 'NO_SPACE', reason }).catch(() => {});
+      return linger(channel);
+    }
+    let hasher: Blake3 | undefined = await createBlake3(config.hashThread, meta.size);
+    let position = 0;
+    let fd: Awaited<ReturnType<typeof open>> | undefined;
+    let writesSettled: (() => Promise<void>) | undefined;
+    try {
+      if (offer > 0) {
+        await hashPrefix(files.part, offer, hasher);
+        await channel.send({ type: FILE_RESUME, offset: offer, prefix_hash: await hasher.peek() });
+      } else {
+        await channel.send({ type: FILE_ACCEPT });
+      }
+      const start = await withTimeout(channel.next([FILE_START, FILE_ABORT]), START_TIMEOUT_MS);
+      if (start.header.type === FILE_ABORT) throw senderAbort(start.header);
+      const from = start.header.offset as number;
+      if (from !== 0 && from !== offer)
+        throw new ReceiveFailure('PROTOCOL', `FILE_START at ${from}, but only 0 or ${offer} were offered`);
+      if (from === 0 && offer > 0) {
+        // The sender's prefix differs: start over with a fresh hash.
+        hasher.close();
+        hasher = await createBlake3(config.hashThread, meta.size);
+        offer = 0;
+      }
+      position = from;
+      await writeSidecar(files, identity);
+      const flags =
+        constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (from === 0 ? constants.O_TRUNC : 0);
+      fd = await open(files.part, flags, 0o600);
+      if (from > 0) await fd.truncate(from);
+      events.started(from);
+      log.info({ name: meta.name, size: meta.size, resumedFrom: from }, 'receiving a file');
+      const progressLog = throttle<number>(10_000, (done) =>
+        log.info({ name: meta.name, bytes: done, size: meta.size }, 'receiving'),
+      );
+
+      const writes = new WriteSlot();
+      writesSettled = () => writes.settled();
+      for (;;) {
+        const frame = await channel.next();
+        const { header, body } = frame;
+        if (header.type === FILE_CHUNK) {
+          const offset = header.offset as number;
+          if (offset !== position)
+            throw new ReceiveFailure(
+              'PROTOCOL',
+              `chunk at offset ${offset}, expected ${position} (chunks must be contiguous and in order)`,
+            );
+          if (body.length > meta.chunk_size)
+            throw new ReceiveFailure(
+              'PROTOCOL',
+              `chunk of ${body.length} bytes exceeds the agreed ${meta.chunk_size}`,
+            );
+          if (position + body.length > meta.size)
+            throw new ReceiveFailure('PROTOCOL', `more bytes than the ${meta.size} declared`);
+          await hasher.update(body);
+          // One write in flight while the next frame arrives: the disk and the network overlap.
+          await writes.wait();
+          writes.start(writeFully(fd, body, position));
+          position += body.length;
+          events.bytes(position);
+          progressLog.push(position);
+        } else if (header.type === FILE_DONE) {
+          await writes.wait();
+          if (position !== meta.size)
+            throw new ReceiveFailure('PROTOCOL', `FILE_DONE after ${position} of ${meta.size} bytes`);
+          const hash = await hasher.digest();
+          hasher = undefined;
+          if (hash !== header.hash)
+            throw new ReceiveFailure(
+              'HASH_MISMATCH',
+              `BLAKE3 mismatch: the received data hashes to ${hash}, the sender announced ${String(header.hash)}; the partial file was removed`,
+            );
+          await fd.sync();
+          await fd.close();
+          fd = undefined;
+          const savedAs = await this.place(files, meta);
+          await channel.send({ type: FILE_VERIFIED, hash, saved_as: savedAs });
+          const seconds = (Date.now() - startedAt) / 1000;
+          log.info(
+            {
+              name: meta.name,
+              savedAs,
+              hash,
+              bytes: meta.size - from,
+              mbPerSecond: megabytesPerSecond(meta.size - from, seconds * 1000),
+            },
+            'file received and verified',
+          );
+          events.completed(hash, { savedAs, resumedFrom: from });
+          return linger(channel);
+        } else if (header.type === FILE_ABORT) {
+          throw senderAbort(header);
+        } else {
+          throw new ReceiveFailure('PROTOCOL', `unexpected ${header.type} during a transfer`);
+        }
+      }
+    } catch (error) {
+      const failure = asFailure(error);
+      await writesSettled?.();
+      await fd?.close().catch(() => {});
+      fd = undefined;
+      if (!failure.keepPart) await removePart(files).catch(() => {});
+      log.warn(
+        { name: meta.name, code: failure.code, bytes: position },
+        `file transfer failed: ${failure.message}`,
+      );
+      events.failed(failure.code, failure.message);
+      if (failure.code !== 'CONNECTION_LOST') {
+        await channel
+          .send({ type: FILE_FAILED, code: failure.code, reason: failure.message })
+          .catch(() => {});
+        await linger(channel);
+      }
+    } finally {
+      hasher?.close();
+      await fd?.close().catch(() => {});
+    }
+  }
+
+  /** Moves a verified part file into the download directory under a free name; fsyncs the directory. */
+  private async place(files: PartFiles, meta: FileMetaHeader): Promise<string> {
+    await chmod(files.part, (meta.mode & 0o755) | 0o600);
+    const mtime = meta.mtime / 1000;
+    await utimes(files.part, mtime, mtime);
+    const savedAs = await linkWithoutOverwrite(files.part, this.opts.downloadDir, meta.name);
+    await unlink(files.part);
+    await unlink(files.sidecar).catch(() => {});
+    const dir = await open(this.opts.downloadDir, constants.O_RDONLY);
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+    return savedAs;
+  }
+}
+
+/** At most one write in flight; its failure surfaces at the next `wait`, never as an unhandled rejection. */
+class WriteSlot {
+  private pending: Promise<void> = Promise.resolve();
+  private error: unknown;
+
+  start(write: Promise<void>): void {
+    this.pending = write.catch((error: unknown) => {
+      this.error ??= error;
+    });
+  }
+
+  async wait(): Promise<void> {
+    await this.pending;
+    if (this.error) throw this.error;
+  }
+
+  /** Waits for the write in flight without throwing (before closing the file after a failure). */
+  settled(): Promise<void> {
+    return this.pending;
+  }
+}
+
+async function writeFully(
+  fd: Awaited<ReturnType<typeof open>>,
+  data: Buffer,
+  position: number,
+): Promise<void> {
+  let written = 0;
+  while (written < data.length) {
+    const { bytesWritten } = await fd.write(data, written, data.length - written, position + written);
+    written += bytesWritten;
+  }
+}
+
+async function freeBytes(dir: string): Promise<number> {
+  const stats = await statfs(dir);
+  return stats.bavail * stats.bsize;
+}
+
+function senderAbort(header: Record<string, unknown>): ReceiveFailure {
+  const code = (header.code as FailureCode | undefined) ?? 'CHANGED';
+  return new ReceiveFailure(code, `the sender aborted: ${String(header.reason)}`);
+}
+
+/** Sorts any error into a failure: a lost connection keeps the part (resume), anything else drops it. */
+function asFailure(error: unknown): ReceiveFailure {
+  if (error instanceof ReceiveFailure) return error;
+  if (isWireError(error)) {
+    if (error.code === 'CONNECTION_LOST' || error.code === 'CHANNEL_CLOSED' || error.code === 'STREAM_ENDED')
+      return new ReceiveFailure('CONNECTION_LOST', `connection to the sender lost: ${error.message}`, true);
+    return new ReceiveFailure('PROTOCOL', `protocol violation: ${error.message}`);
+  }
+  const errno = (error as NodeJS.ErrnoException).code;
+  if (errno === 'ENOSPC' || errno === 'EDQUOT')
+    return new ReceiveFailure('NO_SPACE', 'the download directory is full; the partial file was removed');
+  if (error instanceof TimeoutError) return new ReceiveFailure('PROTOCOL', error.message);
+  return new ReceiveFailure('IO_ERROR', `cannot store the file: ${(error as Error).message}`);
+}
+
+class TimeoutError extends Error {}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new TimeoutError(`the sender said nothing for ${ms / 1000} s`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Ends our side after the last answer and waits (bounded) for the sender to close its side. */
+async function linger(channel: FrameChannel): Promise<void> {
+  try {
+    await withTimeout(channel.end(), LINGER_MS);
+    // Anything the sender still sends is dropped; we only wait for its end.
+    for (;;)
+      if (
+        !(await withTimeout(
+          channel.next().then(
+            () => true,
+            () => false,
+          ),
+          LINGER_MS,
+        ))
+      )
+        break;
+  } catch {
+    // The sender went away or took too long: nothing left to tell it.
+  } finally {
+    channel.destroy();
+  }
+}

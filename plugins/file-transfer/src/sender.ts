@@ -1,0 +1,188 @@
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import type { Frame, FrameChannel } from '@mesh-agent/host';
+import { isWireError } from '@mesh-agent/host';
+import type { HashThread } from './config.js';
+import { type Blake3, createBlake3 } from './hasher.js';
+import { hashPrefix } from './part-files.js';
+import {
+  type FailureCode,
+  FILE_ABORT,
+  FILE_ACCEPT,
+  FILE_CHUNK,
+  FILE_DONE,
+  FILE_FAILED,
+  FILE_META,
+  FILE_REJECT,
+  FILE_RESUME,
+  FILE_START,
+  FILE_VERIFIED,
+  TransferError,
+} from './protocol.js';
+
+export interface OutgoingFile {
+  /** Path on disk. */
+  path: string;
+  /** Name the receiver stores it under (checked by the caller). */
+  name: string;
+}
+
+export interface SendOptions {
+  chunkSize: number;
+  hashThread: HashThread;
+  /** Called after every chunk with the bytes the receiver holds and the bytes sent this time. */
+  onProgress?(done: number, sent: number): void;
+  /** Called once the receiver answered, with the offset the data starts at. */
+  onStart?(resumedFrom: number, size: number): void;
+}
+
+export interface SendResult {
+  name: string;
+  /** The name the receiver stored it under (differs on a collision). */
+  savedAs: string;
+  size: number;
+  hash: string;
+  seconds: number;
+  mbPerSecond: number;
+  /** File bytes carried this time (the resumed prefix excluded). */
+  bytesSent: number;
+  resumedFrom: number;
+}
+
+/**
+ * Sends one file over an open `file` stream: announce, agree on a resume offset (after comparing
+ * prefix hashes), stream chunks with backpressure while hashing, then check that the file did not
+ * change and let the receiver verify the BLAKE3.
+ */
+export async function sendFile(
+  channel: FrameChannel,
+  file: OutgoingFile,
+  opts: SendOptions,
+): Promise<SendResult> {
+  const startedAt = Date.now();
+  const handle = await open(file.path, 'r');
+  let hasher: Blake3 | undefined;
+  try {
+    const before = await handle.stat();
+    if (!before.isFile()) throw new TransferError('BAD_META', `${file.path} is not a regular file`);
+    await channel.send({
+      type: FILE_META,
+      name: file.name,
+      size: before.size,
+      mode: before.mode & 0o777,
+      mtime: before.mtimeMs,
+      chunk_size: opts.chunkSize,
+    });
+    const answer = await channel.next([FILE_ACCEPT, FILE_RESUME, FILE_REJECT]);
+    if (answer.header.type === FILE_REJECT) throw refused(answer, 'the receiver refused the file');
+    hasher = await createBlake3(opts.hashThread, before.size);
+    let from = 0;
+    if (answer.header.type === FILE_RESUME) {
+      const offset = answer.header.offset as number;
+      if (offset <= before.size) {
+        // One read of the prefix instead of sending it: resume only if both sides hold the same bytes.
+        await hashPrefix(file.path, offset, hasher);
+        if ((await hasher.peek()) === answer.header.prefix_hash) from = offset;
+        else {
+          hasher.close();
+          hasher = await createBlake3(opts.hashThread, before.size);
+        }
+      }
+    }
+    await channel.send({ type: FILE_START, offset: from });
+    opts.onStart?.(from, before.size);
+
+    // The receiver may fail the transfer at any point (full disk, bad chunk): watch for its answer.
+    const verdict = channel.next([FILE_VERIFIED, FILE_FAILED]);
+    let early: Frame | undefined;
+    verdict.then(
+      (frame) => {
+        early = frame;
+      },
+      () => {},
+    );
+    let position = from;
+    try {
+      if (before.size > from) {
+        const stream = createReadStream(file.path, {
+          start: from,
+          end: before.size - 1,
+          highWaterMark: opts.chunkSize,
+        });
+        try {
+          for await (const data of stream as AsyncIterable<Buffer>) {
+            if (early) break;
+            await hasher.update(data);
+            // A send blocked on flow control must not hide the receiver's verdict.
+            await Promise.race([channel.send({ type: FILE_CHUNK, offset: position }, data), verdict]);
+            position += data.length;
+            opts.onProgress?.(position, position - from);
+          }
+        } finally {
+          stream.destroy();
+        }
+      }
+      if (!early) {
+        const after = await stat(file.path);
+        if (position !== before.size || after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
+          const reason = `${file.path} changed while it was being sent (size ${before.size} → ${after.size}, mtime ${before.mtimeMs} → ${after.mtimeMs})`;
+          await channel.send({ type: FILE_ABORT, code: 'CHANGED', reason }).catch(() => {});
+          // Wait for the receiver to confirm (it drops its partial file); a reset could beat the abort.
+          await Promise.race([verdict, new Promise((r) => setTimeout(r, 5_000))]).catch(() => {});
+          throw new TransferError('CHANGED', reason);
+        }
+        const hash = await hasher.digest();
+        hasher = undefined;
+        await channel.send({ type: FILE_DONE, hash });
+      }
+    } catch (error) {
+      if (error instanceof TransferError) throw error;
+      // The stream broke: the receiver's reason, if it gave one, explains it better than the reset.
+      const frame = await Promise.race([
+        verdict,
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000)),
+      ]).catch(() => undefined);
+      if (frame?.header.type === FILE_FAILED) throw refused(frame, 'the receiver failed the transfer');
+      throw lostConnection(error);
+    }
+    let result: Frame;
+    try {
+      result = await verdict;
+    } catch (error) {
+      throw lostConnection(error);
+    }
+    await channel.end().catch(() => {});
+    if (result.header.type === FILE_FAILED) throw refused(result, 'the receiver failed the transfer');
+    const seconds = (Date.now() - startedAt) / 1000;
+    const bytesSent = before.size - from;
+    return {
+      name: file.name,
+      savedAs: String(result.header.saved_as),
+      size: before.size,
+      hash: String(result.header.hash),
+      seconds,
+      mbPerSecond: seconds > 0 ? bytesSent / 1e6 / seconds : 0,
+      bytesSent,
+      resumedFrom: from,
+    };
+  } catch (error) {
+    channel.destroy();
+    throw error;
+  } finally {
+    hasher?.close();
+    await handle.close();
+  }
+}
+
+function refused(frame: Frame, what: string): TransferError {
+  const code = frame.header.code as FailureCode;
+  return new TransferError(code, `${what} (${code}): ${String(frame.header.reason)}`);
+}
+
+function lostConnection(error: unknown): Error {
+  if (isWireError(error))
+    return new TransferError('CONNECTION_LOST', `connection to the receiver lost: ${error.message}`, {
+      cause: error,
+    });
+  return error as Error;
+}

@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createBLAKE3 } from 'hash-wasm';
+import {
+  agentEnv,
+  CliProcess,
+  type CliResult,
+  eventually,
+  runCli,
+  TempDirs,
+} from '../../../../packages/host/test/helpers/cli.js';
+import { type Agent, peersOf, type Server } from '../../../../packages/host/test/helpers/mesh.js';
+
+export { agentEnv, CliProcess, eventually, runCli, TempDirs };
+
+/** Config of a test agent: plugin section and QUIC timeouts short enough to notice a dead peer fast. */
+export interface AgentSetup {
+  fileTransfer?: Record<string, unknown>;
+  quic?: Record<string, unknown>;
+}
+
+/** An agent home with a config file (found from the home, the CLI's cwd in tests) and its identity. */
+export async function makeFileAgent(dirs: TempDirs, setup: AgentSetup = {}): Promise<Agent> {
+  const home = await dirs.make('mesh-ft-');
+  const config = {
+    log: { level: 'info' },
+    quic: { idleTimeoutMs: 4_000, keepAliveMs: 1_000, ...setup.quic },
+    plugins: { 'file-transfer': setup.fileTransfer ?? {} },
+  };
+  await writeFile(join(home, 'mesh-agent.config.json'), JSON.stringify(config));
+  const env = agentEnv(home);
+  const identity = await runCli(['identity', '--json'], env);
+  if (identity.code !== 0) throw new Error(`identity failed: ${identity.stderr}`);
+  const { agentId, fingerprint } = JSON.parse(identity.stdout) as { agentId: string; fingerprint: string };
+  return { home, env, id: agentId, fingerprint };
+}
+
+export async function randomFile(dir: string, name: string, bytes: number): Promise<string> {
+  const path = join(dir, name);
+  // Written in 16 MiB pieces: memory stays small for big test files.
+  const piece = 16 * 1024 * 1024;
+  const handle = await import('node:fs/promises').then((fs) => fs.open(path, 'w'));
+  try {
+    for (let done = 0; done < bytes; done += piece)
+      await handle.write(randomBytes(Math.min(piece, bytes - done)));
+  } finally {
+    await handle.close();
+  }
+  return path;
+}
+
+/** BLAKE3 of a file by a second implementation path (whole-file read), to check what arrived. */
+export async function blake3Of(path: string): Promise<string> {
+  const hasher = await createBLAKE3();
+  hasher.init();
+  hasher.update(await readFile(path));
+  return hasher.digest('hex');
+}
+
+/** Every file under `dir` (relative paths), the hidden partial folder included. */
+export async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath ?? e.path, e.name).slice(dir.length + 1))
+    .sort();
+}
+
+export function sendFileArgs(files: string[], target: string[]): string[] {
+  return ['send-file', ...files, ...target, '--json'];
+}
+
+export function parseJson<T>(result: CliResult): T {
+  try {
+    return JSON.parse(result.stdout) as T;
+  } catch {
+    throw new Error(`not JSON (exit ${result.code}):\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  }
+}
+
+export interface SentFile {
+  name: string;
+  savedAs: string;
+  size: number;
+  hash: string;
+  seconds: number;
+  mbPerSecond: number;
+  bytesSent: number;
+  resumedFrom: number;
+}
+
+/**
+ * Waits until the server lists the daemon: `run` reports ready before its hello reached the
+ * server, and a `p2p.request` for an agent the server does not know yet fails.
+ */
+export async function joined(server: Server, agent: Agent): Promise<void> {
+  const viewer = agentEnv(agent.home);
+  await eventually(async () => (await peersOf(server.url, viewer)).includes(agent.id), 15_000);
+}
