@@ -61,6 +61,7 @@ export class Host implements PluginHost {
   });
   private started = false;
   private mode: HostMode = 'daemon';
+  private advertise?: readonly string[];
 
   constructor(opts: HostOptions) {
     this.config = opts.config;
@@ -120,10 +121,15 @@ export class Host implements PluginHost {
     }
   }
 
-  async start(mode: HostMode = 'daemon'): Promise<void> {
+  /**
+   * `advertise` narrows the stream types announced to the room (default: all that plugins
+   * handle), e.g. a terminal share runs as a daemon for `terminal` only, next to the real daemon.
+   */
+  async start(mode: HostMode = 'daemon', opts: { advertise?: readonly string[] } = {}): Promise<void> {
     if (this.started) throw new Error('host already started');
     this.started = true;
     this.mode = mode;
+    this.advertise = opts.advertise;
     await this.hooks.start.promise();
     if (mode !== 'signaling') await this.startDataPlane(mode);
     const url = this.config.signaling.url;
@@ -240,10 +246,11 @@ export class Host implements PluginHost {
 
   private hello() {
     const advertise = this.mode === 'daemon';
+    const capabilities = this.streamTypes().filter((type) => this.advertise?.includes(type) ?? true);
     return {
       agent_id: this.agentId,
       version: HOST_VERSION,
-      capabilities: advertise ? this.streamTypes() : [],
+      capabilities: advertise ? capabilities : [],
       addresses: advertise ? this.listenAddresses() : [],
       fingerprint: this.identity.fingerprint,
       room: this.config.signaling.room,

@@ -1,0 +1,91 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+
+export const SSHD = '/usr/sbin/sshd';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A loopback openssh-server with its own config, host key and authorized_keys in `dir`. */
+export class LoopbackSshd {
+  private proc: ChildProcess | undefined;
+  port = 0;
+  private readonly clientKey: string;
+
+  constructor(private readonly dir: string) {
+    this.clientKey = join(dir, 'client_key');
+  }
+
+  async start(): Promise<void> {
+    if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: apt-get install -y openssh-server`);
+    const hostKey = join(this.dir, 'host_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', this.clientKey]);
+    execFileSync('cp', [`${this.clientKey}.pub`, join(this.dir, 'authorized_keys')]);
+    // sshd insists on its privilege-separation directory.
+    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+    this.port = await freePort();
+    const config = join(this.dir, 'sshd_config');
+    writeFileSync(
+      config,
+      [
+        `Port ${this.port}`,
+        'ListenAddress 127.0.0.1',
+        `HostKey ${hostKey}`,
+        `AuthorizedKeysFile ${join(this.dir, 'authorized_keys')}`,
+        `PidFile ${join(this.dir, 'sshd.pid')}`,
+        'StrictModes no',
+        'UsePAM no',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'PermitRootLogin prohibit-password',
+        '',
+      ].join('\n'),
+    );
+    // -D: stay in the foreground so the bench owns (and stops) the process.
+    this.proc = spawn(SSHD, ['-D', '-f', config, '-E', join(this.dir, 'sshd.log')], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      try {
+        execFileSync('ssh', [...this.clientArgs(), 'true'], { stdio: 'ignore', timeout: 5000 });
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    throw new Error(`sshd did not come up; see ${join(this.dir, 'sshd.log')}`);
+  }
+
+  /** `ssh` arguments up to the remote command. */
+  clientArgs(): string[] {
+    return [
+      '-i',
+      this.clientKey,
+      '-p',
+      String(this.port),
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'LogLevel=ERROR',
+      '-o',
+      'BatchMode=yes',
+      `${userInfo().username}@127.0.0.1`,
+    ];
+  }
+
+  stop(): void {
+    this.proc?.kill('SIGTERM');
+  }
+}

@@ -1,0 +1,180 @@
+import {
+  type FrameChannel,
+  type Host,
+  MeshCommand,
+  normalizeFingerprint,
+  parseHostPort,
+  peerFlags,
+  signalingOverrides,
+  targetFromFlags,
+  UsageError,
+} from '@mesh-agent/host';
+import { Args, Flags } from '@oclif/core';
+import { TERMINAL_STREAM } from '../constants.js';
+import { enterRawMode, TERMINAL_RESET } from '../tty.js';
+import { ViewerClient, type ViewerResult } from '../viewer-client.js';
+import { JsonDisplay, RawDisplay, TtyDisplay } from '../viewer-display.js';
+
+export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
+  static override summary =
+    'Watch a terminal another agent shares; type into it once the owner grants you control.';
+  static override description =
+    'Opens a `terminal` stream to the sharing agent (brokered by the signaling server, or direct mode) and ' +
+    'renders the shared terminal here: first the current screen, then the live output. You are read-only until ' +
+    'the owner grants you control (ask with --request-control or Ctrl-] c). Detach with Ctrl-] d. Your terminal ' +
+    'mode is restored on every exit. Without a TTY, output goes to stdout as is (or as JSON lines with --json) ' +
+    'and stdin is forwarded as keys. `--listen` with --session-id and --accept-token waits for a sharer to dial ' +
+    'in (`share-terminal --peer-addr`).';
+  static override examples = [
+    '<%= config.bin %> attach-terminal agent-alice --server ws://127.0.0.1:7300',
+    '<%= config.bin %> attach-terminal agent-alice --request-control',
+    '<%= config.bin %> attach-terminal --peer-addr 127.0.0.1:7401 --session-id demo --token "$TOKEN" --peer-fingerprint <fp> --json',
+  ];
+  static override args = {
+    agent: Args.string({ description: 'Agent id of the sharer (same as --to).' }),
+  };
+  static override flags = {
+    ...peerFlags,
+    'request-control': Flags.boolean({ summary: 'Ask the owner for control as soon as attached.' }),
+    json: Flags.boolean({ summary: 'Print what arrives as JSON lines (snapshot, output, control, exit …).' }),
+    listen: Flags.string({
+      summary: 'Reverse direct mode: wait for a sharer to dial this UDP address.',
+      helpValue: '127.0.0.1:0',
+      dependsOn: ['session-id', 'accept-token'],
+      exclusive: ['to', 'peer-addr'],
+    }),
+    'accept-token': Flags.string({
+      summary: 'Reverse direct mode: the token the sharer presents (at least 16 characters).',
+      env: 'MESH_AGENT_ACCEPT_TOKEN',
+    }),
+    'accept-fingerprint': Flags.string({
+      summary: 'Reverse direct mode: the sharer’s certificate fingerprint.',
+    }),
+  };
+
+  async run(): Promise<void> {
+    const { flags, args } = this;
+    if (args.agent && flags.to && args.agent !== flags.to)
+      throw new UsageError('name the sharer once: as the argument or with --to');
+    const listen = flags.listen ? this.parseListen(flags.listen) : undefined;
+    const target = listen ? undefined : targetFromFlags({ ...flags, to: args.agent ?? flags.to });
+    const overrides = {
+      ...signalingOverrides(flags),
+      ...(listen ? { quic: listen } : {}),
+      // Info logs would land in the middle of the shared screen.
+      log: { level: flags['log-level'] ?? 'warn' },
+    };
+    // A fixed --listen port needs the daemon mode (oneshot always takes an ephemeral port).
+    const result = await this.withHost(listen ? 'daemon' : 'oneshot', overrides, async (host) => {
+      const channel = target
+        ? (await host.openStream(target, TERMINAL_STREAM)).channel
+        : await this.waitForSharer(host);
+      return this.view(host, channel);
+    });
+    process.exitCode = this.report(result);
+  }
+
+  private parseListen(value: string): { host: string; port: number } {
+    try {
+      return parseHostPort(value, '--listen');
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
+
+  /** Reverse direct mode: accept one `terminal` stream from the sharer that holds the token. */
+  private async waitForSharer(host: Host): Promise<FrameChannel> {
+    const token = this.flags['accept-token'] as string;
+    if (token.length < 16) throw new UsageError('--accept-token must be at least 16 characters');
+    const fingerprint = this.flags['accept-fingerprint']
+      ? normalizeFingerprint(this.flags['accept-fingerprint'])
+      : undefined;
+    if (fingerprint === null)
+      throw new UsageError('--accept-fingerprint must be a SHA-256 fingerprint (64 hex digits)');
+    host.acceptDirect({
+      sessionId: this.flags['session-id'] as string,
+      token,
+      expiresAt: Date.now() + 600_000,
+      peerFingerprint: fingerprint,
+    });
+    const incoming = new Promise<{ channel: FrameChannel; done: () => void }>((resolve) => {
+      host.hooks.stream.for(TERMINAL_STREAM).tapPromise('terminal', async ({ channel }) => {
+        // The handler holds the stream until the viewer is done with it.
+        await new Promise<void>((done) => resolve({ channel, done }));
+        return true;
+      });
+    });
+    const status = host.status();
+    const info = {
+      event: 'waiting',
+      agentId: host.agentId,
+      fingerprint: status.fingerprint,
+      listen: status.listen,
+    };
+    if (this.flags.json) process.stdout.write(`${JSON.stringify(info)}\n`);
+    else
+      process.stderr.write(
+        `[mesh-agent] waiting for a sharer at ${status.listen.map((a) => `${a.address}:${a.port}`).join(', ')} ` +
+          `(fingerprint ${status.fingerprint})\n`,
+      );
+    const { channel, done } = await incoming;
+    void channel.duplex.once('close', done);
+    return channel;
+  }
+
+  private async view(host: Host, channel: FrameChannel): Promise<ViewerResult> {
+    const { stdin, stdout } = process;
+    const tty = Boolean(stdin.isTTY && stdout.isTTY) && !this.flags.json;
+    const write = (data: string | Buffer) => stdout.write(data);
+    const display = this.flags.json
+      ? new JsonDisplay(write)
+      : tty
+        ? new TtyDisplay(write, () => ({ cols: stdout.columns, rows: stdout.rows }))
+        : new RawDisplay(write, (data) => process.stderr.write(data));
+    const client = new ViewerClient(channel, host.agentId, display);
+    const raw = tty
+      ? enterRawMode({ stdin, stdout, resetSequence: TERMINAL_RESET, onSignal: () => client.detach() })
+      : undefined;
+    const detachOnSignal = () => client.detach();
+    if (!tty)
+      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, detachOnSignal);
+    const onInput = (data: Buffer) => client.input(data);
+    stdin.on('data', onInput);
+    // Something before us may have paused stdin; a 'data' listener alone does not resume it then.
+    stdin.resume();
+    const onResize = () => client.resize(stdout.columns, stdout.rows);
+    if (tty) stdout.on('resize', onResize);
+    try {
+      if (this.flags['request-control']) client.requestControl();
+      return await client.run();
+    } finally {
+      raw?.restore();
+      stdin.off('data', onInput);
+      stdin.pause();
+      stdout.off('resize', onResize);
+      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, detachOnSignal);
+    }
+  }
+
+  /** Prints how the session ended; returns the exit code (the program's, like ssh). */
+  private report(result: ViewerResult): number {
+    const json = this.flags.json;
+    const say = (value: Record<string, unknown>, text: string) => {
+      if (json) process.stdout.write(`${JSON.stringify(value)}\n`);
+      else process.stderr.write(`[mesh-agent] ${text}\n`);
+    };
+    switch (result.reason) {
+      case 'exit':
+        return result.code ?? 128 + (result.signal ?? 0);
+      case 'detached':
+        say({ event: 'detached' }, 'detached; the shared terminal keeps running');
+        return 0;
+      case 'refused':
+        say({ event: 'refused', message: result.message }, `refused: ${result.message}`);
+        return 1;
+      case 'lost':
+        say({ event: 'lost', message: result.message }, `connection lost: ${result.message}`);
+        return 1;
+    }
+  }
+}

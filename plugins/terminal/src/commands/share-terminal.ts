@@ -1,0 +1,368 @@
+import {
+  createHost,
+  type FrameChannel,
+  type Host,
+  MeshCommand,
+  normalizeFingerprint,
+  parseHostPort,
+  signalingFlags,
+  signalingOverrides,
+  targetFromFlags,
+  UsageError,
+} from '@mesh-agent/host';
+import { Flags } from '@oclif/core';
+import { terminalConfig } from '../config.js';
+import { INVITE_EVENT, MAX_COLS, MAX_ROWS, TERMINAL_EVENTS, TERMINAL_STREAM } from '../constants.js';
+import { KeySequenceScanner } from '../keys.js';
+import { PtySession } from '../pty-session.js';
+import { AsciicastRecorder } from '../recorder.js';
+import { type ShareEvent, ShareSession } from '../share-session.js';
+import { enterRawMode, type RawMode } from '../tty.js';
+
+const OWNER_HELP =
+  'keys: Ctrl-] y grant control to the viewer who asked, Ctrl-] n decline, Ctrl-] r revoke control, ' +
+  'Ctrl-] q end the share, Ctrl-] Ctrl-] send Ctrl-], Ctrl-] ? this help';
+
+/** Plugin events other plugins observe, by share event. */
+const PLUGIN_EVENTS: Partial<Record<ShareEvent['event'], string>> = {
+  viewer_joined: TERMINAL_EVENTS.viewerJoined,
+  viewer_left: TERMINAL_EVENTS.viewerLeft,
+  control_requested: TERMINAL_EVENTS.controlRequested,
+  control_granted: TERMINAL_EVENTS.controlGranted,
+  control_revoked: TERMINAL_EVENTS.controlRevoked,
+  ended: TERMINAL_EVENTS.ended,
+};
+
+export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
+  static override summary =
+    'Share a terminal: others watch it read-only until you grant one of them control.';
+  static override description =
+    'Runs your shell (or --command) in a pseudo-terminal that you keep using here, and serves it to viewers ' +
+    '(`mesh-agent attach-terminal <your agent id>`). This process advertises the `terminal` stream type to the ' +
+    'signaling server on its own ephemeral QUIC port, so it runs next to your daemon. Viewers are read-only: their ' +
+    'keys and resizes are dropped and reported to you. Grant control with --allow-control or when asked ' +
+    '(Ctrl-] y), revoke it with Ctrl-] r. --to invites an agent (its daemon tells its user how to attach) and ' +
+    'restricts viewing to the invited agents. Direct mode without a server: --session-id and --accept-token ' +
+    'let a viewer dial in; --peer-addr dials a viewer that waits with `attach-terminal --listen`.';
+  static override examples = [
+    '<%= config.bin %> share-terminal --server ws://127.0.0.1:7300',
+    '<%= config.bin %> share-terminal --to agent-bob --allow-control agent-bob --record session.cast',
+    '<%= config.bin %> share-terminal --command "htop" --cols 120 --rows 40 --listen 127.0.0.1:0 --session-id demo --accept-token "$(openssl rand -hex 16)"',
+  ];
+  static override flags = {
+    ...signalingFlags,
+    command: Flags.string({
+      summary: 'Run this command line (with $SHELL -c) instead of an interactive shell.',
+    }),
+    cols: Flags.integer({
+      summary: 'Terminal width (default: your terminal, or 80).',
+      min: 1,
+      max: MAX_COLS,
+    }),
+    rows: Flags.integer({
+      summary: 'Terminal height (default: your terminal, or 24).',
+      min: 1,
+      max: MAX_ROWS,
+    }),
+    to: Flags.string({
+      summary: 'Invite this agent (repeatable); only invited agents may then watch.',
+      multiple: true,
+    }),
+    'allow-control': Flags.string({ summary: 'Agent id that has control from the start.' }),
+    record: Flags.string({ summary: 'Write an asciicast v2 recording of the session to this file.' }),
+    'wait-viewers': Flags.integer({
+      summary: 'Start the program only once this many viewers are attached (demos, tests).',
+      min: 0,
+      default: 0,
+    }),
+    listen: Flags.string({
+      summary: 'UDP address for QUIC (default: quic.host, an ephemeral port).',
+      helpValue: '127.0.0.1:0',
+    }),
+    'session-id': Flags.string({ summary: 'Direct mode: the session id a viewer presents, or to present.' }),
+    'accept-token': Flags.string({
+      summary: 'Direct mode: let one viewer dial in with this token (at least 16 characters).',
+      env: 'MESH_AGENT_ACCEPT_TOKEN',
+      dependsOn: ['session-id'],
+      exclusive: ['peer-addr'],
+    }),
+    'accept-fingerprint': Flags.string({
+      summary: 'Direct mode: only a viewer with this certificate fingerprint may use the token.',
+    }),
+    'accept-ttl': Flags.integer({
+      summary: 'Direct mode: seconds the token stays valid.',
+      default: 600,
+      min: 1,
+    }),
+    'peer-addr': Flags.string({
+      summary: 'Direct mode: dial a viewer waiting with `attach-terminal --listen` at this address.',
+      dependsOn: ['session-id', 'token', 'peer-fingerprint'],
+    }),
+    token: Flags.string({
+      summary: 'Direct mode: the token the waiting viewer accepts.',
+      env: 'MESH_AGENT_SESSION_TOKEN',
+    }),
+    'peer-fingerprint': Flags.string({
+      summary: "Direct mode: the waiting viewer's certificate fingerprint.",
+    }),
+    json: Flags.boolean({ summary: 'Print events as JSON lines instead of mirroring the terminal here.' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = this;
+    const size = this.initialSize();
+    const listen = flags.listen ? this.parseListen(flags.listen) : undefined;
+    const agent = await this.loadAgent({
+      ...signalingOverrides(flags),
+      quic: listen ?? { port: 0 },
+      // Info logs would land in the middle of the shared screen.
+      log: { level: flags['log-level'] ?? 'warn' },
+    });
+    const config = terminalConfig(agent.config.plugins.terminal);
+    const host = await createHost(agent);
+    if (!host.messages.has('TERM_OUT'))
+      throw new UsageError(
+        'the terminal plugin is disabled in this agent’s config (plugins.terminal.enabled)',
+      );
+    const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY) && !flags.json;
+    const out = new OwnerOutput(tty, flags.json);
+    const recorder = flags.record
+      ? new AsciicastRecorder(flags.record, {
+          ...size,
+          command: flags.command,
+          title: `shared by ${host.agentId}`,
+        })
+      : undefined;
+    const session = new ShareSession({
+      ownerId: host.agentId,
+      ...size,
+      allowControl: flags['allow-control'],
+      allowedViewers: flags.to,
+      recorder,
+      limits: {
+        maxBufferedPerViewer: config.viewerBufferBytes,
+        viewerStallMs: config.viewerStallSeconds * 1000,
+      },
+      onOutput: flags.json ? undefined : (chunk) => process.stdout.write(chunk),
+      onEvent: (event) => {
+        out.event(event);
+        const name = PLUGIN_EVENTS[event.event];
+        if (name) host.emit(name, { owner: host.agentId, ...event });
+      },
+    });
+    host.hooks.stream.for(TERMINAL_STREAM).tapPromise('terminal', async ({ peer, channel }) => {
+      await session.attach(peer.agentId, channel);
+      return true;
+    });
+    this.acceptDirect(host);
+    // A daemon for viewers of this terminal only: the agent's own daemon keeps the other streams.
+    await host.start('daemon', { advertise: [TERMINAL_STREAM] });
+    const status = host.status();
+    out.ready({ agentId: host.agentId, fingerprint: status.fingerprint, listen: status.listen, ...size });
+    host.emit(TERMINAL_EVENTS.shared, { owner: host.agentId, ...size, command: flags.command ?? null });
+    await this.invite(host, flags.to ?? [], out);
+    if (flags['peer-addr']) void this.dialViewer(host, session, out);
+
+    let stopped = false;
+    const stopOnSignal = () => {
+      stopped = true;
+      session.stop();
+    };
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stopOnSignal);
+    let raw: RawMode | undefined;
+    try {
+      while (session.viewerCount < flags['wait-viewers'] && !stopped) await delay(50);
+      if (stopped) {
+        await session.ended;
+        return;
+      }
+      const pty = new PtySession({ command: flags.command, ...size });
+      if (tty) raw = this.ownerTerminal(session, out);
+      const exit = await session.start(pty);
+      raw?.restore();
+      out.ended(exit.code, exit.signal);
+      if (recorder?.error) this.warn(`recording stopped early: ${recorder.error.message}`);
+      process.exitCode = exit.code ?? 128 + (exit.signal ?? 0);
+    } finally {
+      raw?.restore();
+      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, stopOnSignal);
+      process.stdin.pause();
+      await host.stop();
+    }
+  }
+
+  private initialSize(): { cols: number; rows: number } {
+    const local = process.stdout.isTTY
+      ? { cols: process.stdout.columns, rows: process.stdout.rows }
+      : undefined;
+    return {
+      cols: this.flags.cols ?? local?.cols ?? 80,
+      rows: this.flags.rows ?? local?.rows ?? 24,
+    };
+  }
+
+  private parseListen(value: string): { host: string; port: number } {
+    try {
+      return parseHostPort(value, '--listen');
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
+
+  private acceptDirect(host: Host): void {
+    const token = this.flags['accept-token'];
+    if (!token) return;
+    if (token.length < 16) throw new UsageError('--accept-token must be at least 16 characters');
+    const fingerprint = this.flags['accept-fingerprint']
+      ? normalizeFingerprint(this.flags['accept-fingerprint'])
+      : undefined;
+    if (fingerprint === null)
+      throw new UsageError('--accept-fingerprint must be a SHA-256 fingerprint (64 hex digits)');
+    host.acceptDirect({
+      sessionId: this.flags['session-id'] as string,
+      token,
+      expiresAt: Date.now() + this.flags['accept-ttl'] * 1000,
+      peerFingerprint: fingerprint,
+    });
+  }
+
+  /** Tells each invited agent, through the signaling server, how to attach. */
+  private async invite(host: Host, agents: string[], out: OwnerOutput): Promise<void> {
+    if (agents.length === 0) return;
+    const signaling = host.signaling;
+    if (!signaling) throw new UsageError('--to needs a signaling server (--server or signaling.url)');
+    await signaling.whenConnected(10_000);
+    for (const to of agents) {
+      signaling.send(INVITE_EVENT, { to });
+      out.message(`invited ${to}`);
+    }
+  }
+
+  /** Reverse direct mode: the viewer listens, the sharer dials. */
+  private async dialViewer(host: Host, session: ShareSession, out: OwnerOutput): Promise<void> {
+    let channel: FrameChannel | undefined;
+    try {
+      const target = targetFromFlags({ ...this.flags, to: undefined });
+      const opened = await host.openStream(target, TERMINAL_STREAM);
+      channel = opened.channel;
+      await session.attach(opened.peer.peer.agentId, channel);
+    } catch (error) {
+      out.message(`could not reach the viewer: ${(error as Error).message}`);
+      channel?.destroy();
+    }
+  }
+
+  /** The owner's own terminal: raw mode, keys to the PTY (minus Ctrl-] sequences), resizes. */
+  private ownerTerminal(session: ShareSession, out: OwnerOutput): RawMode {
+    const raw = enterRawMode({
+      stdin: process.stdin,
+      stdout: process.stdout,
+      onSignal: () => session.stop(),
+    });
+    const scanner = new KeySequenceScanner();
+    process.stdin.on('data', (data: Buffer) => {
+      const { forward, commands } = scanner.scan(data);
+      if (forward.length > 0) session.ownerInput(forward);
+      for (const key of commands) {
+        if (key === 'y') {
+          const who = session.grant();
+          if (!who) out.message('nobody asked for control');
+        } else if (key === 'n') {
+          if (!session.deny()) out.message('no pending control request');
+        } else if (key === 'r') {
+          if (!session.revoke()) out.message('no viewer has control');
+        } else if (key === 'q') {
+          session.stop();
+        } else {
+          out.message(OWNER_HELP);
+        }
+      }
+    });
+    process.stdout.on('resize', () => session.ownerResize(process.stdout.columns, process.stdout.rows));
+    out.message(OWNER_HELP);
+    return raw;
+  }
+}
+
+/** What the owner sees besides the terminal: one-line messages, or JSON lines with --json. */
+class OwnerOutput {
+  constructor(
+    private readonly tty: boolean,
+    private readonly json: boolean,
+  ) {}
+
+  ready(info: {
+    agentId: string;
+    fingerprint: string;
+    listen: Array<{ address: string; port: number }>;
+    cols: number;
+    rows: number;
+  }): void {
+    if (this.json) {
+      this.line({ event: 'ready', ...info });
+      return;
+    }
+    const where = info.listen.map((a) => `${a.address}:${a.port}`).join(', ');
+    process.stderr.write(
+      `[mesh-agent] sharing a ${info.cols}x${info.rows} terminal as ${info.agentId} (quic ${where})\n` +
+        `[mesh-agent] viewers run: mesh-agent attach-terminal ${info.agentId}\n`,
+    );
+  }
+
+  event(event: ShareEvent): void {
+    if (this.json) {
+      this.line(event);
+      return;
+    }
+    const text = describe(event);
+    if (text) this.message(text);
+  }
+
+  message(text: string): void {
+    if (this.json) this.line({ event: 'message', message: text });
+    else if (this.tty) process.stdout.write(`\r\n[mesh-agent] ${text}\r\n`);
+    else process.stderr.write(`[mesh-agent] ${text}\n`);
+  }
+
+  ended(code: number | null, signal: number | null): void {
+    if (!this.json)
+      this.message(
+        `the shared terminal ended (${signal !== null ? `signal ${signal}` : `exit code ${code}`})`,
+      );
+  }
+
+  private line(value: object): void {
+    process.stdout.write(`${JSON.stringify(value)}\n`);
+  }
+}
+
+function describe(event: ShareEvent): string | undefined {
+  switch (event.event) {
+    case 'viewer_joined':
+      return `${event.viewer} is watching (${event.viewers} viewer${event.viewers === 1 ? '' : 's'})`;
+    case 'viewer_left':
+      return `${event.viewer} left (${event.reason})`;
+    case 'viewer_refused':
+      return `${event.viewer} tried to watch but is not invited`;
+    case 'control_requested':
+      return `${event.viewer} asks for control: Ctrl-] y to grant, Ctrl-] n to decline`;
+    case 'control_granted':
+      return `${event.viewer} has control (Ctrl-] r to revoke)`;
+    case 'control_revoked':
+      return `control taken back from ${event.viewer}`;
+    case 'control_denied':
+      return `declined ${event.viewer}'s control request`;
+    case 'input_dropped':
+      return `${event.viewer} has no control: dropped its ${event.kind === 'resize' ? 'resize' : `${event.bytes} bytes of input`}`;
+    case 'viewer_resynced':
+      return `${event.viewer} fell behind and got a fresh screen`;
+    case 'viewer_dropped':
+      return `dropped ${event.viewer}: ${event.reason}`;
+    default:
+      return undefined;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

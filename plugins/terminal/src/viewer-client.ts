@@ -1,0 +1,188 @@
+import type { FrameChannel } from '@mesh-agent/host';
+import { MAX_INPUT_CHUNK } from './constants.js';
+import { KeySequenceScanner } from './keys.js';
+import {
+  type ControlHeader,
+  type ExitHeader,
+  type NoticeHeader,
+  type ResizeHeader,
+  type SnapshotHeader,
+  TERM_CONTROL_GRANT,
+  TERM_CONTROL_REQUEST,
+  TERM_CONTROL_REVOKE,
+  TERM_EXIT,
+  TERM_IN,
+  TERM_NOTICE,
+  TERM_OUT,
+  TERM_RESIZE,
+  TERM_SNAPSHOT,
+} from './protocol.js';
+
+/** Where a viewer shows what it receives: the local TTY, JSON lines, or raw bytes. */
+export interface ViewerDisplay {
+  snapshot(header: SnapshotHeader, screen: Buffer): void;
+  output(chunk: Buffer): void;
+  resize(cols: number, rows: number): void;
+  /** Control changed hands; `self` tells whether this viewer holds it now. */
+  control(controller: string | null, self: boolean, reason?: string): void;
+  notice(code: string, message: string): void;
+  /** A message of the viewer itself (help, key sequences). */
+  message(text: string): void;
+  exit(code: number | null, signal: number | null): void;
+}
+
+export type ViewerResult =
+  | { reason: 'exit'; code: number | null; signal: number | null }
+  | { reason: 'detached' }
+  | { reason: 'refused'; message: string }
+  | { reason: 'lost'; message: string };
+
+export const VIEWER_HELP =
+  'keys: Ctrl-] d detach, Ctrl-] c request control, Ctrl-] Ctrl-] send Ctrl-], Ctrl-] ? this help';
+
+/**
+ * The viewer's side of a shared terminal: renders what the owner sends, forwards typed keys
+ * (the owner drops them unless this viewer holds control) and handles the Ctrl-] key sequences.
+ */
+export class ViewerClient {
+  private readonly scanner = new KeySequenceScanner();
+  private controller: string | null = null;
+  private owner: string | undefined;
+  private detached = false;
+  private refusal: string | undefined;
+  /** Sends go one after the other: keystrokes stay in order and memory stays flat. */
+  private sending: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly channel: FrameChannel,
+    private readonly selfId: string,
+    private readonly display: ViewerDisplay,
+  ) {}
+
+  get hasControl(): boolean {
+    return this.controller === this.selfId;
+  }
+
+  get ownerId(): string | undefined {
+    return this.owner;
+  }
+
+  /** Reads frames until the program exits, the viewer detaches or the stream breaks. */
+  async run(): Promise<ViewerResult> {
+    try {
+      for await (const frame of this.channel) {
+        const result = this.onFrame(frame.header, frame.body);
+        if (result) return result;
+      }
+    } catch (error) {
+      if (this.detached) return { reason: 'detached' };
+      return { reason: 'lost', message: (error as Error).message };
+    }
+    if (this.detached) return { reason: 'detached' };
+    if (this.refusal) return { reason: 'refused', message: this.refusal };
+    return { reason: 'lost', message: 'the owner closed the stream' };
+  }
+
+  /** Bytes typed by the local user. */
+  input(data: Buffer): void {
+    const { forward, commands } = this.scanner.scan(data);
+    if (forward.length > 0) {
+      for (let offset = 0; offset < forward.length; offset += MAX_INPUT_CHUNK)
+        this.send({ type: TERM_IN }, forward.subarray(offset, offset + MAX_INPUT_CHUNK));
+    }
+    for (const command of commands) this.command(command);
+  }
+
+  requestControl(): void {
+    if (this.hasControl) {
+      this.display.message('you already have control');
+      return;
+    }
+    this.send({ type: TERM_CONTROL_REQUEST });
+    this.display.message('control requested; waiting for the owner');
+  }
+
+  /** The local terminal's size changed (the owner ignores it unless this viewer has control). */
+  resize(cols: number, rows: number): void {
+    this.send({ type: TERM_RESIZE, cols, rows });
+  }
+
+  /** Leaves the session; the shared program keeps running. */
+  detach(): void {
+    if (this.detached) return;
+    this.detached = true;
+    void this.sending.then(() => this.channel.end()).catch(() => this.channel.destroy());
+    // Do not wait for the owner's last frames: detaching is immediate.
+    setTimeout(() => this.channel.destroy(), 500).unref();
+  }
+
+  private command(key: string): void {
+    switch (key) {
+      case 'd':
+      case '.':
+        this.detach();
+        break;
+      case 'c':
+        this.requestControl();
+        break;
+      default:
+        this.display.message(VIEWER_HELP);
+    }
+  }
+
+  private send(header: { type: string; [field: string]: unknown }, body?: Buffer): void {
+    if (this.detached) return;
+    this.sending = this.sending
+      .then(() => this.channel.send(header, body))
+      .catch(() => {
+        // The reader sees the broken stream and reports it.
+      });
+  }
+
+  private onFrame(header: { type: string; [k: string]: unknown }, body: Buffer): ViewerResult | undefined {
+    switch (header.type) {
+      case TERM_OUT:
+        this.display.output(body);
+        return undefined;
+      case TERM_SNAPSHOT: {
+        const snapshot = header as unknown as SnapshotHeader;
+        this.owner = snapshot.owner;
+        this.controller = snapshot.controller;
+        this.display.snapshot(snapshot, body);
+        return undefined;
+      }
+      case TERM_RESIZE: {
+        const { cols, rows } = header as unknown as ResizeHeader;
+        this.display.resize(cols, rows);
+        return undefined;
+      }
+      case TERM_CONTROL_GRANT: {
+        const { agent_id: agentId } = header as unknown as ControlHeader;
+        this.controller = agentId;
+        this.display.control(agentId, agentId === this.selfId);
+        return undefined;
+      }
+      case TERM_CONTROL_REVOKE: {
+        const { agent_id: agentId, reason } = header as unknown as ControlHeader;
+        if (this.controller === agentId) this.controller = null;
+        if (agentId === this.selfId) this.display.control(this.controller, false, reason);
+        return undefined;
+      }
+      case TERM_NOTICE: {
+        const { code, message } = header as unknown as NoticeHeader;
+        if (code === 'not_invited' || code === 'dropped') this.refusal = message;
+        this.display.notice(code, message);
+        return undefined;
+      }
+      case TERM_EXIT: {
+        const { code, signal } = header as unknown as ExitHeader;
+        this.display.exit(code, signal);
+        void this.channel.end().catch(() => {});
+        return { reason: 'exit', code, signal };
+      }
+      default:
+        this.channel.destroy(new Error(`the owner may not send ${header.type}`));
+        return { reason: 'lost', message: `unexpected ${header.type} from the owner` };
+    }
+  }
+}
