@@ -19,6 +19,8 @@ export interface NotificationRule {
   markdown?: boolean;
   /** Template of the URL Gotify clients open on a click (`extras.client::notification.click.url`). */
   clickUrl?: string;
+  /** Payload fields the event must carry with exactly these values, e.g. `{ direction: 'receive' }`. */
+  match?: Record<string, string | number | boolean>;
 }
 
 export interface RetrySettings {
@@ -50,9 +52,16 @@ export interface GotifyConfig {
 }
 
 export const DEFAULT_RULES: NotificationRule[] = [
-  { event: 'transfer.completed', title: 'File received: {{name}}', message: '{{name}} ({{size}} bytes)' },
+  // The receiving agent's user is the one to tell: the sender sees the outcome in its terminal.
+  {
+    event: 'transfer.completed',
+    match: { direction: 'receive' },
+    title: 'File received: {{name}}',
+    message: '{{name}} ({{size}} bytes) from {{peer}}',
+  },
   {
     event: 'transfer.failed',
+    match: { direction: 'receive' },
     title: 'Transfer failed: {{name}}',
     message: 'Transfer failed: {{name}}: {{reason}}',
     priority: 8,
@@ -60,7 +69,7 @@ export const DEFAULT_RULES: NotificationRule[] = [
   {
     event: 'terminal.control_requested',
     title: 'Terminal control requested',
-    message: '{{peer}} asks to take control of the shared terminal {{session}}',
+    message: '{{viewer}} asks to take control of the terminal {{owner}} shares',
     priority: 7,
   },
 ];
@@ -139,6 +148,10 @@ export const configSchema = {
           priority,
           markdown: { type: 'boolean' },
           clickUrl: { type: 'string' },
+          match: {
+            type: 'object',
+            additionalProperties: { type: ['string', 'number', 'boolean'] },
+          },
         },
       },
     },

@@ -57,7 +57,7 @@ function wireNotifications(host: PluginHost, config: GotifyConfig & { url: strin
   const early: CreateMessage[] = [];
 
   host.hooks.anyPluginEvent.tap(PLUGIN_NAME, (name, payload) => {
-    const rule = findRule(config.rules, name);
+    const rule = findRule(config.rules, name, payload);
     if (!rule) return;
     const message = buildMessage(
       rule,

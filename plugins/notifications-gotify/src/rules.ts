@@ -21,9 +21,20 @@ export function eventMatches(pattern: string, name: string): boolean {
   return new RegExp(`^${source}$`).test(name);
 }
 
-/** The first rule that matches the event: one event gives at most one notification. */
-export function findRule(rules: readonly NotificationRule[], name: string): NotificationRule | undefined {
-  return rules.find((rule) => eventMatches(rule.event, name));
+/**
+ * The first rule that matches the event's name and, when it has `match`, its payload fields:
+ * one event gives at most one notification.
+ */
+export function findRule(
+  rules: readonly NotificationRule[],
+  name: string,
+  payload: Readonly<Record<string, unknown>> = {},
+): NotificationRule | undefined {
+  return rules.find(
+    (rule) =>
+      eventMatches(rule.event, name) &&
+      Object.entries(rule.match ?? {}).every(([field, value]) => payload[field] === value),
+  );
 }
 
 export interface EventContext {

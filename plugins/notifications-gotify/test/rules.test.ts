@@ -46,9 +46,22 @@ describe('findRule', () => {
     expect(findRule([], 'x')).toBeUndefined();
   });
 
-  it('default rules notify completed and failed transfers and control requests, nothing else', () => {
-    expect(findRule(DEFAULT_RULES, 'transfer.completed')).toBeDefined();
-    expect(findRule(DEFAULT_RULES, 'transfer.failed')).toBeDefined();
+  it('matches payload fields when a rule has `match`', () => {
+    const matching: NotificationRule[] = [
+      { event: 'transfer.*', match: { direction: 'receive' }, message: 'in' },
+      { event: 'transfer.*', message: 'other' },
+    ];
+    expect(findRule(matching, 'transfer.completed', { direction: 'receive' })?.message).toBe('in');
+    expect(findRule(matching, 'transfer.completed', { direction: 'send' })?.message).toBe('other');
+    expect(findRule(matching, 'transfer.completed')?.message).toBe('other');
+  });
+
+  it('default rules notify received and failed incoming transfers and control requests, nothing else', () => {
+    const incoming = { direction: 'receive' };
+    expect(findRule(DEFAULT_RULES, 'transfer.completed', incoming)).toBeDefined();
+    expect(findRule(DEFAULT_RULES, 'transfer.failed', incoming)).toBeDefined();
+    expect(findRule(DEFAULT_RULES, 'transfer.completed', { direction: 'send' })).toBeUndefined();
+    expect(findRule(DEFAULT_RULES, 'transfer.failed', { direction: 'send' })).toBeUndefined();
     expect(findRule(DEFAULT_RULES, 'terminal.control_requested')).toBeDefined();
     expect(findRule(DEFAULT_RULES, 'transfer.started')).toBeUndefined();
     expect(findRule(DEFAULT_RULES, 'transfer.progress')).toBeUndefined();
