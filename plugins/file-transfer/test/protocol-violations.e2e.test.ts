@@ -159,7 +159,7 @@ describe('a receiving daemon against a misbehaving sender', () => {
   it('fails a corrupted chunk with HASH_MISMATCH and keeps no file', async () => {
     const good = [bytes(65_536, 1), bytes(65_536, 2), bytes(10_000, 3)];
     const corrupted = Buffer.from(good[1] as Buffer);
-    corrupted[1234] ^= 0xff;
+    corrupted.writeUInt8(corrupted.readUInt8(1234) ^ 0xff, 1234);
     const channel = await sender.open(bob.id);
     await begin(channel, 'corrupt.bin', 141_072);
     await channel.send({ type: 'FILE_CHUNK', offset: 0 }, good[0]);
