@@ -3,6 +3,8 @@ export { type MeshArgs, MeshCommand, type MeshFlags } from './cli/base-command.j
 export { createHost, untilSignal } from './cli/create-host.js';
 export { UsageError } from './cli/errors.js';
 export {
+  acceptFlags,
+  grantFromAcceptFlags,
   parseHostPort,
   peerFlags,
   signalingFlags,

@@ -1,14 +1,15 @@
 import { Flags } from '@oclif/core';
 import { normalizeFingerprint } from '../identity/identity.js';
 import type { PeerTarget } from '../plugins/types.js';
+import type { SessionGrant } from '../tokens/token-cache.js';
 import { UsageError } from './errors.js';
 
-/** `host:port` or `[v6]:port` into its parts; throws a message fit for the user. */
+/** `host:port` or `[v6]:port` into its parts; a UsageError names the flag otherwise. */
 export function parseHostPort(value: string, what: string): { host: string; port: number } {
   const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(value.trim());
   const port = match ? Number(match[2]) : Number.NaN;
   if (!match || port < 0 || port > 65535)
-    throw new Error(`${what} must look like 127.0.0.1:7400, got "${value}"`);
+    throw new UsageError(`${what} must look like 127.0.0.1:7400, got "${value}"`);
   return { host: match[1] as string, port };
 }
 
@@ -60,12 +61,7 @@ export function targetFromFlags(flags: {
     throw new UsageError(
       'name the peer: --to <agent-id>, or --peer-addr with --session-id, --token and --peer-fingerprint',
     );
-  let addr: { host: string; port: number };
-  try {
-    addr = parseHostPort(flags['peer-addr'], '--peer-addr');
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const addr = parseHostPort(flags['peer-addr'], '--peer-addr');
   const fingerprint = normalizeFingerprint(flags['peer-fingerprint'] ?? '');
   if (!fingerprint) throw new UsageError('--peer-fingerprint must be a SHA-256 fingerprint (64 hex digits)');
   return {
@@ -74,5 +70,48 @@ export function targetFromFlags(flags: {
     sessionId: flags['session-id'] as string,
     token: flags.token as string,
     fingerprint,
+  };
+}
+
+/** Flags of a command that lets one peer dial in with a token handed over out of band (direct mode). */
+export const acceptFlags = {
+  'session-id': Flags.string({ summary: 'Direct mode: the session id the peer presents.' }),
+  'accept-token': Flags.string({
+    summary: 'Direct mode: accept one session with this token (at least 16 characters).',
+    env: 'MESH_AGENT_ACCEPT_TOKEN',
+    dependsOn: ['session-id'],
+  }),
+  'accept-fingerprint': Flags.string({
+    summary: 'Direct mode: only a peer with this certificate fingerprint may use the token.',
+  }),
+  'accept-ttl': Flags.integer({
+    summary: 'Direct mode: seconds the token stays valid.',
+    default: 600,
+    min: 1,
+    max: 86_400,
+  }),
+};
+
+/** The direct-mode grant the accept flags describe, or undefined without --accept-token. */
+export function grantFromAcceptFlags(flags: {
+  'session-id'?: string;
+  'accept-token'?: string;
+  'accept-fingerprint'?: string;
+  'accept-ttl'?: number;
+}): Omit<SessionGrant, 'role' | 'peerAddresses'> | undefined {
+  const token = flags['accept-token'];
+  if (!token) return undefined;
+  if (!flags['session-id']) throw new UsageError('--accept-token needs --session-id');
+  if (token.length < 16) throw new UsageError('--accept-token must be at least 16 characters');
+  const fingerprint = flags['accept-fingerprint']
+    ? normalizeFingerprint(flags['accept-fingerprint'])
+    : undefined;
+  if (fingerprint === null)
+    throw new UsageError('--accept-fingerprint must be a SHA-256 fingerprint (64 hex digits)');
+  return {
+    sessionId: flags['session-id'],
+    token,
+    expiresAt: Date.now() + (flags['accept-ttl'] ?? 600) * 1000,
+    peerFingerprint: fingerprint,
   };
 }

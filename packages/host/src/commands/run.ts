@@ -1,10 +1,14 @@
 import { Flags } from '@oclif/core';
 import { MeshCommand } from '../cli/base-command.js';
 import { createHost, untilSignal } from '../cli/create-host.js';
-import { UsageError } from '../cli/errors.js';
-import { parseHostPort, signalingFlags, signalingOverrides } from '../cli/flags.js';
+import {
+  acceptFlags,
+  grantFromAcceptFlags,
+  parseHostPort,
+  signalingFlags,
+  signalingOverrides,
+} from '../cli/flags.js';
 import { ControlServer, controlSocketPath } from '../daemon/control-socket.js';
-import { normalizeFingerprint } from '../identity/identity.js';
 
 export default class Run extends MeshCommand<typeof Run> {
   static override summary =
@@ -27,24 +31,7 @@ export default class Run extends MeshCommand<typeof Run> {
       summary: 'UDP address for QUIC (overrides quic.host/quic.port).',
       helpValue: '0.0.0.0:7400',
     }),
-    'session-id': Flags.string({
-      summary: 'Direct mode: the session id a peer will present.',
-      dependsOn: ['accept-token'],
-    }),
-    'accept-token': Flags.string({
-      summary: 'Direct mode: accept one session with this token (at least 16 characters).',
-      env: 'MESH_AGENT_ACCEPT_TOKEN',
-      dependsOn: ['session-id'],
-    }),
-    'accept-fingerprint': Flags.string({
-      summary: 'Direct mode: only a peer with this certificate fingerprint may use the token.',
-    }),
-    'accept-ttl': Flags.integer({
-      summary: 'Direct mode: seconds the token stays valid.',
-      default: 600,
-      min: 1,
-      max: 86_400,
-    }),
+    ...acceptFlags,
   };
 
   async run(): Promise<{ event: 'stopped'; signal: string }> {
@@ -52,21 +39,8 @@ export default class Run extends MeshCommand<typeof Run> {
     const listen = flags.listen ? parseHostPort(flags.listen, '--listen') : undefined;
     const agent = await this.loadAgent({ ...signalingOverrides(flags), quic: listen ?? {} });
     const host = await createHost(agent);
-    if (flags['accept-token']) {
-      if (flags['accept-token'].length < 16)
-        throw new UsageError('--accept-token must be at least 16 characters');
-      const fingerprint = flags['accept-fingerprint']
-        ? normalizeFingerprint(flags['accept-fingerprint'])
-        : undefined;
-      if (fingerprint === null)
-        throw new UsageError('--accept-fingerprint must be a SHA-256 fingerprint (64 hex digits)');
-      host.acceptDirect({
-        sessionId: flags['session-id'] as string,
-        token: flags['accept-token'],
-        expiresAt: Date.now() + flags['accept-ttl'] * 1000,
-        peerFingerprint: fingerprint,
-      });
-    }
+    const grant = grantFromAcceptFlags(flags);
+    if (grant) host.acceptDirect(grant);
     const control = new ControlServer(controlSocketPath(agent.home));
     control.handle('status', () => host.status());
     await control.listen();

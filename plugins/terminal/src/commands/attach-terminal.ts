@@ -1,8 +1,9 @@
 import {
+  acceptFlags,
   type FrameChannel,
+  grantFromAcceptFlags,
   type Host,
   MeshCommand,
-  normalizeFingerprint,
   parseHostPort,
   peerFlags,
   signalingOverrides,
@@ -43,20 +44,14 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
       dependsOn: ['session-id', 'accept-token'],
       exclusive: ['to', 'peer-addr'],
     }),
-    'accept-token': Flags.string({
-      summary: 'Reverse direct mode: the token the sharer presents (at least 16 characters).',
-      env: 'MESH_AGENT_ACCEPT_TOKEN',
-    }),
-    'accept-fingerprint': Flags.string({
-      summary: 'Reverse direct mode: the sharer’s certificate fingerprint.',
-    }),
+    ...acceptFlags,
   };
 
   async run(): Promise<void> {
     const { flags, args } = this;
     if (args.agent && flags.to && args.agent !== flags.to)
       throw new UsageError('name the sharer once: as the argument or with --to');
-    const listen = flags.listen ? this.parseListen(flags.listen) : undefined;
+    const listen = flags.listen ? parseHostPort(flags.listen, '--listen') : undefined;
     const target = listen ? undefined : targetFromFlags({ ...flags, to: args.agent ?? flags.to });
     const overrides = {
       ...signalingOverrides(flags),
@@ -74,29 +69,11 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
     process.exitCode = this.report(result);
   }
 
-  private parseListen(value: string): { host: string; port: number } {
-    try {
-      return parseHostPort(value, '--listen');
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-  }
-
   /** Reverse direct mode: accept one `terminal` stream from the sharer that holds the token. */
   private async waitForSharer(host: Host): Promise<FrameChannel> {
-    const token = this.flags['accept-token'] as string;
-    if (token.length < 16) throw new UsageError('--accept-token must be at least 16 characters');
-    const fingerprint = this.flags['accept-fingerprint']
-      ? normalizeFingerprint(this.flags['accept-fingerprint'])
-      : undefined;
-    if (fingerprint === null)
-      throw new UsageError('--accept-fingerprint must be a SHA-256 fingerprint (64 hex digits)');
-    host.acceptDirect({
-      sessionId: this.flags['session-id'] as string,
-      token,
-      expiresAt: Date.now() + 600_000,
-      peerFingerprint: fingerprint,
-    });
+    const grant = grantFromAcceptFlags(this.flags);
+    if (!grant) throw new UsageError('--listen needs --session-id and --accept-token');
+    host.acceptDirect(grant);
     const incoming = new Promise<{ channel: FrameChannel; done: () => void }>((resolve) => {
       host.hooks.stream.for(TERMINAL_STREAM).tapPromise('terminal', async ({ channel }) => {
         // The handler holds the stream until the viewer is done with it.

@@ -1,9 +1,10 @@
 import {
+  acceptFlags,
   createHost,
   type FrameChannel,
+  grantFromAcceptFlags,
   type Host,
   MeshCommand,
-  normalizeFingerprint,
   parseHostPort,
   signalingFlags,
   signalingOverrides,
@@ -79,21 +80,7 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
       summary: 'UDP address for QUIC (default: quic.host, an ephemeral port).',
       helpValue: '127.0.0.1:0',
     }),
-    'session-id': Flags.string({ summary: 'Direct mode: the session id a viewer presents, or to present.' }),
-    'accept-token': Flags.string({
-      summary: 'Direct mode: let one viewer dial in with this token (at least 16 characters).',
-      env: 'MESH_AGENT_ACCEPT_TOKEN',
-      dependsOn: ['session-id'],
-      exclusive: ['peer-addr'],
-    }),
-    'accept-fingerprint': Flags.string({
-      summary: 'Direct mode: only a viewer with this certificate fingerprint may use the token.',
-    }),
-    'accept-ttl': Flags.integer({
-      summary: 'Direct mode: seconds the token stays valid.',
-      default: 600,
-      min: 1,
-    }),
+    ...acceptFlags,
     'peer-addr': Flags.string({
       summary: 'Direct mode: dial a viewer waiting with `attach-terminal --listen` at this address.',
       dependsOn: ['session-id', 'token', 'peer-fingerprint'],
@@ -111,7 +98,7 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
   async run(): Promise<void> {
     const { flags } = this;
     const size = this.initialSize();
-    const listen = flags.listen ? this.parseListen(flags.listen) : undefined;
+    const listen = flags.listen ? parseHostPort(flags.listen, '--listen') : undefined;
     const agent = await this.loadAgent({
       ...signalingOverrides(flags),
       quic: listen ?? { port: 0 },
@@ -154,7 +141,8 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
       await session.attach(peer.agentId, channel);
       return true;
     });
-    this.acceptDirect(host);
+    const grant = grantFromAcceptFlags(flags);
+    if (grant) host.acceptDirect(grant);
     // A daemon for viewers of this terminal only: the agent's own daemon keeps the other streams.
     await host.start('daemon', { advertise: [TERMINAL_STREAM] });
     const status = host.status();
@@ -199,31 +187,6 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
       cols: this.flags.cols ?? local?.cols ?? 80,
       rows: this.flags.rows ?? local?.rows ?? 24,
     };
-  }
-
-  private parseListen(value: string): { host: string; port: number } {
-    try {
-      return parseHostPort(value, '--listen');
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-  }
-
-  private acceptDirect(host: Host): void {
-    const token = this.flags['accept-token'];
-    if (!token) return;
-    if (token.length < 16) throw new UsageError('--accept-token must be at least 16 characters');
-    const fingerprint = this.flags['accept-fingerprint']
-      ? normalizeFingerprint(this.flags['accept-fingerprint'])
-      : undefined;
-    if (fingerprint === null)
-      throw new UsageError('--accept-fingerprint must be a SHA-256 fingerprint (64 hex digits)');
-    host.acceptDirect({
-      sessionId: this.flags['session-id'] as string,
-      token,
-      expiresAt: Date.now() + this.flags['accept-ttl'] * 1000,
-      peerFingerprint: fingerprint,
-    });
   }
 
   /** Tells each invited agent, through the signaling server, how to attach. */
