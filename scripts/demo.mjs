@@ -75,11 +75,32 @@ async function main() {
   step('alice sends bob a 64 MiB file over QUIC (BLAKE3-verified end to end)');
   const file = join(root, 'demo-64MiB.bin');
   writeFileSync(file, randomBytes(64 * 1024 * 1024));
-  const sent = JSON.parse(cli('alice', ['send-file', file, '--to', bob.agentId, '--server', server.url, '--json']));
+  const sent = JSON.parse(
+    cli('alice', ['send-file', file, '--to', bob.agentId, '--server', server.url, '--json']),
+  );
   for (const f of sent.files) {
     console.log(`  ${f.name} → bob's ${f.savedAs}`);
-    console.log(`  ${(f.size / 1048576).toFixed(0)} MiB in ${f.seconds.toFixed(2)} s = ${f.mbPerSecond.toFixed(1)} MB/s, blake3 ${f.hash}`);
+    console.log(
+      `  ${(f.size / 1048576).toFixed(0)} MiB in ${f.seconds.toFixed(2)} s = ${f.mbPerSecond.toFixed(1)} MB/s, blake3 ${f.hash}`,
+    );
   }
+
+  step('alice shares a terminal running a scripted command; bob attaches as a (read-only) viewer');
+  const script =
+    'echo "hello from $(hostname), shared over QUIC"; for i in 1 2 3; do echo "tick $i"; sleep 0.2; done';
+  const share = start('alice', [
+    'share-terminal',
+    '--json',
+    '--command',
+    script,
+    '--wait-viewers',
+    '1',
+    '--server',
+    server.url,
+  ]);
+  await share;
+  const viewed = cli('bob', ['attach-terminal', alice.agentId, '--server', server.url]);
+  for (const line of viewed.split(/\r?\n/).filter(Boolean)) console.log(`  bob sees │ ${line}`);
 
   step("bob's daemon status");
   process.stdout.write(cli('bob', ['status']));
