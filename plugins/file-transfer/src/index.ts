@@ -6,9 +6,14 @@ import { PeerDirectory } from './policy.js';
 import { FILE_STREAM, registerFileMessages } from './protocol.js';
 import { FileReceiver } from './receiver.js';
 
-export { configSchema, type FileTransferConfig } from './config.js';
+// CRC-32 for the folder-zip plugin, from the same WASM library as BLAKE3 (Node 20's zlib has none).
+export { createCRC32 } from 'hash-wasm';
+export { configSchema, downloadDirOf, type FileTransferConfig } from './config.js';
 export { TRANSFER_EVENTS } from './events.js';
-export { checkFileName, numberedName, UnsafeNameError } from './names.js';
+export { type Blake3, createBlake3 } from './hasher.js';
+export { checkFileName, MAX_NAME_BYTES, numberedName, UnsafeNameError } from './names.js';
+export { decide, PeerDirectory } from './policy.js';
+export { formatBytes, megabytesPerSecond, type Progress, ProgressReporter, throttle } from './progress.js';
 export * from './protocol.js';
 export { type SendResult, sendFile } from './sender.js';
 

@@ -15,7 +15,12 @@ describe('config and plugins through the CLI', () => {
   beforeAll(async () => {
     agent = await makeAgent(dirs, { echo: true });
   }, 30_000);
-  afterAll(() => dirs.cleanup());
+  const daemons: Agent[] = [];
+  afterAll(async () => {
+    // Also on a failed assertion: no daemon outlives the suite.
+    await Promise.all(daemons.map((d) => d.proc?.stop()));
+    await dirs.cleanup();
+  });
 
   it('config validate exits 2 naming the file, each failing path and its rule', async () => {
     const file = join(agent.home, 'bad.yaml');
@@ -90,7 +95,7 @@ describe('config and plugins through the CLI', () => {
     const help = await runCli(['--help'], agent.env);
     expect(help.stdout).toMatch(/^\s+echo\s/m);
 
-    await startDaemon(agent, []);
+    daemons.push(await startDaemon(agent, []));
     const status = await runCli(['status', '--json'], agent.env);
     expect(JSON.parse(status.stdout).capabilities).toContain('echo');
     await agent.proc?.stop();
@@ -105,6 +110,7 @@ describe('config and plugins through the CLI', () => {
     expect(command.stderr).toMatch(/command echo(:hi)? not found/i);
 
     const disabled = await startDaemon({ ...agent, env }, []);
+    daemons.push(disabled);
     const statusOff = await runCli(['status', '--json'], env);
     expect(JSON.parse(statusOff.stdout).capabilities).not.toContain('echo');
     await disabled.proc?.stop();

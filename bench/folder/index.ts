@@ -1,0 +1,247 @@
+/**
+ * Folder transfer over loopback, in one run: mesh-agent (`run` receiver + `send-folder` sender,
+ * direct mode) next to `scp -r` (a throwaway loopback sshd) and `tar c | nc`, on two trees:
+ * `small` (10,000 files of 1–4 KiB in 100 directories) and `large` (a few files of 100 MiB).
+ * Every received tree is compared with the source (paths and SHA-256 of every file).
+ *
+ *   npx tsx bench/folder/index.ts [--json] [--large-mib <MiB per file>] [--large-files <n>] [--compress]
+ *
+ * Build first: npx tsc -b plugins/folder-zip/tsconfig.json. Needs openssh-server, openssh-client and
+ * netcat-openbsd. Throughput = file bytes of the tree / wall time of the sending command (process
+ * start, connection and verification included), in MB/s (10^6).
+ */
+
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { freePort, start, waitFor } from '../file-transfer/proc.js';
+import { type BenchRow, hasFlag, report } from '../lib/report.js';
+import { LoopbackSshd } from '../terminal/sshd.js';
+
+const BIN = resolve(import.meta.dirname, '../../bin/run.js');
+const MIB = 1024 * 1024;
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const LARGE_MIB = arg('--large-mib', 100);
+const LARGE_FILES = arg('--large-files', 3);
+const COMPRESS = hasFlag('--compress');
+const json = hasFlag('--json');
+const say = (line: string) => {
+  if (!json) process.stderr.write(`${line}\n`);
+};
+
+interface Tree {
+  path: string;
+  bytes: number;
+}
+
+async function smallTree(dir: string): Promise<Tree> {
+  const path = join(dir, 'small');
+  let bytes = 0;
+  for (let d = 0; d < 100; d++) {
+    await mkdir(join(path, `dir-${d}`), { recursive: true });
+    await Promise.all(
+      Array.from({ length: 100 }, (_, f) => {
+        const data = randomBytes(1024 + ((d * 100 + f) % 3072));
+        bytes += data.length;
+        return writeFile(join(path, `dir-${d}`, `file-${f}.bin`), data);
+      }),
+    );
+  }
+  return { path, bytes };
+}
+
+async function largeTree(dir: string): Promise<Tree> {
+  const path = join(dir, 'large');
+  await mkdir(path);
+  for (let i = 0; i < LARGE_FILES; i++) {
+    const handle = await import('node:fs/promises').then((fs) => fs.open(join(path, `big-${i}.bin`), 'w'));
+    for (let done = 0; done < LARGE_MIB * MIB; done += 16 * MIB) await handle.write(randomBytes(16 * MIB));
+    await handle.close();
+  }
+  return { path, bytes: LARGE_FILES * LARGE_MIB * MIB };
+}
+
+/** SHA-256 over every relative path and file content, in sorted order. */
+async function digest(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  const entries = await readdir(path, { recursive: true, withFileTypes: true });
+  const files = entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath ?? e.path, e.name))
+    .sort();
+  for (const file of files) {
+    hash.update(file.slice(path.length));
+    hash.update(await readFile(file));
+  }
+  return hash.digest('hex');
+}
+
+function agentEnv(home: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, MESH_AGENT_HOME: home, HOME: home };
+  for (const key of Object.keys(env))
+    if (key.startsWith('MESH_AGENT_') && key !== 'MESH_AGENT_HOME') delete env[key];
+  return { ...env, MESH_AGENT_DATA_DIR: join(home, 'oclif-data') };
+}
+
+async function agentHome(dir: string, name: string): Promise<string> {
+  const home = join(dir, name);
+  await mkdir(home, { recursive: true });
+  const config = { log: { level: 'warn' }, quic: { maxUdpPayload: 16_000 } };
+  await writeFile(join(home, 'mesh-agent.config.json'), JSON.stringify(config));
+  execFileSync(process.execPath, [BIN, 'identity', '--json'], { env: agentEnv(home), cwd: home });
+  return home;
+}
+
+/** Seconds of the sending side; returns where the tree arrived. */
+type Run = (tree: Tree, dir: string) => Promise<{ seconds: number; output: string }>;
+
+const meshAgent: Run = async (tree, dir) => {
+  const receiverHome = await agentHome(dir, 'receiver');
+  const senderHome = await agentHome(dir, 'sender');
+  const token = `bench-${Date.now()}-token-0123456789`;
+  const receiver = start(
+    process.execPath,
+    [BIN, 'run', '--listen', '127.0.0.1:0', '--session-id', 'bench', '--accept-token', token, '--json'],
+    { env: agentEnv(receiverHome), cwd: receiverHome },
+  );
+  try {
+    await waitFor(receiver, (out) => out.includes('"listen"'));
+    const ready = JSON.parse(receiver.stdout.split('\n')[0] as string) as {
+      fingerprint: string;
+      listen: Array<{ port: number }>;
+    };
+    const started = process.hrtime.bigint();
+    const sender = start(
+      process.execPath,
+      [
+        BIN,
+        'send-folder',
+        tree.path,
+        '--peer-addr',
+        `127.0.0.1:${ready.listen[0]?.port}`,
+        '--session-id',
+        'bench',
+        '--token',
+        token,
+        '--peer-fingerprint',
+        ready.fingerprint,
+        '--json',
+        ...(COMPRESS ? ['--compress'] : []),
+      ],
+      { env: agentEnv(senderHome), cwd: senderHome },
+    );
+    const code = await sender.exited;
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (code !== 0) throw new Error(`send-folder failed (${code}): ${sender.stdout}${sender.stderr}`);
+    const savedAs = (JSON.parse(sender.stdout) as { savedAs: string }).savedAs;
+    return { seconds, output: join(receiverHome, 'downloads', savedAs) };
+  } finally {
+    receiver.child.kill('SIGTERM');
+    await receiver.exited;
+  }
+};
+
+const scp: Run = async (tree, dir) => {
+  const sshDir = join(dir, 'ssh');
+  await mkdir(sshDir, { mode: 0o700 });
+  const sshd = new LoopbackSshd(sshDir);
+  await sshd.start();
+  try {
+    const output = join(dir, 'scp-received');
+    const started = process.hrtime.bigint();
+    // -O: the classic scp protocol (the loopback sshd has no sftp subsystem).
+    const client = start('scp', [
+      '-O',
+      '-r',
+      '-q',
+      '-c',
+      'aes128-gcm@openssh.com',
+      '-i',
+      join(sshDir, 'client_key'),
+      '-P',
+      String(sshd.port),
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'BatchMode=yes',
+      tree.path,
+      `${userInfo().username}@127.0.0.1:${output}`,
+    ]);
+    const code = await client.exited;
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (code !== 0) throw new Error(`scp failed (${code}): ${client.stderr}`);
+    return { seconds, output };
+  } finally {
+    sshd.stop();
+  }
+};
+
+const tarNc: Run = async (tree, dir) => {
+  const port = await freePort();
+  const output = join(dir, 'tar-received');
+  await mkdir(output);
+  const receiver = start('sh', ['-c', `nc -l 127.0.0.1 ${port} | tar x -C '${output}'`]);
+  await new Promise((r) => setTimeout(r, 300));
+  const started = process.hrtime.bigint();
+  const parent = resolve(tree.path, '..');
+  const name = tree.path.slice(parent.length + 1);
+  const sender = start('sh', ['-c', `tar c -C '${parent}' '${name}' | nc -N 127.0.0.1 ${port}`]);
+  const [sent, received] = await Promise.all([sender.exited, receiver.exited]);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (sent !== 0 || received !== 0) throw new Error(`tar | nc failed: ${sender.stderr}${receiver.stderr}`);
+  return { seconds, output: join(output, name) };
+};
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-folder-'));
+  const rows: BenchRow[] = [];
+  try {
+    const trees: Array<[string, Tree]> = [
+      ['small', await smallTree(dir)],
+      ['large', await largeTree(dir)],
+    ];
+    const tools: Array<[string, Run]> = [
+      ['mesh-agent', meshAgent],
+      ['scp', scp],
+      ['tar-nc', tarNc],
+    ];
+    for (const [name, tree] of trees) {
+      const expected = await digest(tree.path);
+      for (const [tool, run] of tools) {
+        say(`${tool} (${name}): ${(tree.bytes / 1e6).toFixed(1)} MB …`);
+        const work = await mkdtemp(join(dir, `${tool}-`));
+        const m = await run(tree, work);
+        const got = await digest(m.output);
+        if (got !== expected) throw new Error(`${tool} ${name}: the received tree differs from the source`);
+        await rm(work, { recursive: true, force: true });
+        rows.push({
+          case: name,
+          tool,
+          metric: 'throughput',
+          value: round(tree.bytes / 1e6 / m.seconds),
+          unit: 'MB/s',
+        });
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  report(rows, {
+    json,
+    reference: 'scp',
+    title: `Folders over loopback: small = 10,000 files of 1–4 KiB, large = ${LARGE_FILES} × ${LARGE_MIB} MiB${COMPRESS ? ' (mesh-agent --compress)' : ''}`,
+  });
+}
+
+function round(value: number): number {
+  return Math.round(value * 10) / 10;
+}
+
+await main();

@@ -1,0 +1,296 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FrameChannel, IncomingStream, PluginHost } from '@mesh-agent/host';
+import { isWireError } from '@mesh-agent/host';
+import {
+  type Blake3,
+  checkFileName,
+  createBlake3,
+  decide,
+  type FileTransferConfig,
+  megabytesPerSecond,
+  type PeerDirectory,
+  UnsafeNameError,
+} from '@mesh-agent/plugin-file-transfer';
+import type { FolderZipConfig } from './config.js';
+import { FolderEvents } from './events.js';
+import { Extractor } from './extract.js';
+import { entryComponents } from './paths.js';
+import {
+  type FailureCode,
+  ZIP_ABORT,
+  ZIP_ACCEPT,
+  ZIP_DATA,
+  ZIP_END,
+  ZIP_FAILED,
+  ZIP_META,
+  ZIP_REJECT,
+  ZIP_VERIFIED,
+  type ZipMetaHeader,
+} from './protocol.js';
+import type { ByteSource } from './zip/input.js';
+import { ZipError } from './zip/limits.js';
+import { ZipStreamReader } from './zip/reader.js';
+
+/** Hidden folder of the download directory for unfinished transfers (file-transfer's too). */
+export const PARTIAL_DIR = '.mesh-partial';
+const META_TIMEOUT_MS = 15_000;
+/** Longest silence from the sender inside a transfer. */
+const DATA_TIMEOUT_MS = 60_000;
+const LINGER_MS = 5_000;
+/** Space a file takes beyond its bytes (a block), for the free-space check. */
+const PER_ENTRY_BYTES = 4096;
+
+class ReceiveFailure extends Error {
+  constructor(
+    readonly code: FailureCode | 'CONNECTION_LOST',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface FolderReceiverOptions {
+  host: PluginHost;
+  config: FolderZipConfig;
+  transfer: FileTransferConfig;
+  downloadDir: string;
+  peers: PeerDirectory;
+}
+
+/**
+ * The receiving end of `zip` streams: accept policy and limits, then extraction while the ZIP
+ * streams in, into a private temporary directory that is moved into place only once every entry's
+ * CRC-32 and sizes, the central directory and the BLAKE3 of the whole stream have been checked.
+ */
+export class FolderReceiver {
+  constructor(private readonly opts: FolderReceiverOptions) {}
+
+  async handle({ peer, channel }: IncomingStream): Promise<void> {
+    const { host, config, transfer } = this.opts;
+    const log = host.log.child({ peer: peer.agentId });
+    let meta: ZipMetaHeader;
+    try {
+      meta = (await withTimeout(channel.next([ZIP_META]), META_TIMEOUT_MS))
+        .header as unknown as ZipMetaHeader;
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'zip stream without a valid ZIP_META');
+      channel.destroy();
+      return;
+    }
+    const events = new FolderEvents(host, {
+      root: meta.root,
+      files: meta.files,
+      bytes: meta.bytes,
+      peer: peer.agentId,
+      direction: 'receive',
+    });
+    const refuse = async (code: FailureCode, reason: string): Promise<void> => {
+      log.warn({ root: meta.root, code }, `refused a folder: ${reason}`);
+      events.failed(code, reason);
+      await channel.send({ type: ZIP_REJECT, code, reason }).catch(() => {});
+      await linger(channel);
+    };
+    const decision = decide(transfer, peer, this.opts.peers.standing(peer));
+    if (!decision.accept) return refuse('NOT_ALLOWED', decision.reason);
+    try {
+      checkFileName(meta.root);
+    } catch (error) {
+      if (error instanceof UnsafeNameError) return refuse('BAD_NAME', error.message);
+      throw error;
+    }
+    const entries = meta.files + meta.dirs;
+    if (entries > config.maxEntries)
+      return refuse('TOO_LARGE', `${entries} entries is above this agent's limit of ${config.maxEntries}`);
+    if (meta.bytes > config.maxTotalBytes)
+      return refuse(
+        'TOO_LARGE',
+        `${meta.bytes} bytes is above this agent's limit of ${config.maxTotalBytes}`,
+      );
+    const needed = meta.bytes + entries * PER_ENTRY_BYTES;
+    const free = await freeBytes(this.opts.downloadDir);
+    if (free < needed)
+      return refuse(
+        'NO_SPACE',
+        `not enough space in the download directory: ${needed} bytes needed, ${free} free`,
+      );
+    await this.receive(channel, meta, events, log);
+  }
+
+  private async receive(
+    channel: FrameChannel,
+    meta: ZipMetaHeader,
+    events: FolderEvents,
+    log: PluginHost['log'],
+  ): Promise<void> {
+    const { config, downloadDir } = this.opts;
+    const startedAt = Date.now();
+    const partial = join(downloadDir, PARTIAL_DIR);
+    await mkdir(partial, { recursive: true, mode: 0o700 });
+    const temp = join(partial, `folder-${randomUUID()}`);
+    await mkdir(temp, { mode: 0o700 });
+    const extractor = new Extractor(temp, (files, bytes) => events.advanced(files, bytes));
+    let hasher: Blake3 | undefined = await createBlake3('inline');
+    const stream = new ZipFrames(channel, hasher);
+    try {
+      await channel.send({ type: ZIP_ACCEPT });
+      events.started();
+      log.info({ root: meta.root, files: meta.files, bytes: meta.bytes }, 'receiving a folder');
+      // The sender's announcement bounds what the archive may hold, below the configured limits.
+      const reader = await ZipStreamReader.create(stream, {
+        maxEntries: meta.files + meta.dirs,
+        maxTotalBytes: meta.bytes,
+        maxCompressionRatio: config.maxCompressionRatio,
+        maxPathBytes: config.maxPathBytes,
+      });
+      for (;;) {
+        const next = await reader.next();
+        if (!next) break;
+        const parts = entryComponents(next.entry.name, meta.root);
+        if (next.entry.isDirectory) await extractor.directory(parts, next.entry.mtimeMs);
+        else await extractor.file(parts, next.entry.mtimeMs, next.data);
+      }
+      const central = await reader.central();
+      const hash = await hasher.digest();
+      hasher = undefined;
+      const end = stream.end;
+      if (!end) throw new ReceiveFailure('PROTOCOL', 'the archive ended without ZIP_END');
+      if (end.zip_bytes !== stream.bytes || end.hash !== hash)
+        throw new ReceiveFailure(
+          'HASH_MISMATCH',
+          `BLAKE3 mismatch: the ${stream.bytes} bytes received hash to ${hash}, the sender announced ${end.hash} over ${end.zip_bytes} bytes`,
+        );
+      await extractor.finish(central, meta.root);
+      const savedAs = await extractor.place(downloadDir, meta.root);
+      await channel.send({
+        type: ZIP_VERIFIED,
+        hash,
+        saved_as: savedAs,
+        files: extractor.files,
+        bytes: extractor.bytes,
+      });
+      const ms = Date.now() - startedAt;
+      log.info(
+        {
+          root: meta.root,
+          savedAs,
+          hash,
+          files: extractor.files,
+          bytes: extractor.bytes,
+          mbPerSecond: megabytesPerSecond(extractor.bytes, ms),
+        },
+        'folder received and verified',
+      );
+      events.completed(hash, { savedAs });
+      await linger(channel);
+    } catch (error) {
+      const failure = asFailure(error);
+      await extractor.abandon();
+      await rm(temp, { recursive: true, force: true }).catch(() => {});
+      log.warn(
+        { root: meta.root, code: failure.code, bytes: stream.bytes },
+        `folder transfer failed: ${failure.message}`,
+      );
+      events.failed(failure.code, failure.message);
+      if (failure.code !== 'CONNECTION_LOST') {
+        await channel.send({ type: ZIP_FAILED, code: failure.code, reason: failure.message }).catch(() => {});
+        await linger(channel);
+      } else {
+        channel.destroy();
+      }
+    } finally {
+      hasher?.close();
+    }
+  }
+}
+
+/** The ZIP bytes of a `zip` stream: ZIP_DATA bodies (hashed as they arrive) until ZIP_END. */
+class ZipFrames implements ByteSource {
+  bytes = 0;
+  end: { hash: string; zip_bytes: number } | undefined;
+
+  constructor(
+    private readonly channel: FrameChannel,
+    private readonly hasher: Blake3,
+  ) {}
+
+  async next(): Promise<Buffer | undefined> {
+    if (this.end) return undefined;
+    const frame = await withTimeout(this.channel.next([ZIP_DATA, ZIP_END, ZIP_ABORT]), DATA_TIMEOUT_MS);
+    if (frame.header.type === ZIP_ABORT)
+      throw new ReceiveFailure(
+        (frame.header.code as FailureCode | undefined) ?? 'CHANGED',
+        `the sender aborted: ${String(frame.header.reason)}`,
+      );
+    if (frame.header.type === ZIP_END) {
+      this.end = frame.header as unknown as { hash: string; zip_bytes: number };
+      return undefined;
+    }
+    await this.hasher.update(frame.body);
+    this.bytes += frame.body.length;
+    return frame.body;
+  }
+}
+
+/** Sorts any error into a failure code the sender understands. */
+function asFailure(error: unknown): ReceiveFailure {
+  if (error instanceof ReceiveFailure) return error;
+  if (error instanceof ZipError) {
+    // A stream that ended or broke mid-archive is a truncation, whatever the reader saw.
+    return new ReceiveFailure(error.code === 'LIMIT' ? 'LIMIT' : error.code, error.message);
+  }
+  if (isWireError(error)) {
+    if (error.code === 'CONNECTION_LOST' || error.code === 'CHANNEL_CLOSED' || error.code === 'STREAM_ENDED')
+      return new ReceiveFailure('CONNECTION_LOST', `connection to the sender lost: ${error.message}`);
+    return new ReceiveFailure('PROTOCOL', `protocol violation: ${error.message}`);
+  }
+  const errno = (error as NodeJS.ErrnoException).code;
+  if (errno === 'ENOSPC' || errno === 'EDQUOT')
+    return new ReceiveFailure('NO_SPACE', 'the download directory is full; the partial folder was removed');
+  if (error instanceof TimeoutError) return new ReceiveFailure('PROTOCOL', error.message);
+  return new ReceiveFailure('IO_ERROR', `cannot store the folder: ${(error as Error).message}`);
+}
+
+async function freeBytes(dir: string): Promise<number> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const stats = await statfs(dir);
+  return stats.bavail * stats.bsize;
+}
+
+class TimeoutError extends Error {}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new TimeoutError(`the sender said nothing for ${ms / 1000} s`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Ends our side after the last answer and waits (bounded) for the sender to close its side. */
+async function linger(channel: FrameChannel): Promise<void> {
+  try {
+    await withTimeout(channel.end(), LINGER_MS);
+    for (;;) {
+      const more = await withTimeout(
+        channel.next().then(
+          () => true,
+          () => false,
+        ),
+        LINGER_MS,
+      );
+      if (!more) break;
+    }
+  } catch {
+    // The sender went away or took too long: nothing left to tell it.
+  } finally {
+    channel.destroy();
+  }
+}

@@ -1,0 +1,267 @@
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { Frame, FrameChannel } from '@mesh-agent/host';
+import { isWireError } from '@mesh-agent/host';
+import { type Blake3, createBlake3 } from '@mesh-agent/plugin-file-transfer';
+import {
+  type FailureCode,
+  FolderTransferError,
+  MAX_DATA,
+  ZIP_ABORT,
+  ZIP_ACCEPT,
+  ZIP_DATA,
+  ZIP_END,
+  ZIP_FAILED,
+  ZIP_META,
+  ZIP_REJECT,
+  ZIP_VERIFIED,
+} from './protocol.js';
+import type { FolderTree, TreeEntry } from './tree.js';
+import { SizeChangedError, ZipWriter } from './zip/writer.js';
+
+export interface SendFolderOptions {
+  compress: boolean;
+  /** After every file: files and file bytes done. */
+  onProgress?(filesDone: number, bytesDone: number): void;
+  onStart?(): void;
+}
+
+export interface FolderSendResult {
+  root: string;
+  /** The name the receiver stored it under (differs on a collision). */
+  savedAs: string;
+  files: number;
+  dirs: number;
+  /** File bytes (uncompressed). */
+  bytes: number;
+  /** Bytes of the ZIP stream. */
+  zipBytes: number;
+  /** BLAKE3 of the ZIP stream. */
+  hash: string;
+  seconds: number;
+  /** File bytes per second, MB (10^6). */
+  mbPerSecond: number;
+  skipped: string[];
+}
+
+/** Small ZIP pieces (headers, small files) are gathered up to this size before a frame goes out. */
+const BATCH = 256 * 1024;
+/** Files up to this size are read whole, several ahead of the writer. */
+const SMALL_FILE = 256 * 1024;
+const READ_AHEAD = 16;
+const READ_CHUNK = 1024 * 1024;
+
+/**
+ * Sends a folder over an open `zip` stream: announce it, stream the ZIP as ZIP_DATA frames while
+ * hashing them, then ZIP_END with the BLAKE3 and wait for the receiver's verdict.
+ */
+export async function sendFolder(
+  channel: FrameChannel,
+  tree: FolderTree,
+  opts: SendFolderOptions,
+): Promise<FolderSendResult> {
+  const startedAt = Date.now();
+  let hasher: Blake3 | undefined;
+  try {
+    await channel.send({
+      type: ZIP_META,
+      root: tree.root,
+      files: tree.files,
+      dirs: tree.dirs,
+      bytes: tree.bytes,
+    });
+    const answer = await channel.next([ZIP_ACCEPT, ZIP_REJECT]);
+    if (answer.header.type === ZIP_REJECT) throw refused(answer, 'the receiver refused the folder');
+    opts.onStart?.();
+    const hash = await createBlake3('inline');
+    hasher = hash;
+    // The receiver may fail the transfer at any point (unsafe entry, full disk): watch for its answer.
+    const verdict = channel.next([ZIP_VERIFIED, ZIP_FAILED]);
+    let early: Frame | undefined;
+    verdict.then(
+      (frame) => {
+        early = frame;
+      },
+      () => {},
+    );
+    const out = new FrameBatcher(async (body) => {
+      if (early) throw refused(early, 'the receiver failed the transfer');
+      await hash.update(body);
+      await Promise.race([channel.send({ type: ZIP_DATA }, body), verdict]);
+      if (early) throw refused(early, 'the receiver failed the transfer');
+    });
+    let zipBytes: number;
+    try {
+      const writer = await ZipWriter.create((chunk) => out.push(chunk));
+      const reads = new ReadAhead(tree.entries);
+      let files = 0;
+      let bytes = 0;
+      for (const [index, entry] of tree.entries.entries()) {
+        const name = entry.rel ? `${tree.root}/${entry.rel}` : tree.root;
+        const meta = { mode: entry.mode, mtimeMs: entry.mtimeMs };
+        if (entry.kind === 'dir') {
+          await writer.addDirectory(name, meta);
+          continue;
+        }
+        const data = entry.size <= SMALL_FILE ? single(await reads.get(index)) : readExactly(entry);
+        await writer.addFile(name, { ...meta, size: entry.size, compress: opts.compress }, data);
+        files++;
+        bytes += entry.size;
+        opts.onProgress?.(files, bytes);
+      }
+      zipBytes = await writer.finish();
+      await out.flush();
+      await channel.send({ type: ZIP_END, hash: await hash.digest(), zip_bytes: zipBytes });
+      hasher = undefined;
+    } catch (error) {
+      if (error instanceof FolderTransferError) throw error;
+      if (error instanceof SizeChangedError || isChanged(error)) {
+        const reason = (error as Error).message;
+        await channel.send({ type: ZIP_ABORT, code: 'CHANGED', reason }).catch(() => {});
+        await Promise.race([verdict, new Promise((r) => setTimeout(r, 5_000))]).catch(() => {});
+        throw new FolderTransferError('CHANGED', `the folder changed while it was being sent: ${reason}`);
+      }
+      // The stream broke: the receiver's reason, if it gave one, explains it better than the reset.
+      const frame = await Promise.race([
+        verdict,
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000)),
+      ]).catch(() => undefined);
+      if (frame?.header.type === ZIP_FAILED) throw refused(frame, 'the receiver failed the transfer');
+      throw lostConnection(error);
+    }
+    let result: Frame;
+    try {
+      result = await verdict;
+    } catch (error) {
+      throw lostConnection(error);
+    }
+    await channel.end().catch(() => {});
+    if (result.header.type === ZIP_FAILED) throw refused(result, 'the receiver failed the transfer');
+    const seconds = (Date.now() - startedAt) / 1000;
+    return {
+      root: tree.root,
+      savedAs: String(result.header.saved_as),
+      files: tree.files,
+      dirs: tree.dirs,
+      bytes: tree.bytes,
+      zipBytes,
+      hash: String(result.header.hash),
+      seconds,
+      mbPerSecond: seconds > 0 ? tree.bytes / 1e6 / seconds : 0,
+      skipped: tree.skipped,
+    };
+  } catch (error) {
+    channel.destroy();
+    throw error;
+  } finally {
+    hasher?.close();
+  }
+}
+
+/** Gathers ZIP output into frame bodies: small pieces are copied together, big ones go as they are. */
+class FrameBatcher {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(private readonly send: (body: Buffer) => Promise<void>) {}
+
+  async push(chunk: Buffer): Promise<void> {
+    if (chunk.length >= BATCH) {
+      await this.flush();
+      for (let at = 0; at < chunk.length; at += MAX_DATA) await this.send(chunk.subarray(at, at + MAX_DATA));
+      return;
+    }
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= BATCH) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const body = Buffer.concat(this.pending);
+    this.pending = [];
+    this.pendingBytes = 0;
+    await this.send(body);
+  }
+}
+
+/** Reads small files several at a time ahead of the writer: the disk's latency overlaps the network. */
+class ReadAhead {
+  private readonly started = new Map<number, Promise<Buffer>>();
+  private next = 0;
+
+  constructor(private readonly entries: TreeEntry[]) {}
+
+  get(index: number): Promise<Buffer> {
+    this.next = Math.max(this.next, index);
+    while (this.started.size < READ_AHEAD && this.next < this.entries.length) {
+      const at = this.next++;
+      const entry = this.entries[at]!;
+      if (entry.kind !== 'file' || entry.size > SMALL_FILE) continue;
+      const reading = readSmall(entry);
+      reading.catch(() => {});
+      this.started.set(at, reading);
+    }
+    const reading = this.started.get(index) ?? readSmall(this.entries[index]!);
+    this.started.delete(index);
+    return reading;
+  }
+}
+
+async function* single(data: Buffer): AsyncGenerator<Buffer> {
+  yield data;
+}
+
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW;
+
+async function readSmall(entry: TreeEntry): Promise<Buffer> {
+  const handle = await open(entry.path, READ_FLAGS);
+  try {
+    const data = await handle.readFile();
+    const after = await handle.stat();
+    if (data.length !== entry.size || after.mtimeMs !== entry.mtimeMs)
+      throw new SizeChangedError(`${entry.path}: ${entry.size} → ${data.length} bytes`);
+    return data;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Exactly `entry.size` bytes of a file, in fresh buffers (frames are sent without copying). */
+async function* readExactly(entry: TreeEntry): AsyncGenerator<Buffer> {
+  const handle = await open(entry.path, READ_FLAGS);
+  try {
+    let position = 0;
+    while (position < entry.size) {
+      const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, entry.size - position));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      if (bytesRead === 0) throw new SizeChangedError(`${entry.path} shrank below ${entry.size} bytes`);
+      position += bytesRead;
+      yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+    }
+    const after = await handle.stat();
+    if (after.size !== entry.size || after.mtimeMs !== entry.mtimeMs)
+      throw new SizeChangedError(`${entry.path} was modified while being sent`);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A file that vanished or turned into a symlink between the walk and the read. */
+function isChanged(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ELOOP';
+}
+
+function refused(frame: Frame, what: string): FolderTransferError {
+  const code = frame.header.code as FailureCode;
+  return new FolderTransferError(code, `${what} (${code}): ${String(frame.header.reason)}`);
+}
+
+function lostConnection(error: unknown): Error {
+  if (isWireError(error))
+    return new FolderTransferError('CONNECTION_LOST', `connection to the receiver lost: ${error.message}`, {
+      cause: error,
+    });
+  return error as Error;
+}

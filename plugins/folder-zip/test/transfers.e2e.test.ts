@@ -1,0 +1,191 @@
+import { execFileSync } from 'node:child_process';
+import { chmod, lstat, mkdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CliProcess, eventually, runCli, TempDirs } from '../../../packages/host/test/helpers/cli.js';
+import {
+  type Agent,
+  type Server,
+  startDaemon,
+  startServer,
+} from '../../../packages/host/test/helpers/mesh.js';
+import { joined, parseJson } from '../../file-transfer/test/helpers/fixtures.js';
+import type { SendFolderOutput } from '../src/commands/send-folder.js';
+import { PARTIAL_DIR } from '../src/receiver.js';
+import { listTree, makeFolderAgent } from './helpers/agents.js';
+
+const MTIME = 1_600_000_000;
+
+/** A tree with nested and empty directories, unicode names, an executable and a symlink. */
+async function makeTree(dir: string): Promise<string> {
+  const root = join(dir, 'projekt ü');
+  await mkdir(join(root, 'src/deep/er'), { recursive: true });
+  await mkdir(join(root, 'empty/inner-empty'), { recursive: true });
+  await writeFile(join(root, 'README.md'), '# hello\n');
+  await writeFile(join(root, 'src/deep/er/データ.bin'), Buffer.alloc(300_000, 3));
+  await writeFile(join(root, 'src/run.sh'), '#!/bin/sh\necho ok\n');
+  await chmod(join(root, 'src/run.sh'), 0o755);
+  await writeFile(join(root, 'src/secret.txt'), 'private');
+  await chmod(join(root, 'src/secret.txt'), 0o600);
+  await writeFile(join(root, 'zero'), '');
+  await symlink('/etc/passwd', join(root, 'link-out'));
+  await utimes(join(root, 'README.md'), MTIME, MTIME);
+  await utimes(join(root, 'empty/inner-empty'), MTIME, MTIME);
+  return root;
+}
+
+describe('send-folder between real processes', () => {
+  const dirs = new TempDirs();
+  let server: Server;
+  let alice: Agent;
+  let bob: Agent;
+  let work: string;
+  const to = () => ['--to', bob.id, '--server', server.url];
+  const downloads = () => join(bob.home, 'downloads');
+  const extra: Agent[] = [];
+
+  beforeAll(async () => {
+    server = await startServer(dirs);
+    [alice, bob] = await Promise.all([
+      makeFolderAgent(dirs),
+      makeFolderAgent(dirs, { folderZip: { maxCompressionRatio: 2000 } }),
+    ]);
+    await startDaemon(bob, ['--server', server.url]);
+    await joined(server, bob);
+    work = await dirs.make('mesh-fz-work-');
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([bob?.proc?.stop(), server?.proc.stop(), ...extra.map((a) => a.proc?.stop())]);
+    await dirs.cleanup();
+  });
+
+  it.each([false, true])(
+    'sends a tree (compress: %s): layout, contents, modes, mtimes kept; symlink skipped',
+    async (compress) => {
+      const root = await makeTree(await dirs.make('mesh-fz-tree-'));
+      const args = ['send-folder', root, ...to(), '--json', ...(compress ? ['--compress'] : [])];
+      const result = await runCli(args, alice.env, { timeoutMs: 60_000 });
+      expect(result.code, result.stderr).toBe(0);
+      const out = parseJson<SendFolderOutput>(result);
+      expect(out).toMatchObject({
+        root: 'projekt ü',
+        files: 5,
+        dirs: 6,
+        bytes: 300_000 + 8 + 18 + 7,
+        skipped: ['link-out'],
+      });
+      expect(out.hash).toMatch(/^[0-9a-f]{64}$/);
+      expect(result.stderr).toMatch(/link-out: not sent/);
+      const got = join(downloads(), out.savedAs);
+      expect(await listTree(got)).toEqual([
+        'README.md',
+        'empty/',
+        'empty/inner-empty/',
+        'src/',
+        'src/deep/',
+        'src/deep/er/',
+        'src/deep/er/データ.bin',
+        'src/run.sh',
+        'src/secret.txt',
+        'zero',
+      ]);
+      for (const file of ['README.md', 'src/deep/er/データ.bin', 'src/run.sh', 'zero'])
+        expect((await readFile(join(got, file))).equals(await readFile(join(root, file)))).toBe(true);
+      expect((await stat(join(got, 'src/run.sh'))).mode & 0o777).toBe(0o755);
+      expect((await stat(join(got, 'src/secret.txt'))).mode & 0o777).toBe(0o600);
+      expect((await stat(join(got, 'README.md'))).mtimeMs).toBe(MTIME * 1000);
+      expect((await stat(join(got, 'empty/inner-empty'))).mtimeMs).toBe(MTIME * 1000);
+      await expect(lstat(join(got, 'link-out'))).rejects.toThrow();
+      expect(await listTree(join(downloads(), PARTIAL_DIR))).toEqual([]);
+      // The receiver also emitted its events (logged by the daemon).
+      expect(bob.proc?.stderr).toMatch(/folder received and verified/);
+    },
+    60_000,
+  );
+
+  it('keeps both folders on a name collision: name (1), the first untouched', async () => {
+    const base = await dirs.make('mesh-fz-coll-');
+    await mkdir(join(base, 'same'));
+    await writeFile(join(base, 'same/a.txt'), 'first');
+    const first = await runCli(['send-folder', join(base, 'same'), ...to(), '--json'], alice.env);
+    expect(first.code, first.stderr).toBe(0);
+    await writeFile(join(base, 'same/a.txt'), 'second');
+    const second = await runCli(['send-folder', join(base, 'same'), ...to(), '--json'], alice.env);
+    expect(second.code, second.stderr).toBe(0);
+    expect(parseJson<SendFolderOutput>(second).savedAs).toBe('same (1)');
+    expect(await readFile(join(downloads(), 'same/a.txt'), 'utf8')).toBe('first');
+    expect(await readFile(join(downloads(), 'same (1)/a.txt'), 'utf8')).toBe('second');
+  }, 60_000);
+
+  it('sends 10,000 small files in 100 directories', async () => {
+    const root = join(work, 'many');
+    for (let d = 0; d < 100; d++) {
+      await mkdir(join(root, `d${d}`), { recursive: true });
+      await Promise.all(
+        Array.from({ length: 100 }, (_, f) =>
+          writeFile(join(root, `d${d}`, `f${f}.txt`), `file ${d}/${f}\n`),
+        ),
+      );
+    }
+    const result = await runCli(['send-folder', root, ...to(), '--json'], alice.env, { timeoutMs: 120_000 });
+    expect(result.code, result.stderr).toBe(0);
+    const out = parseJson<SendFolderOutput>(result);
+    expect(out).toMatchObject({ files: 10_000, dirs: 101 });
+    const got = join(downloads(), out.savedAs);
+    expect((await listTree(got)).filter((p) => !p.endsWith('/'))).toHaveLength(10_000);
+    expect(await readFile(join(got, 'd42/f17.txt'), 'utf8')).toBe('file 42/17\n');
+  }, 150_000);
+
+  it('sends a file over 4 GiB (sparse, deflated on the wire) through ZIP64', async () => {
+    const root = join(work, 'huge');
+    await mkdir(root);
+    execFileSync('truncate', ['-s', '4100M', join(root, 'sparse.img')]);
+    await writeFile(join(root, 'after.txt'), 'after the big one');
+    const result = await runCli(['send-folder', root, ...to(), '--json', '--compress'], alice.env, {
+      timeoutMs: 240_000,
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const out = parseJson<SendFolderOutput>(result);
+    expect(out.bytes).toBe(4100 * 1024 * 1024 + 17);
+    const got = join(downloads(), out.savedAs);
+    expect((await stat(join(got, 'sparse.img'))).size).toBe(4100 * 1024 * 1024);
+    expect(await readFile(join(got, 'after.txt'), 'utf8')).toBe('after the big one');
+    execFileSync('rm', ['-rf', got, root]);
+  }, 300_000);
+
+  it('--symlinks error stops before connecting, with a clear message', async () => {
+    const root = await makeTree(await dirs.make('mesh-fz-sym-'));
+    const result = await runCli(['send-folder', root, ...to(), '--symlinks', 'error'], alice.env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/link-out is a symlink/);
+  });
+
+  it('removes the partial folder when the sender is killed mid-stream', async () => {
+    const root = join(work, 'killed');
+    await mkdir(root);
+    execFileSync('head', ['-c', String(400 * 1024 * 1024), '/dev/urandom'], {
+      stdio: ['ignore', (await import('node:fs')).openSync(join(root, 'big.bin'), 'w'), 'ignore'],
+    });
+    const sender = new CliProcess(['send-folder', root, ...to(), '--json'], alice.env);
+    await eventually(
+      async () => (await listTree(join(downloads(), PARTIAL_DIR))).some((p) => p.endsWith('big.bin')),
+      60_000,
+      20,
+    );
+    sender.child.kill('SIGKILL');
+    await sender.exited;
+    await eventually(async () => (await listTree(join(downloads(), PARTIAL_DIR))).length === 0, 20_000);
+    expect(await listTree(downloads())).not.toContain('killed/');
+  }, 90_000);
+
+  it('refuses to run folder-zip without file-transfer, with a clear error', async () => {
+    const lonely = await makeFolderAgent(dirs, { fileTransfer: false });
+    const result = await runCli(['run', '--listen', '127.0.0.1:0', '--json'], lonely.env);
+    expect(result.code).toBe(2);
+    expect(result.stdout + result.stderr).toMatch(/folder-zip needs the file-transfer plugin/);
+    const send = await runCli(['send-folder', work, '--to', 'x', '--server', server.url], lonely.env);
+    expect(send.code).toBe(2);
+    expect(send.stderr).toMatch(/folder-zip needs the file-transfer plugin/);
+  });
+});
