@@ -3,7 +3,7 @@
 // through the same CLI a user runs. Everything lives in a temporary directory, removed at the end.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -84,6 +84,24 @@ async function main() {
       `  ${(f.size / 1048576).toFixed(0)} MiB in ${f.seconds.toFixed(2)} s = ${f.mbPerSecond.toFixed(1)} MB/s, blake3 ${f.hash}`,
     );
   }
+
+  step('alice sends bob a folder as a streamed ZIP (nested and empty directories, 200 files)');
+  const folder = join(root, 'project');
+  for (let i = 0; i < 200; i++) {
+    const dir = join(folder, 'src', `module-${i % 10}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `file-${i}.txt`), `file ${i}\n`.repeat(100 + i));
+  }
+  mkdirSync(join(folder, 'empty', 'dir'), { recursive: true });
+  const zipped = JSON.parse(
+    cli('alice', ['send-folder', folder, '--to', bob.agentId, '--server', server.url, '--json']),
+  );
+  console.log(
+    `  ${zipped.root} → bob's ${zipped.savedAs}: ${zipped.files} files, ${zipped.dirs} directories`,
+  );
+  console.log(
+    `  ${(zipped.bytes / 1e6).toFixed(1)} MB in ${zipped.seconds.toFixed(2)} s, blake3 of the stream ${zipped.hash}`,
+  );
 
   step('alice shares a terminal running a scripted command; bob attaches as a (read-only) viewer');
   const script =
