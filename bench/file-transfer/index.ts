@@ -2,7 +2,7 @@
  * File transfer over loopback: mesh-agent (`run` receiver + `send-file` sender in direct mode,
  * 1350-byte and large datagrams) next to scp and nc, in one run, each received file's BLAKE3 checked.
  *
- *   npx tsx bench/file-transfer/index.ts [--json] [--size <MiB>] [--only mesh-agent,scp,nc] [--hash-thread worker|inline]
+ *   npx tsx bench/file-transfer/index.ts [--json] [--size <MiB>] [--only mesh-agent,'mesh-agent large',scp,nc] [--hash-thread worker|inline]
  *   (default 1024 MiB, every tool)
  *
  * Build first: npx tsc -b plugins/file-transfer/tsconfig.json. Needs openssh-server,
@@ -16,19 +16,12 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type BenchRow, report } from '../lib/report.js';
 import { type Measurement, meshAgent, nc, scp } from './tools.js';
 
 const MIB = 1024 * 1024;
 /** The largest datagram the QUIC options accept is 16383; 16000 leaves room like bench/quic-throughput. */
 const LARGE_PAYLOAD = 16_000;
-
-interface Row {
-  case: string;
-  tool: 'mesh-agent' | 'scp' | 'nc';
-  metric: 'throughput' | 'rss';
-  value: number;
-  unit: 'MB/s' | 'MB';
-}
 
 const require = createRequire(new URL('../../plugins/file-transfer/package.json', import.meta.url));
 const { createBLAKE3 } = require('hash-wasm') as {
@@ -75,54 +68,44 @@ async function main(): Promise<void> {
     const source = join(dir, 'source.bin');
     await randomFile(source, bytes);
     const expected = await blake3(source);
-    const cases: Array<{ case: string; tool: Row['tool']; run: () => Promise<Measurement> }> = [
-      { case: '1350', tool: 'mesh-agent', run: () => meshAgent(source, dir, 1350, plugin) },
-      { case: 'large', tool: 'mesh-agent', run: () => meshAgent(source, dir, LARGE_PAYLOAD, plugin) },
-      { case: '-', tool: 'scp', run: () => scp(source, dir) },
-      { case: 'stream', tool: 'nc', run: () => nc(source, dir) },
+    // `tool` names the column of the report; `--only` takes whole names or their first word.
+    const cases: Array<{ tool: string; run: () => Promise<Measurement> }> = [
+      { tool: 'mesh-agent 1350', run: () => meshAgent(source, dir, 1350, plugin) },
+      { tool: 'mesh-agent large', run: () => meshAgent(source, dir, LARGE_PAYLOAD, plugin) },
+      { tool: 'scp', run: () => scp(source, dir) },
+      { tool: 'nc', run: () => nc(source, dir) },
     ];
     const onlyAt = argv.indexOf('--only');
     const only = onlyAt >= 0 ? (argv[onlyAt + 1] ?? '').split(',') : undefined;
-    const rows: Row[] = [];
-    const table: Array<{ c: string; tool: string; mbps: number; sender: number; receiver: number }> = [];
+    const rows: BenchRow[] = [];
     for (const c of cases) {
-      if (only && !only.includes(c.tool)) continue;
-      say(`${c.tool} (${c.case}): ${mib} MiB …`);
+      if (only && !only.includes(c.tool) && !only.includes(c.tool.split(' ')[0] as string)) continue;
+      say(`${c.tool}: ${mib} MiB …`);
       const m = await c.run();
       const got = await blake3(m.output);
       if (got !== expected)
-        throw new Error(`${c.tool} ${c.case}: received file hashes to ${got}, expected ${expected}`);
+        throw new Error(`${c.tool}: received file hashes to ${got}, expected ${expected}`);
       await rm(m.output, { force: true });
-      const mbps = bytes / 1e6 / m.seconds;
-      rows.push({ case: c.case, tool: c.tool, metric: 'throughput', value: round(mbps), unit: 'MB/s' });
-      rows.push({
-        case: c.case,
-        tool: c.tool,
-        metric: 'rss',
-        value: round(Math.max(m.senderRss, m.receiverRss)),
-        unit: 'MB',
-      });
-      table.push({ c: c.case, tool: c.tool, mbps, sender: m.senderRss, receiver: m.receiverRss });
-    }
-    if (json) {
-      process.stdout.write(`${JSON.stringify(rows)}\n`);
-      return;
-    }
-    const scpRate = table.find((t) => t.tool === 'scp')?.mbps ?? Number.NaN;
-    console.log(`\n${mib} MiB over loopback, BLAKE3 of every received file checked\n`);
-    console.log('tool        case    MB/s   × scp   sender RSS MB  receiver RSS MB');
-    for (const t of table) {
-      console.log(
-        `${t.tool.padEnd(11)} ${t.c.padEnd(6)} ${t.mbps.toFixed(1).padStart(6)}  ${(t.mbps / scpRate).toFixed(2).padStart(5)}  ${t.sender.toFixed(0).padStart(13)}  ${t.receiver.toFixed(0).padStart(15)}`,
+      rows.push(
+        {
+          case: 'transfer',
+          tool: c.tool,
+          metric: 'throughput',
+          value: bytes / 1e6 / m.seconds,
+          unit: 'MB/s',
+        },
+        { case: 'sender', tool: c.tool, metric: 'peak rss', value: m.senderRss, unit: 'MB' },
+        { case: 'receiver', tool: c.tool, metric: 'peak rss', value: m.receiverRss, unit: 'MB' },
       );
     }
+    report(rows, {
+      json,
+      reference: 'scp',
+      title: `${mib} MiB over loopback, BLAKE3 of every received file checked`,
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-function round(value: number): number {
-  return Math.round(value * 10) / 10;
 }
 
 await main();

@@ -12,6 +12,7 @@
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type BenchRow, report } from '../lib/report.js';
 import { buildPeer } from './build.js';
 import type { PeerMessage, PeerSpec, Tool } from './peer.js';
 
@@ -24,14 +25,6 @@ const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 interface Launcher {
   script: string;
   execArgv: string[];
-}
-
-interface Row {
-  case: string;
-  tool: Tool;
-  metric: 'throughput' | 'rss' | 'lag';
-  value: number;
-  unit: 'MB/s' | 'MB' | 'ms';
 }
 
 interface Case {
@@ -113,7 +106,11 @@ class Peer {
   }
 }
 
-async function runCase(launcher: Launcher, c: Case, driver: 'worker' | 'inline' | undefined): Promise<Row[]> {
+async function runCase(
+  launcher: Launcher,
+  c: Case,
+  driver: 'worker' | 'inline' | undefined,
+): Promise<BenchRow[]> {
   const base = { tool: c.tool, bytes: c.bytes, maxUdpPayload: c.maxUdpPayload, driver };
   const receiver = new Peer(launcher, { ...base, role: 'receiver' });
   let sender: Peer | null = null;
@@ -131,47 +128,25 @@ async function runCase(launcher: Launcher, c: Case, driver: 'worker' | 'inline' 
     receiver.child.send({ type: 'report' });
     sender.child.send({ type: 'report' });
     const [rs, ss] = await Promise.all([receiver.next('sample', 10_000), sender.next('sample', 10_000)]);
-    const rows: Row[] = [
+    // One tool column per datagram size, so every figure gets a ratio against plain TLS.
+    const tool = c.tool === 'tcp' || c.tool === 'tls' ? c.tool : `${c.tool} ${c.name}`;
+    const rows: BenchRow[] = [
       {
-        case: c.name,
-        tool: c.tool,
+        case: 'transfer',
+        tool,
         metric: 'throughput',
         value: c.bytes / 1e6 / (result.ms / 1000),
         unit: 'MB/s',
       },
-      { case: `${c.name}-sender`, tool: c.tool, metric: 'rss', value: ss.rssPeakMb, unit: 'MB' },
-      { case: `${c.name}-receiver`, tool: c.tool, metric: 'rss', value: rs.rssPeakMb, unit: 'MB' },
-      { case: `${c.name}-sender`, tool: c.tool, metric: 'lag', value: ss.lagMaxMs, unit: 'ms' },
-      { case: `${c.name}-receiver`, tool: c.tool, metric: 'lag', value: rs.lagMaxMs, unit: 'ms' },
+      { case: 'sender', tool, metric: 'peak rss', value: ss.rssPeakMb, unit: 'MB' },
+      { case: 'receiver', tool, metric: 'peak rss', value: rs.rssPeakMb, unit: 'MB' },
+      { case: 'sender', tool, metric: 'worst loop lag', value: ss.lagMaxMs, unit: 'ms' },
+      { case: 'receiver', tool, metric: 'worst loop lag', value: rs.lagMaxMs, unit: 'ms' },
     ];
     return rows.map((r) => ({ ...r, value: Math.round(r.value * 10) / 10 }));
   } finally {
     await Promise.all([receiver.stop(), sender?.stop()]);
   }
-}
-
-function printTable(rows: Row[]): void {
-  const tls = rows.find((r) => r.tool === 'tls' && r.metric === 'throughput')?.value;
-  const cases = [...new Set(rows.filter((r) => r.metric === 'throughput').map((r) => `${r.tool}|${r.case}`))];
-  const pick = (tool: string, name: string, metric: Row['metric']) =>
-    rows.find((r) => r.tool === tool && r.case === name && r.metric === metric)?.value;
-  const lines = [['tool', 'case', 'MB/s', 'x tls', 'rss snd MB', 'rss rcv MB', 'lag snd ms', 'lag rcv ms']];
-  for (const key of cases) {
-    const [tool, name] = key.split('|') as [string, string];
-    const mbps = pick(tool, name, 'throughput') ?? 0;
-    lines.push([
-      tool,
-      name,
-      mbps.toFixed(1),
-      tls ? (mbps / tls).toFixed(2) : '-',
-      String(pick(tool, `${name}-sender`, 'rss') ?? '-'),
-      String(pick(tool, `${name}-receiver`, 'rss') ?? '-'),
-      String(pick(tool, `${name}-sender`, 'lag') ?? '-'),
-      String(pick(tool, `${name}-receiver`, 'lag') ?? '-'),
-    ]);
-  }
-  const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
-  for (const line of lines) console.log(line.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
 }
 
 async function main(): Promise<void> {
@@ -187,7 +162,7 @@ async function main(): Promise<void> {
   const launcher: Launcher = build
     ? { script: build.peer, execArgv: [] }
     : { script: PEER_SOURCE, execArgv: ['--import', TSX] };
-  const rows: Row[] = [];
+  const rows: BenchRow[] = [];
   try {
     for (const c of cases) {
       if (!args.json) console.error(`running ${c.tool} ${c.name} (${c.bytes / MIB} MiB)…`);
@@ -200,8 +175,11 @@ async function main(): Promise<void> {
   } finally {
     await build?.cleanup();
   }
-  if (args.json) console.log(JSON.stringify(rows));
-  else printTable(rows);
+  report(rows, {
+    json: args.json,
+    reference: 'tls',
+    title: `QUIC data plane, one stream over loopback (${args.bytes / MIB} MiB; matrixai-quic ${args.matrixaiBytes / MIB} MiB)`,
+  });
 }
 
 main().catch((error: Error) => {

@@ -7,7 +7,8 @@ export const FILE_STREAM = 'file';
 export const MAX_CHUNK = 1024 * 1024;
 /** Smallest chunk size a sender may announce: tinier chunks only cost frames. */
 export const MIN_CHUNK = 4 * 1024;
-export const DEFAULT_CHUNK = 256 * 1024;
+/** 1 MiB: a quarter of the frames, awaits and writes of 256 KiB chunks; measured faster end to end. */
+export const DEFAULT_CHUNK = 1024 * 1024;
 
 // Sender → receiver.
 export const FILE_META = 'FILE_META';

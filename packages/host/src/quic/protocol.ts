@@ -87,4 +87,4 @@ export interface EndpointStats {
 export const WRITE_BUFFER_SIZE = 256 * 1024;
 
 /** Bytes a stream's reader may have in flight to the main thread before it must return credit. */
-export const STREAM_RECV_CREDIT = 512 * 1024;
+export const STREAM_RECV_CREDIT = 1024 * 1024;

@@ -17,8 +17,9 @@ export interface StreamSink {
  * Bytes a writer may have handed to the driver that quiche has not yet taken. Past it, write
  * callbacks wait, so `write()` returns false and pipes pause: the sender's memory stays flat.
  */
-const SEND_WINDOW = 1024 * 1024;
-const READ_HIGH_WATER = 256 * 1024;
+const SEND_WINDOW = 4 * 1024 * 1024;
+/** Room for a whole 1 MiB frame while the previous one is processed, so the driver keeps reading. */
+const READ_HIGH_WATER = 1024 * 1024;
 const WRITE_HIGH_WATER = 256 * 1024;
 
 /** Application error code sent with RESET_STREAM / STOP_SENDING when a stream is destroyed early. */

@@ -3,6 +3,8 @@
  * Bytes are copied only when a read spans chunks, so a frame is assembled once, however
  * finely the stream split it; a read inside one chunk is a zero-copy view.
  */
+const EMPTY_CHUNK = Buffer.alloc(0);
+
 export class ChunkQueue {
   private chunks: Buffer[] = [];
   /** Index of the first chunk with unread bytes; chunks before it are spent. */
@@ -87,6 +89,9 @@ export class ChunkQueue {
     this.offset += count;
     const chunk = this.chunks[this.head]!;
     if (this.offset < chunk.length) return;
+    // Release the spent chunk now: a queue that never empties (frames spanning chunks keep a
+    // tail in it) must not pin every chunk it ever saw until the next compaction.
+    this.chunks[this.head] = EMPTY_CHUNK;
     this.head++;
     this.offset = 0;
     if (this.head === this.chunks.length) {
