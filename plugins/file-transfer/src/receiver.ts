@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { chmod, open, statfs, unlink, utimes } from 'node:fs/promises';
 import type { FrameChannel, IncomingStream, PluginHost } from '@mesh-agent/host';
-import { isWireError } from '@mesh-agent/host';
+import { isWireError, TimeoutError, withTimeout } from '@mesh-agent/host';
 import type { FileTransferConfig } from './config.js';
 import { TransferEvents } from './events.js';
 import { type Blake3, createBlake3 } from './hasher.js';
@@ -75,7 +75,7 @@ export class FileReceiver {
     const log = host.log.child({ peer: peer.agentId });
     let meta: FileMetaHeader;
     try {
-      meta = (await withTimeout(channel.next([FILE_META]), META_TIMEOUT_MS))
+      meta = (await withTimeout(channel.next([FILE_META]), META_TIMEOUT_MS, senderSilent(META_TIMEOUT_MS)))
         .header as unknown as FileMetaHeader;
     } catch (error) {
       log.warn({ err: (error as Error).message }, 'file stream without a valid FILE_META');
@@ -92,7 +92,7 @@ export class FileReceiver {
       log.warn({ name: meta.name, code }, `refused a file: ${reason}`);
       events.failed(code, reason);
       await channel.send({ type: FILE_REJECT, code, reason }).catch(() => {});
-      await linger(channel);
+      await channel.linger(LINGER_MS);
     };
     const decision = decide(config, peer, this.opts.peers.standing(peer));
     if (!decision.accept) return refuse('NOT_ALLOWED', decision.reason);
@@ -151,7 +151,7 @@ export class FileReceiver {
       log.warn({ name: meta.name }, reason);
       events.failed('NO_SPACE', reason);
       await channel.send({ type: FILE_REJECT, code: 'NO_SPACE', reason }).catch(() => {});
-      return linger(channel);
+      return channel.linger(LINGER_MS);
     }
     let hasher: Blake3 | undefined = await createBlake3(config.hashThread, meta.size);
     let position = 0;
@@ -164,7 +164,11 @@ export class FileReceiver {
       } else {
         await channel.send({ type: FILE_ACCEPT });
       }
-      const start = await withTimeout(channel.next([FILE_START, FILE_ABORT]), START_TIMEOUT_MS);
+      const start = await withTimeout(
+        channel.next([FILE_START, FILE_ABORT]),
+        START_TIMEOUT_MS,
+        senderSilent(START_TIMEOUT_MS),
+      );
       if (start.header.type === FILE_ABORT) throw senderAbort(start.header);
       const from = start.header.offset as number;
       if (from !== 0 && from !== offer)
@@ -241,7 +245,7 @@ export class FileReceiver {
             'file received and verified',
           );
           events.completed(hash, { savedAs, resumedFrom: from });
-          return linger(channel);
+          return channel.linger(LINGER_MS);
         } else if (header.type === FILE_ABORT) {
           throw senderAbort(header);
         } else {
@@ -263,7 +267,7 @@ export class FileReceiver {
         await channel
           .send({ type: FILE_FAILED, code: failure.code, reason: failure.message })
           .catch(() => {});
-        await linger(channel);
+        await channel.linger(LINGER_MS);
       }
     } finally {
       hasher?.close();
@@ -348,41 +352,7 @@ function asFailure(error: unknown): ReceiveFailure {
   return new ReceiveFailure('IO_ERROR', `cannot store the file: ${(error as Error).message}`);
 }
 
-class TimeoutError extends Error {}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TimeoutError(`the sender said nothing for ${ms / 1000} s`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Ends our side after the last answer and waits (bounded) for the sender to close its side. */
-async function linger(channel: FrameChannel): Promise<void> {
-  try {
-    await withTimeout(channel.end(), LINGER_MS);
-    // Anything the sender still sends is dropped; we only wait for its end.
-    for (;;)
-      if (
-        !(await withTimeout(
-          channel.next().then(
-            () => true,
-            () => false,
-          ),
-          LINGER_MS,
-        ))
-      )
-        break;
-  } catch {
-    // The sender went away or took too long: nothing left to tell it.
-  } finally {
-    channel.destroy();
-  }
+/** The timeout of a wait on the sender, in words for the user. */
+function senderSilent(ms: number): () => TimeoutError {
+  return () => new TimeoutError(`the sender said nothing for ${ms / 1000} s`);
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FrameChannel, IncomingStream, PluginHost } from '@mesh-agent/host';
-import { isWireError } from '@mesh-agent/host';
+import { isWireError, TimeoutError, withTimeout } from '@mesh-agent/host';
 import {
   type Blake3,
   checkFileName,
@@ -72,7 +72,7 @@ export class FolderReceiver {
     const log = host.log.child({ peer: peer.agentId });
     let meta: ZipMetaHeader;
     try {
-      meta = (await withTimeout(channel.next([ZIP_META]), META_TIMEOUT_MS))
+      meta = (await withTimeout(channel.next([ZIP_META]), META_TIMEOUT_MS, senderSilent(META_TIMEOUT_MS)))
         .header as unknown as ZipMetaHeader;
     } catch (error) {
       log.warn({ err: (error as Error).message }, 'zip stream without a valid ZIP_META');
@@ -90,7 +90,7 @@ export class FolderReceiver {
       log.warn({ root: meta.root, code }, `refused a folder: ${reason}`);
       events.failed(code, reason);
       await channel.send({ type: ZIP_REJECT, code, reason }).catch(() => {});
-      await linger(channel);
+      await channel.linger(LINGER_MS);
     };
     const decision = decide(transfer, peer, this.opts.peers.standing(peer));
     if (!decision.accept) return refuse('NOT_ALLOWED', decision.reason);
@@ -183,7 +183,7 @@ export class FolderReceiver {
         'folder received and verified',
       );
       events.completed(hash, { savedAs });
-      await linger(channel);
+      await channel.linger(LINGER_MS);
     } catch (error) {
       const failure = asFailure(error);
       await extractor.abandon();
@@ -195,7 +195,7 @@ export class FolderReceiver {
       events.failed(failure.code, failure.message);
       if (failure.code !== 'CONNECTION_LOST') {
         await channel.send({ type: ZIP_FAILED, code: failure.code, reason: failure.message }).catch(() => {});
-        await linger(channel);
+        await channel.linger(LINGER_MS);
       } else {
         channel.destroy();
       }
@@ -217,7 +217,11 @@ class ZipFrames implements ByteSource {
 
   async next(): Promise<Buffer | undefined> {
     if (this.end) return undefined;
-    const frame = await withTimeout(this.channel.next([ZIP_DATA, ZIP_END, ZIP_ABORT]), DATA_TIMEOUT_MS);
+    const frame = await withTimeout(
+      this.channel.next([ZIP_DATA, ZIP_END, ZIP_ABORT]),
+      DATA_TIMEOUT_MS,
+      senderSilent(DATA_TIMEOUT_MS),
+    );
     if (frame.header.type === ZIP_ABORT)
       throw new ReceiveFailure(
         (frame.header.code as FailureCode | undefined) ?? 'CHANGED',
@@ -258,39 +262,7 @@ async function freeBytes(dir: string): Promise<number> {
   return stats.bavail * stats.bsize;
 }
 
-class TimeoutError extends Error {}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TimeoutError(`the sender said nothing for ${ms / 1000} s`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Ends our side after the last answer and waits (bounded) for the sender to close its side. */
-async function linger(channel: FrameChannel): Promise<void> {
-  try {
-    await withTimeout(channel.end(), LINGER_MS);
-    for (;;) {
-      const more = await withTimeout(
-        channel.next().then(
-          () => true,
-          () => false,
-        ),
-        LINGER_MS,
-      );
-      if (!more) break;
-    }
-  } catch {
-    // The sender went away or took too long: nothing left to tell it.
-  } finally {
-    channel.destroy();
-  }
+/** The timeout of a wait on the sender, in words for the user. */
+function senderSilent(ms: number): () => TimeoutError {
+  return () => new TimeoutError(`the sender said nothing for ${ms / 1000} s`);
 }

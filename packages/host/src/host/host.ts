@@ -2,7 +2,7 @@ import type { HostConfig } from '../config/schema.js';
 import { createHooks, type HostHooks, type PluginEventPayload } from '../hooks/hooks.js';
 import type { AgentIdentity } from '../identity/identity.js';
 import type { Logger } from '../log/logger.js';
-import { PeerUnavailableError, withTimeout } from '../p2p/errors.js';
+import { PeerUnavailableError } from '../p2p/errors.js';
 import { registerHostMessages } from '../p2p/messages.js';
 import type { PeerConnection } from '../p2p/peer-connection.js';
 import { P2PService } from '../p2p/service.js';
@@ -11,6 +11,7 @@ import { QuicEndpoint } from '../quic/index.js';
 import { SignalingClient } from '../signaling/client.js';
 import type { Envelope, ErrorData, P2pSessionData } from '../signaling/protocol.js';
 import { type SessionGrant, TokenCache } from '../tokens/token-cache.js';
+import { withTimeout } from '../util/timeout.js';
 import { MessageRegistry } from '../wire/registry.js';
 import { advertisedAddresses } from './addresses.js';
 

@@ -28,18 +28,3 @@ export class PeerUnavailableError extends Error {
     super(`cannot reach agent ${agentId}: ${reason}`);
   }
 }
-
-/** Rejects with `error` unless `promise` settles within `ms`. */
-export async function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(error()), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -2,9 +2,10 @@ import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { QuicConnection } from '../quic/index.js';
 import type { RedeemResult } from '../tokens/token-cache.js';
+import { withTimeout } from '../util/timeout.js';
 import { FrameChannel } from '../wire/channel.js';
 import type { MessageRegistry } from '../wire/registry.js';
-import { HandshakeDeniedError, withTimeout } from './errors.js';
+import { HandshakeDeniedError } from './errors.js';
 import { P2P_DENY, P2P_HELLO, P2P_OK } from './messages.js';
 
 export const HANDSHAKE_TIMEOUT_MS = 10_000;

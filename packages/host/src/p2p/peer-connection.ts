@@ -1,7 +1,8 @@
 import type { QuicConnection } from '../quic/index.js';
+import { withTimeout } from '../util/timeout.js';
 import { FrameChannel } from '../wire/channel.js';
 import type { MessageRegistry } from '../wire/registry.js';
-import { StreamRejectedError, withTimeout } from './errors.js';
+import { StreamRejectedError } from './errors.js';
 import { HANDSHAKE_TIMEOUT_MS } from './handshake.js';
 import { STREAM_ACCEPT, STREAM_OPEN, STREAM_REJECT } from './messages.js';
 import type { PeerInfo } from './types.js';

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { withTimeout } from '../util/timeout.js';
 import {
   assertFrameHeader,
   DEFAULT_MAX_FRAME,
@@ -120,6 +121,30 @@ export class FrameChannel implements AsyncIterable<Frame> {
       this.duplex.end();
     }
     return this.ending;
+  }
+
+  /**
+   * A lingering close after our last word (a verdict, a refusal): ends our side, then waits, at
+   * most `graceMs` per step, for the peer to end its side, dropping whatever it still sends, and
+   * destroys the channel. Never throws: a peer that is gone or slow has nothing left to hear.
+   */
+  async linger(graceMs: number): Promise<void> {
+    try {
+      await withTimeout(this.end(), graceMs);
+      while (
+        await withTimeout(
+          this.next().then(
+            () => true,
+            () => false,
+          ),
+          graceMs,
+        )
+      );
+    } catch {
+      // Gone or too slow.
+    } finally {
+      this.destroy();
+    }
   }
 
   /** Closes both directions at once; pending and later reads and sends fail. */
