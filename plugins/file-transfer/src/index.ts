@@ -12,6 +12,7 @@ export { configSchema, downloadDirOf, type FileTransferConfig } from './config.j
 export { TRANSFER_EVENTS } from './events.js';
 export { type Blake3, createBlake3 } from './hasher.js';
 export { checkFileName, MAX_NAME_BYTES, numberedName, UnsafeNameError } from './names.js';
+export { lostConnection, receiverVerdict, refusal, sendFailure } from './outcome.js';
 export { decide, PeerDirectory } from './policy.js';
 export { formatBytes, megabytesPerSecond, type Progress, ProgressReporter, throttle } from './progress.js';
 export * from './protocol.js';

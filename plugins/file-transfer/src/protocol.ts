@@ -94,14 +94,4 @@ export function registerFileMessages(messages: MessageRegistry): void {
   messages.register(FILE_FAILED, strict(FAILURE.required, FAILURE.properties));
 }
 
-/** A transfer that ended without a verified file; `code` is the protocol's failure code. */
-export class TransferError extends Error {
-  override name = 'TransferError';
-  constructor(
-    readonly code: FailureCode | 'CONNECTION_LOST',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export { TransferError } from './outcome.js';

@@ -1,12 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { Frame, FrameChannel } from '@mesh-agent/host';
-import { isWireError } from '@mesh-agent/host';
 import type { HashThread } from './config.js';
 import { type Blake3, createBlake3 } from './hasher.js';
+import { receiverVerdict, refusal, sendFailure } from './outcome.js';
 import { hashPrefix } from './part-files.js';
 import {
-  type FailureCode,
   FILE_ABORT,
   FILE_ACCEPT,
   FILE_CHUNK,
@@ -74,7 +73,7 @@ export async function sendFile(
       chunk_size: opts.chunkSize,
     });
     const answer = await channel.next([FILE_ACCEPT, FILE_RESUME, FILE_REJECT]);
-    if (answer.header.type === FILE_REJECT) throw refused(answer, 'the receiver refused the file');
+    if (answer.header.type === FILE_REJECT) throw refusal(answer, 'the receiver refused the file');
     hasher = await createBlake3(opts.hashThread, before.size);
     let from = 0;
     if (answer.header.type === FILE_RESUME) {
@@ -137,22 +136,9 @@ export async function sendFile(
       }
     } catch (error) {
       if (error instanceof TransferError) throw error;
-      // The stream broke: the receiver's reason, if it gave one, explains it better than the reset.
-      const frame = await Promise.race([
-        verdict,
-        new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000)),
-      ]).catch(() => undefined);
-      if (frame?.header.type === FILE_FAILED) throw refused(frame, 'the receiver failed the transfer');
-      throw lostConnection(error);
+      throw await sendFailure(verdict, FILE_FAILED, error);
     }
-    let result: Frame;
-    try {
-      result = await verdict;
-    } catch (error) {
-      throw lostConnection(error);
-    }
-    await channel.end().catch(() => {});
-    if (result.header.type === FILE_FAILED) throw refused(result, 'the receiver failed the transfer');
+    const result = await receiverVerdict(channel, verdict, FILE_FAILED);
     const seconds = (Date.now() - startedAt) / 1000;
     const bytesSent = before.size - from;
     return {
@@ -172,17 +158,4 @@ export async function sendFile(
     hasher?.close();
     await handle.close();
   }
-}
-
-function refused(frame: Frame, what: string): TransferError {
-  const code = frame.header.code as FailureCode;
-  return new TransferError(code, `${what} (${code}): ${String(frame.header.reason)}`);
-}
-
-function lostConnection(error: unknown): Error {
-  if (isWireError(error))
-    return new TransferError('CONNECTION_LOST', `connection to the receiver lost: ${error.message}`, {
-      cause: error,
-    });
-  return error as Error;
 }

@@ -87,15 +87,3 @@ export function registerZipMessages(messages: MessageRegistry): void {
   );
   messages.register(ZIP_FAILED, strict(FAILURE.required, FAILURE.properties));
 }
-
-/** A folder transfer that ended without a verified folder; `code` is the protocol's failure code. */
-export class FolderTransferError extends Error {
-  override name = 'FolderTransferError';
-  constructor(
-    readonly code: FailureCode | 'CONNECTION_LOST',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}

@@ -1,11 +1,15 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Frame, FrameChannel } from '@mesh-agent/host';
-import { isWireError } from '@mesh-agent/host';
-import { type Blake3, createBlake3 } from '@mesh-agent/plugin-file-transfer';
 import {
-  type FailureCode,
-  FolderTransferError,
+  type Blake3,
+  createBlake3,
+  receiverVerdict,
+  refusal,
+  sendFailure,
+  TransferError,
+} from '@mesh-agent/plugin-file-transfer';
+import {
   MAX_DATA,
   ZIP_ABORT,
   ZIP_ACCEPT,
@@ -71,7 +75,7 @@ export async function sendFolder(
       bytes: tree.bytes,
     });
     const answer = await channel.next([ZIP_ACCEPT, ZIP_REJECT]);
-    if (answer.header.type === ZIP_REJECT) throw refused(answer, 'the receiver refused the folder');
+    if (answer.header.type === ZIP_REJECT) throw refusal(answer, 'the receiver refused the folder');
     opts.onStart?.();
     const hash = await createBlake3('inline');
     hasher = hash;
@@ -85,10 +89,10 @@ export async function sendFolder(
       () => {},
     );
     const out = new FrameBatcher(async (body) => {
-      if (early) throw refused(early, 'the receiver failed the transfer');
+      if (early) throw refusal(early, 'the receiver failed the transfer');
       await hash.update(body);
       await Promise.race([channel.send({ type: ZIP_DATA }, body), verdict]);
-      if (early) throw refused(early, 'the receiver failed the transfer');
+      if (early) throw refusal(early, 'the receiver failed the transfer');
     });
     let zipBytes: number;
     try {
@@ -114,29 +118,16 @@ export async function sendFolder(
       await channel.send({ type: ZIP_END, hash: await hash.digest(), zip_bytes: zipBytes });
       hasher = undefined;
     } catch (error) {
-      if (error instanceof FolderTransferError) throw error;
+      if (error instanceof TransferError) throw error;
       if (error instanceof SizeChangedError || isChanged(error)) {
         const reason = (error as Error).message;
         await channel.send({ type: ZIP_ABORT, code: 'CHANGED', reason }).catch(() => {});
         await Promise.race([verdict, new Promise((r) => setTimeout(r, 5_000))]).catch(() => {});
-        throw new FolderTransferError('CHANGED', `the folder changed while it was being sent: ${reason}`);
+        throw new TransferError('CHANGED', `the folder changed while it was being sent: ${reason}`);
       }
-      // The stream broke: the receiver's reason, if it gave one, explains it better than the reset.
-      const frame = await Promise.race([
-        verdict,
-        new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000)),
-      ]).catch(() => undefined);
-      if (frame?.header.type === ZIP_FAILED) throw refused(frame, 'the receiver failed the transfer');
-      throw lostConnection(error);
+      throw await sendFailure(verdict, ZIP_FAILED, error);
     }
-    let result: Frame;
-    try {
-      result = await verdict;
-    } catch (error) {
-      throw lostConnection(error);
-    }
-    await channel.end().catch(() => {});
-    if (result.header.type === ZIP_FAILED) throw refused(result, 'the receiver failed the transfer');
+    const result = await receiverVerdict(channel, verdict, ZIP_FAILED);
     const seconds = (Date.now() - startedAt) / 1000;
     return {
       root: tree.root,
@@ -251,17 +242,4 @@ async function* readExactly(entry: TreeEntry): AsyncGenerator<Buffer> {
 function isChanged(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'ELOOP';
-}
-
-function refused(frame: Frame, what: string): FolderTransferError {
-  const code = frame.header.code as FailureCode;
-  return new FolderTransferError(code, `${what} (${code}): ${String(frame.header.reason)}`);
-}
-
-function lostConnection(error: unknown): Error {
-  if (isWireError(error))
-    return new FolderTransferError('CONNECTION_LOST', `connection to the receiver lost: ${error.message}`, {
-      cause: error,
-    });
-  return error as Error;
 }

@@ -1,10 +1,15 @@
 import { resolve } from 'node:path';
 import { MeshCommand, peerFlags, signalingOverrides, targetFromFlags, UsageError } from '@mesh-agent/host';
-import { formatBytes, type Progress, ProgressReporter } from '@mesh-agent/plugin-file-transfer';
+import {
+  formatBytes,
+  type Progress,
+  ProgressReporter,
+  TransferError,
+} from '@mesh-agent/plugin-file-transfer';
 import { Args, Flags } from '@oclif/core';
 import { type FolderZipConfig, SYMLINK_POLICIES, type SymlinkPolicy } from '../config.js';
 import { FolderEvents } from '../events.js';
-import { FolderTransferError, ZIP_STREAM } from '../protocol.js';
+import { ZIP_STREAM } from '../protocol.js';
 import { type FolderSendResult, sendFolder } from '../sender.js';
 import { type FolderTree, FolderTreeError, walkFolder } from '../tree.js';
 
@@ -88,7 +93,7 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
           );
         return { peer, ...result };
       } catch (error) {
-        const code = error instanceof FolderTransferError ? error.code : 'IO_ERROR';
+        const code = error instanceof TransferError ? error.code : 'IO_ERROR';
         events.failed(code, (error as Error).message);
         progress.finish(view, 'FAILED');
         throw error;

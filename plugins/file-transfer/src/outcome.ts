@@ -1,0 +1,64 @@
+import type { Frame, FrameChannel } from '@mesh-agent/host';
+import { isWireError } from '@mesh-agent/host';
+
+/** A transfer that ended badly, with the code the receiver (or the sender itself) gave. */
+export class TransferError<Code extends string = string> extends Error {
+  override name = 'TransferError';
+  constructor(
+    readonly code: Code | 'CONNECTION_LOST',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The receiver's REJECT or FAILED frame as an error naming its code and reason. */
+export function refusal<Code extends string>(frame: Frame, what: string): TransferError<Code> {
+  const code = frame.header.code as Code;
+  return new TransferError<Code>(code, `${what} (${code}): ${String(frame.header.reason)}`);
+}
+
+/** A broken stream as a CONNECTION_LOST transfer error; anything else unchanged. */
+export function lostConnection(error: unknown): Error {
+  if (isWireError(error))
+    return new TransferError('CONNECTION_LOST', `connection to the receiver lost: ${error.message}`, {
+      cause: error,
+    });
+  return error as Error;
+}
+
+/**
+ * Why sending failed: the receiver's reason when its FAILED frame arrives within a second (it
+ * explains the failure better than the stream reset does), else the lost connection.
+ */
+export async function sendFailure(
+  verdict: Promise<Frame>,
+  failedType: string,
+  sendError: unknown,
+): Promise<Error> {
+  const frame = await Promise.race([
+    verdict,
+    new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1_000)),
+  ]).catch(() => undefined);
+  return frame?.header.type === failedType
+    ? refusal(frame, 'the receiver failed the transfer')
+    : lostConnection(sendError);
+}
+
+/** The receiver's verdict after all the data was sent; our side is then ended. Throws its failure. */
+export async function receiverVerdict(
+  channel: FrameChannel,
+  verdict: Promise<Frame>,
+  failedType: string,
+): Promise<Frame> {
+  let result: Frame;
+  try {
+    result = await verdict;
+  } catch (error) {
+    throw lostConnection(error);
+  }
+  await channel.end().catch(() => {});
+  if (result.header.type === failedType) throw refusal(result, 'the receiver failed the transfer');
+  return result;
+}
