@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { freePort, PeakRss, start, waitFor } from './proc.js';
+import { freePort, PeakRss, start, waitFor } from '../lib/proc.js';
 
 export interface Measurement {
   seconds: number;

@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort, start, waitFor } from '../file-transfer/proc.js';
+import { freePort, start, waitFor } from '../lib/proc.js';
 import { type BenchRow, hasFlag, report } from '../lib/report.js';
 import { LoopbackSshd } from '../terminal/sshd.js';
 
