@@ -11,16 +11,15 @@
  * start, connection and verification included), in MB/s (10^6).
  */
 
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort, start, waitFor } from '../lib/proc.js';
+import { directPair } from '../lib/mesh.js';
+import { freePort, start } from '../lib/proc.js';
 import { type BenchRow, hasFlag, report } from '../lib/report.js';
-import { LoopbackSshd } from '../terminal/sshd.js';
+import { LoopbackSshd } from '../lib/sshd.js';
 
-const BIN = resolve(import.meta.dirname, '../../bin/run.js');
 const MIB = 1024 * 1024;
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
@@ -81,69 +80,15 @@ async function digest(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-function agentEnv(home: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, MESH_AGENT_HOME: home, HOME: home };
-  for (const key of Object.keys(env))
-    if (key.startsWith('MESH_AGENT_') && key !== 'MESH_AGENT_HOME') delete env[key];
-  return { ...env, MESH_AGENT_DATA_DIR: join(home, 'oclif-data') };
-}
-
-async function agentHome(dir: string, name: string): Promise<string> {
-  const home = join(dir, name);
-  await mkdir(home, { recursive: true });
-  const config = { log: { level: 'warn' }, quic: { maxUdpPayload: 16_000 } };
-  await writeFile(join(home, 'mesh-agent.config.json'), JSON.stringify(config));
-  execFileSync(process.execPath, [BIN, 'identity', '--json'], { env: agentEnv(home), cwd: home });
-  return home;
-}
-
 /** Seconds of the sending side; returns where the tree arrived. */
 type Run = (tree: Tree, dir: string) => Promise<{ seconds: number; output: string }>;
 
 const meshAgent: Run = async (tree, dir) => {
-  const receiverHome = await agentHome(dir, 'receiver');
-  const senderHome = await agentHome(dir, 'sender');
-  const token = `bench-${Date.now()}-token-0123456789`;
-  const receiver = start(
-    process.execPath,
-    [BIN, 'run', '--listen', '127.0.0.1:0', '--session-id', 'bench', '--accept-token', token, '--json'],
-    { env: agentEnv(receiverHome), cwd: receiverHome },
-  );
-  try {
-    await waitFor(receiver, (out) => out.includes('"listen"'));
-    const ready = JSON.parse(receiver.stdout.split('\n')[0] as string) as {
-      fingerprint: string;
-      listen: Array<{ port: number }>;
-    };
-    const started = process.hrtime.bigint();
-    const sender = start(
-      process.execPath,
-      [
-        BIN,
-        'send-folder',
-        tree.path,
-        '--peer-addr',
-        `127.0.0.1:${ready.listen[0]?.port}`,
-        '--session-id',
-        'bench',
-        '--token',
-        token,
-        '--peer-fingerprint',
-        ready.fingerprint,
-        '--json',
-        ...(COMPRESS ? ['--compress'] : []),
-      ],
-      { env: agentEnv(senderHome), cwd: senderHome },
-    );
-    const code = await sender.exited;
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    if (code !== 0) throw new Error(`send-folder failed (${code}): ${sender.stdout}${sender.stderr}`);
-    const savedAs = (JSON.parse(sender.stdout) as { savedAs: string }).savedAs;
-    return { seconds, output: join(receiverHome, 'downloads', savedAs) };
-  } finally {
-    receiver.child.kill('SIGTERM');
-    await receiver.exited;
-  }
+  const config = { quic: { maxUdpPayload: 16_000 } };
+  const command = ['send-folder', tree.path, ...(COMPRESS ? ['--compress'] : [])];
+  const run = await directPair(dir, 'folder', config, command);
+  const savedAs = (JSON.parse(run.stdout) as { savedAs: string }).savedAs;
+  return { seconds: run.seconds, output: join(run.receiverHome, 'downloads', savedAs) };
 };
 
 const scp: Run = async (tree, dir) => {
@@ -154,25 +99,14 @@ const scp: Run = async (tree, dir) => {
   try {
     const output = join(dir, 'scp-received');
     const started = process.hrtime.bigint();
-    // -O: the classic scp protocol (the loopback sshd has no sftp subsystem).
     const client = start('scp', [
-      '-O',
       '-r',
       '-q',
       '-c',
       'aes128-gcm@openssh.com',
-      '-i',
-      join(sshDir, 'client_key'),
-      '-P',
-      String(sshd.port),
-      '-o',
-      'StrictHostKeyChecking=no',
-      '-o',
-      'UserKnownHostsFile=/dev/null',
-      '-o',
-      'BatchMode=yes',
+      ...sshd.scpArgs(),
       tree.path,
-      `${userInfo().username}@127.0.0.1:${output}`,
+      `${sshd.login}:${output}`,
     ]);
     const code = await client.exited;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { type BenchRow, hasFlag, report } from '../lib/report.js';
-import { LoopbackSshd } from './sshd.js';
+import { LoopbackSshd } from '../lib/sshd.js';
 
 const BIN = resolve(import.meta.dirname, '../../bin/run.js');
 // node-pty is a dependency of the terminal plugin, not of the workspace root.

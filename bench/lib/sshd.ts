@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../lib/proc.js';
+import { freePort } from './proc.js';
 
 export const SSHD = '/usr/sbin/sshd';
 
@@ -39,6 +39,7 @@ export class LoopbackSshd {
         'PasswordAuthentication no',
         'KbdInteractiveAuthentication no',
         'PermitRootLogin prohibit-password',
+        'Subsystem sftp internal-sftp',
         '',
       ].join('\n'),
     );
@@ -57,11 +58,24 @@ export class LoopbackSshd {
 
   /** `ssh` arguments up to the remote command. */
   clientArgs(): string[] {
+    return ['-p', String(this.port), ...this.options(), this.login];
+  }
+
+  /** `scp` arguments before the paths; remote paths are `${sshd.login}:<path>`. */
+  scpArgs(): string[] {
+    return ['-P', String(this.port), ...this.options()];
+  }
+
+  readonly login = `${userInfo().username}@127.0.0.1`;
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  private options(): string[] {
     return [
       '-i',
       this.clientKey,
-      '-p',
-      String(this.port),
       '-o',
       'StrictHostKeyChecking=no',
       '-o',
@@ -70,7 +84,6 @@ export class LoopbackSshd {
       'LogLevel=ERROR',
       '-o',
       'BatchMode=yes',
-      `${userInfo().username}@127.0.0.1`,
     ];
   }
 

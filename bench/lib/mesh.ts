@@ -1,0 +1,92 @@
+/** mesh-agent as the benchmarks run it: isolated homes and a direct-mode receiver/sender pair. */
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { PeakRss, start, waitFor } from './proc.js';
+
+export const BIN = resolve(import.meta.dirname, '../../bin/run.js');
+
+/** The environment of an isolated agent: its own home and oclif data, no inherited MESH_AGENT_*. */
+export function agentEnv(home: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, MESH_AGENT_HOME: home, HOME: home };
+  for (const key of Object.keys(env))
+    if (key.startsWith('MESH_AGENT_') && key !== 'MESH_AGENT_HOME') delete env[key];
+  return { ...env, MESH_AGENT_DATA_DIR: join(home, 'oclif-data') };
+}
+
+/** A fresh agent home under `dir` with `config` (warn-level logs unless it says otherwise) and an identity. */
+export async function agentHome(dir: string, name: string, config: object): Promise<string> {
+  const home = join(dir, name);
+  await mkdir(home, { recursive: true });
+  await writeFile(
+    join(home, 'mesh-agent.config.json'),
+    JSON.stringify({ log: { level: 'warn' }, ...config }),
+  );
+  execFileSync(process.execPath, [BIN, 'identity', '--json'], { env: agentEnv(home), cwd: home });
+  return home;
+}
+
+export interface DirectRun {
+  /** From the sender's start to its exit. */
+  seconds: number;
+  senderRss: number;
+  receiverRss: number;
+  /** The sender's stdout (its --json result). */
+  stdout: string;
+  receiverHome: string;
+}
+
+/**
+ * A `mesh-agent run` receiver in direct mode and one sender command (`send-file <file>`,
+ * `send-folder <dir>` …) dialing it with --json; both with `config`.
+ */
+export async function directPair(
+  dir: string,
+  tag: string,
+  config: object,
+  command: string[],
+): Promise<DirectRun> {
+  const receiverHome = await agentHome(dir, `receiver-${tag}`, config);
+  const senderHome = await agentHome(dir, `sender-${tag}`, config);
+  const token = `bench-${Date.now()}-token-0123456789`;
+  const receiver = start(
+    process.execPath,
+    [BIN, 'run', '--listen', '127.0.0.1:0', '--session-id', 'bench', '--accept-token', token, '--json'],
+    { env: agentEnv(receiverHome), cwd: receiverHome },
+  );
+  try {
+    await waitFor(receiver, (out) => out.includes('"listen"'));
+    const ready = JSON.parse(receiver.stdout.split('\n')[0] as string) as {
+      fingerprint: string;
+      listen: Array<{ port: number }>;
+    };
+    const receiverRss = new PeakRss(receiver.child.pid as number);
+    const started = process.hrtime.bigint();
+    const sender = start(
+      process.execPath,
+      [
+        BIN,
+        ...command,
+        '--peer-addr',
+        `127.0.0.1:${ready.listen[0]?.port}`,
+        '--session-id',
+        'bench',
+        '--token',
+        token,
+        '--peer-fingerprint',
+        ready.fingerprint,
+        '--json',
+      ],
+      { env: agentEnv(senderHome), cwd: senderHome },
+    );
+    const senderRss = new PeakRss(sender.child.pid as number);
+    const code = await sender.exited;
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const sRss = senderRss.stop();
+    if (code !== 0) throw new Error(`${command[0]} failed (${code}): ${sender.stdout}${sender.stderr}`);
+    return { seconds, senderRss: sRss, receiverRss: receiverRss.stop(), stdout: sender.stdout, receiverHome };
+  } finally {
+    receiver.child.kill('SIGTERM');
+    await receiver.exited;
+  }
+}
