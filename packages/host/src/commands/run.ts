@@ -42,7 +42,7 @@ export default class Run extends MeshCommand<typeof Run> {
     const grant = grantFromAcceptFlags(flags);
     if (grant) host.acceptDirect(grant);
     const control = new ControlServer(controlSocketPath(agent.home));
-    control.handle('status', () => host.status());
+    control.handle('status', () => host.statusWithStats());
     await control.listen();
     await host.start();
     // Report ready once the room knows us, so a peer can be brokered to us right away.

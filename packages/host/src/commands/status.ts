@@ -2,7 +2,7 @@ import { MeshCommand } from '../cli/base-command.js';
 import { callControl, controlSocketPath } from '../daemon/control-socket.js';
 import type { Host } from '../host/host.js';
 
-type Status = ReturnType<Host['status']>;
+type Status = Awaited<ReturnType<Host['statusWithStats']>>;
 
 export default class Status_ extends MeshCommand<typeof Status_> {
   static override summary = 'Ask the running daemon for its state (never shows tokens).';
@@ -37,9 +37,13 @@ export default class Status_ extends MeshCommand<typeof Status_> {
     );
     this.log(`quic         ${status.listen.map((a) => `${a.address}:${a.port}`).join(', ')}`);
     this.log(`capabilities ${status.capabilities.join(', ') || '(none)'}`);
-    this.log(
-      `peers        ${status.peers.map((p) => `${p.agentId}@${p.address}:${p.port}`).join(', ') || '(none)'}`,
-    );
+    this.log(`peers        ${status.peers.length === 0 ? '(none)' : ''}`);
+    for (const p of status.peers) {
+      const stats = p.stats
+        ? `  rtt ${p.stats.rttMs} ms  cwnd ${p.stats.cwnd}  sent ${p.stats.sentBytes} B  received ${p.stats.recvBytes} B  lost ${p.stats.lostPackets} pkts`
+        : '';
+      this.log(`  ${p.agentId}@${p.address}:${p.port}${stats}`);
+    }
     this.log(`streams      ${status.activeStreams} active`);
     this.log(`sessions     ${status.sessions.length}`);
     for (const s of status.sessions) {

@@ -245,6 +245,17 @@ export class Host implements PluginHost {
     };
   }
 
+  /** `status()` with each peer connection's QUIC statistics (RTT, cwnd, bytes, losses). */
+  async statusWithStats() {
+    const peers = await Promise.all(
+      [...(this.p2p?.peerConnections() ?? [])].map(async (peer) => ({
+        ...peer.peer,
+        stats: await withTimeout(peer.quic.stats(), 2_000).catch(() => null),
+      })),
+    );
+    return { ...this.status(), peers };
+  }
+
   private hello() {
     const advertise = this.mode === 'daemon';
     const capabilities = this.streamTypes().filter((type) => this.advertise?.includes(type) ?? true);

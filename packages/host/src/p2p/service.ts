@@ -108,6 +108,10 @@ export class P2PService {
     return [...this.peers].map((p) => p.peer);
   }
 
+  peerConnections(): ReadonlySet<PeerConnection> {
+    return this.peers;
+  }
+
   get streamCount(): number {
     return this.activeStreams;
   }

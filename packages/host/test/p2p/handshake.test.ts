@@ -74,6 +74,18 @@ describe('P2P handshake and stream dispatch over real QUIC on loopback', () => {
     await ok.close();
   });
 
+  it("reports each connected peer's QUIC statistics in the daemon status", async () => {
+    const peer = await alice.connect(directSession(bob, 'stats-1'), 'echo');
+    const channel = await peer.openStream('echo');
+    await channel.send({ type: 'ECHO', n: 1 }, Buffer.alloc(100_000));
+    await channel.next(['ECHO']);
+    const status = await bob.statusWithStats();
+    const seen = status.peers.find((p) => p.agentId === 'alice');
+    expect(seen?.stats).toMatchObject({ rttMs: expect.any(Number), cwnd: expect.any(Number) });
+    expect(seen?.stats?.recvBytes).toBeGreaterThan(100_000);
+    await peer.close();
+  });
+
   it('rejects a stream type no plugin handles', async () => {
     const peer = await alice.connect(directSession(bob, 'reject-1'), 'echo');
     await expect(peer.openStream('nonexistent')).rejects.toBeInstanceOf(StreamRejectedError);
