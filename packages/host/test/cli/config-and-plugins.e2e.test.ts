@@ -46,6 +46,14 @@ describe('config and plugins through the CLI', () => {
     expect(JSON.parse(result.stdout).error.message).toMatch(/\/quic\/port: must be >= 0 \[minimum\]/);
   });
 
+  it('status without a running daemon says so and exits 1', async () => {
+    const result = await runCli(['status'], agentEnvOf(await dirs.make('mesh-agent-')));
+    expect(result.code).toBe(1);
+    expect(unwrap(result.stderr)).toMatch(
+      /no agent daemon runs for home .* \(start one with: mesh-agent run\)/,
+    );
+  });
+
   it("validates a plugin's section against the plugin's schema", async () => {
     const file = join(agent.home, 'plugin-bad.json');
     await writeFile(file, JSON.stringify({ plugins: { echo: { prefix: 42 } } }));
