@@ -17,6 +17,7 @@ async function sources(): Promise<string[]> {
     'packages/host/src/log/logger.ts',
     'bench/quic-throughput/peer.ts',
     'bench/quic-throughput/plain.ts',
+    'bench/quic-throughput/latency.ts',
     'bench/quic-throughput/matrixai.ts',
   ];
 }

@@ -3,6 +3,11 @@
  *
  *   npx tsx bench/quic-throughput/index.ts [--json] [--size <MiB>] [--matrixai-size <MiB>]
  *                                          [--only mesh-agent,tcp,…] [--driver worker|inline] [--source]
+ *   npx tsx bench/quic-throughput/index.ts --latency [--rounds <n>] [--gap <ms>] [--json] [--only …]
+ *
+ * `--latency`: round trips of a 32-byte message echoed by the other process (ping-pong on one
+ * stream), p50/p99 in µs, for the mesh-agent driver on a worker thread and inline, next to plain
+ * TCP and TLS (Nagle off). `--gap` waits between pings, as keystrokes do (default 0).
  *
  * Compares the mesh-agent driver (1350-byte and large datagrams) with @matrixai/quic's high-level
  * API, plain TCP and plain TLS. `--json` prints only an array of {case, tool, metric, value, unit}.
@@ -14,11 +19,14 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type BenchRow, report } from '../lib/report.js';
 import { buildPeer } from './build.js';
+import { PING_BYTES, percentile } from './latency.js';
 import type { PeerMessage, PeerSpec, Tool } from './peer.js';
 
 const MIB = 1024 * 1024;
 const LARGE_PAYLOAD = 16_000;
 const PEER_SOURCE = fileURLToPath(new URL('./peer.ts', import.meta.url));
+/** Extra node flags for the peers, e.g. BENCH_PEER_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+const PEER_NODE_ARGS = (process.env.BENCH_PEER_ARGS ?? '').split(' ').filter(Boolean);
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /** How to start a peer: compiled JavaScript (default, like the built agent) or the TS sources via tsx. */
@@ -53,6 +61,9 @@ function parseArgs(argv: string[]) {
     only: get('--only')?.split(','),
     driver: driver as 'worker' | 'inline' | undefined,
     source: argv.includes('--source'),
+    latency: argv.includes('--latency'),
+    rounds: Number(get('--rounds') ?? 2000),
+    gapMs: Number(get('--gap') ?? 0),
   };
 }
 
@@ -149,6 +160,62 @@ async function runCase(
   }
 }
 
+interface LatencyCase {
+  tool: Tool;
+  label: string;
+  driver?: 'worker' | 'inline';
+}
+
+async function runLatency(
+  launcher: Launcher,
+  c: LatencyCase,
+  rounds: number,
+  gapMs: number,
+): Promise<BenchRow[]> {
+  const base = { tool: c.tool, bytes: 0, driver: c.driver, mode: 'latency' as const, rounds, gapMs };
+  const responder = new Peer(launcher, { ...base, role: 'receiver' });
+  let pinger: Peer | null = null;
+  try {
+    const ready = await responder.next('ready', 30_000);
+    pinger = new Peer(launcher, {
+      ...base,
+      role: 'sender',
+      port: ready.port,
+      fingerprint: ready.fingerprint,
+    });
+    const { samples } = await pinger.next('latency', 60_000 + rounds * (gapMs + 20));
+    const row = (metric: string, value: number): BenchRow => ({
+      case: 'rtt',
+      tool: c.label,
+      metric,
+      value: Math.round(value),
+      unit: 'µs',
+    });
+    return [row('p50', percentile(samples, 50)), row('p99', percentile(samples, 99))];
+  } finally {
+    await Promise.all([responder.stop(), pinger?.stop()]);
+  }
+}
+
+async function mainLatency(args: ReturnType<typeof parseArgs>, launcher: Launcher): Promise<BenchRow[]> {
+  const drivers = args.driver ? [args.driver] : (['worker', 'inline'] as const);
+  const cases: LatencyCase[] = [
+    ...drivers.map((driver) => ({ tool: 'mesh-agent' as const, label: `mesh-agent ${driver}`, driver })),
+    { tool: 'tcp', label: 'tcp' },
+    { tool: 'tls', label: 'tls' },
+  ];
+  const rows: BenchRow[] = [];
+  for (const c of cases.filter((c) => !args.only || args.only.includes(c.tool))) {
+    if (!args.json) console.error(`running ${c.label} ping-pong (${args.rounds} rounds)…`);
+    try {
+      rows.push(...(await runLatency(launcher, c, args.rounds, args.gapMs)));
+    } catch (error) {
+      console.error(`${c.label} failed: ${(error as Error).message}`);
+    }
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const cases: Case[] = [
@@ -160,9 +227,22 @@ async function main(): Promise<void> {
   ].filter((c) => !args.only || args.only.includes(c.tool)) as Case[];
   const build = args.source ? null : await buildPeer();
   const launcher: Launcher = build
-    ? { script: build.peer, execArgv: [] }
-    : { script: PEER_SOURCE, execArgv: ['--import', TSX] };
+    ? { script: build.peer, execArgv: [...PEER_NODE_ARGS] }
+    : { script: PEER_SOURCE, execArgv: ['--import', TSX, ...PEER_NODE_ARGS] };
   const rows: BenchRow[] = [];
+  if (args.latency) {
+    try {
+      rows.push(...(await mainLatency(args, launcher)));
+    } finally {
+      await build?.cleanup();
+    }
+    report(rows, {
+      json: args.json,
+      reference: 'tls',
+      title: `Round trip of a ${PING_BYTES}-byte message between two processes over loopback (${args.rounds} rounds, gap ${args.gapMs} ms)`,
+    });
+    return;
+  }
   try {
     for (const c of cases) {
       if (!args.json) console.error(`running ${c.tool} ${c.name} (${c.bytes / MIB} MiB)…`);

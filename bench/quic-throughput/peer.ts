@@ -6,6 +6,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { generateIdentity } from '../../packages/host/src/identity/identity.js';
+import { echo, ping } from './latency.js';
 import { runMatrixaiReceiver, runMatrixaiSender } from './matrixai.js';
 import { connectPlain, listenPlain, type PlainTool } from './plain.js';
 
@@ -19,12 +20,17 @@ export interface PeerSpec {
   driver?: 'worker' | 'inline';
   port?: number;
   fingerprint?: string;
+  /** 'latency': the receiver echoes, the sender pings `rounds` times (`gapMs` apart) and reports round trips. */
+  mode?: 'throughput' | 'latency';
+  rounds?: number;
+  gapMs?: number;
 }
 
 export type PeerMessage =
   | { type: 'ready'; port: number; fingerprint: string }
   | { type: 'received'; bytes: number; ms: number }
   | { type: 'sample'; rssPeakMb: number; lagMaxMs: number }
+  | { type: 'latency'; samples: number[] }
   | { type: 'failed'; message: string };
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as PeerSpec;
@@ -92,6 +98,16 @@ async function transmit(stream: Duplex, bytes: number): Promise<void> {
   stream.resume();
 }
 
+const latency = spec.mode === 'latency';
+/** What the receiver does with a stream, and what the sender does with its stream. */
+const onStream = latency ? echo : receive;
+async function drive(stream: Duplex): Promise<void> {
+  if (!latency) return transmit(stream, spec.bytes);
+  const samples = await ping(stream, spec.rounds ?? 1000, spec.gapMs ?? 0);
+  send({ type: 'latency', samples });
+  stream.resume();
+}
+
 async function main(): Promise<void> {
   const identity = await generateIdentity();
   if (spec.tool === 'mesh-agent') {
@@ -106,7 +122,7 @@ async function main(): Promise<void> {
       },
     });
     if (spec.role === 'receiver') {
-      endpoint.on('connection', (conn) => conn.on('stream', receive));
+      endpoint.on('connection', (conn) => conn.on('stream', onStream));
       send({ type: 'ready', port: endpoint.address().port, fingerprint: identity.fingerprint });
     } else {
       const conn = await endpoint.connect({
@@ -114,7 +130,7 @@ async function main(): Promise<void> {
         port: spec.port!,
         expectedFingerprint: spec.fingerprint!,
       });
-      await transmit(conn.openStream(), spec.bytes);
+      await drive(conn.openStream());
     }
   } else if (spec.tool === 'matrixai-quic') {
     if (spec.role === 'receiver') {
@@ -128,10 +144,10 @@ async function main(): Promise<void> {
       await runMatrixaiSender(spec.port!, spec.bytes, transferStarted);
     }
   } else if (spec.role === 'receiver') {
-    const port = await listenPlain(spec.tool, identity, receive);
+    const port = await listenPlain(spec.tool, identity, onStream);
     send({ type: 'ready', port, fingerprint: identity.fingerprint });
   } else {
-    await transmit(await connectPlain(spec.tool, spec.port!), spec.bytes);
+    await drive(await connectPlain(spec.tool, spec.port!));
   }
 }
 

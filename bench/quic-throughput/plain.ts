@@ -4,7 +4,7 @@ import tls from 'node:tls';
 
 export type PlainTool = 'tcp' | 'tls';
 
-/** Baselines: a plain TCP or TLS 1.3 server on loopback that hands each connection to `onStream`. */
+/** Baselines: a plain TCP or TLS 1.3 server on loopback (no Nagle) that hands each connection to `onStream`. */
 export async function listenPlain(
   tool: PlainTool,
   identity: { keyPem: string; certPem: string },
@@ -12,8 +12,11 @@ export async function listenPlain(
 ): Promise<number> {
   const server =
     tool === 'tls'
-      ? tls.createServer({ key: identity.keyPem, cert: identity.certPem, minVersion: 'TLSv1.3' }, onStream)
-      : net.createServer(onStream);
+      ? tls.createServer(
+          { key: identity.keyPem, cert: identity.certPem, minVersion: 'TLSv1.3', noDelay: true },
+          onStream,
+        )
+      : net.createServer({ noDelay: true }, onStream);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as net.AddressInfo).port;
 }
@@ -24,9 +27,9 @@ export async function connectPlain(tool: PlainTool, port: number): Promise<Duple
       tool === 'tls'
         ? // Self-signed benchmark certificate: only the transfer cost is measured here.
           tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, () =>
-            resolve(socket),
+            resolve(socket.setNoDelay(true)),
           )
-        : net.connect({ host: '127.0.0.1', port }, () => resolve(socket));
+        : net.connect({ host: '127.0.0.1', port, noDelay: true }, () => resolve(socket));
     socket.once('error', reject);
   });
 }

@@ -1,7 +1,8 @@
 /**
  * Shared-terminal benchmark, all cases in one run, one after the other:
  *
- *   npx tsx bench/terminal/index.ts [--json] [--size <MB>] [--keys <n>] [--quic-driver inline|worker]
+ *   npx tsx bench/terminal/index.ts [--json] [--size <MB>] [--keys <n>] [--quic-driver inline|worker[,viewer's]]
+ *                                   [--only mesh-agent,node-pty,ssh]
  *
  * - throughput: `head -c 200000000 /dev/zero | tr '\0' a` as seen by a mesh-agent viewer (QUIC,
  *   direct mode on loopback), next to node-pty locally and `ssh -tt` to a loopback openssh-server;
@@ -30,11 +31,17 @@ const arg = (name: string, fallback: number) => {
 };
 const BYTES = arg('--size', 200) * 1_000_000;
 const KEYS = arg('--keys', 1000);
-/** `--quic-driver inline|worker`: the data plane's driver thread (config quic.driver), default as configured. */
+/** `--quic-driver inline|worker[,viewer's]`: the data plane's driver thread (config quic.driver), default as configured. */
 const DRIVER = (() => {
   const i = process.argv.indexOf('--quic-driver');
   return i >= 0 ? process.argv[i + 1] : undefined;
 })();
+/** `--only a,b`: run only these tools. */
+const ONLY = (() => {
+  const i = process.argv.indexOf('--only');
+  return i >= 0 ? (process.argv[i + 1] ?? '').split(',') : undefined;
+})();
+const runs = (tool: string) => !ONLY || ONLY.includes(tool);
 const WARMUP = 50;
 const FLOOD = `head -c ${BYTES} /dev/zero | tr '\\0' a`;
 const ECHO = 'stty raw -echo; cat';
@@ -109,8 +116,11 @@ async function waitForEcho(input: (data: string) => void, output: Readable): Pro
   if (!seen) throw new Error('the remote cat never echoed');
 }
 
+/** Extra node flags for the agents, e.g. BENCH_CLI_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+const CLI_NODE_ARGS = (process.env.BENCH_CLI_ARGS ?? '').split(' ').filter(Boolean);
+
 function cli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [...CLI_NODE_ARGS, BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 function firstJsonLine(child: ChildProcess): Promise<Record<string, unknown>> {
@@ -149,10 +159,16 @@ function makeAgents(dir: string): Agents {
   const owner = env('owner');
   const viewer = env('viewer');
   if (DRIVER) {
-    const config = join(dir, 'config.toml');
-    writeFileSync(config, `[quic]\ndriver = "${DRIVER}"\n`);
-    owner.MESH_AGENT_CONFIG = config;
-    viewer.MESH_AGENT_CONFIG = config;
+    // `--quic-driver owner,viewer` sets the two sides apart (config quic.driver).
+    const [ownerDriver, viewerDriver = ownerDriver] = DRIVER.split(',');
+    for (const [side, driver] of [
+      [owner, ownerDriver],
+      [viewer, viewerDriver],
+    ] as const) {
+      const config = join(dir, `config-${driver}.toml`);
+      writeFileSync(config, `[quic]\ndriver = "${driver}"\n`);
+      side.MESH_AGENT_CONFIG = config;
+    }
   }
   execFileSync(process.execPath, [BIN, 'identity', '--json'], { env: owner });
   const { agentId } = JSON.parse(
@@ -296,15 +312,18 @@ async function main(): Promise<void> {
     const agents = makeAgents(dir);
     await sshd.start();
     log(`throughput: ${BYTES / 1e6} MB each …`);
-    push('mesh-agent', THROUGHPUT_CASE, 'throughput', mbps(await throughputMesh(agents)), 'MB/s');
-    push('node-pty', THROUGHPUT_CASE, 'throughput', mbps(await throughputNodePty()), 'MB/s');
-    push('ssh', THROUGHPUT_CASE, 'throughput', mbps(await throughputSsh(sshd)), 'MB/s');
+    if (runs('mesh-agent'))
+      push('mesh-agent', THROUGHPUT_CASE, 'throughput', mbps(await throughputMesh(agents)), 'MB/s');
+    if (runs('node-pty'))
+      push('node-pty', THROUGHPUT_CASE, 'throughput', mbps(await throughputNodePty()), 'MB/s');
+    if (runs('ssh')) push('ssh', THROUGHPUT_CASE, 'throughput', mbps(await throughputSsh(sshd)), 'MB/s');
     log(`echo: ${KEYS} keys each …`);
     for (const [tool, measure] of [
       ['mesh-agent', () => echoMesh(agents)],
       ['node-pty', () => echoNodePty()],
       ['ssh', () => echoSsh(sshd)],
     ] as const) {
+      if (!runs(tool)) continue;
       const times = await measure();
       push(tool, ECHO_CASE, 'p50', percentile(times, 50), 'µs');
       push(tool, ECHO_CASE, 'p99', percentile(times, 99), 'µs');

@@ -28,6 +28,10 @@ export interface ScreenModelOptions {
   rows: number;
 }
 
+/** Output posted to the model at once, at the latest after FLUSH_DELAY_MS. */
+const FLUSH_BYTES = 256 * 1024;
+const FLUSH_DELAY_MS = 2;
+
 /**
  * The shared terminal's current screen: a headless xterm fed with every output byte, in a
  * worker thread. A snapshot reflects exactly the output written before it was asked for.
@@ -41,6 +45,10 @@ export class ScreenModel {
   private nextId = 1;
   private unparsed = 0;
   private failure: Error | undefined;
+  /** Output of this turn, posted to the worker as one message (see `flush`). */
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: ScreenModelOptions) {
     const data: ScreenWorkerData = { cols: opts.cols, rows: opts.rows };
@@ -56,20 +64,49 @@ export class ScreenModel {
   }
 
   write(chunk: Uint8Array): void {
-    if (this.failure) return;
+    if (this.failure || chunk.byteLength === 0) return;
     this.unparsed += chunk.byteLength;
-    const request: ScreenRequest = { t: 'write', data: chunk };
-    this.worker.postMessage(request);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.byteLength;
+    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
+    else this.flushTimer ??= setTimeout(this.flush, FLUSH_DELAY_MS);
   }
+
+  /**
+   * Posts the output gathered so far as one message, in a fresh buffer that is transferred, not
+   * cloned: a flood reads the PTY in many small chunks, and a message per chunk cost both threads
+   * more than the copy. The short wait also keeps the model's thread from waking while a keystroke's
+   * echo is on its way to the viewers. The chunks stay untouched (viewers' outboxes hold them).
+   */
+  private readonly flush = (): void => {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.pending.length === 0) return;
+    const data = new Uint8Array(this.pendingBytes);
+    let offset = 0;
+    for (const chunk of this.pending) {
+      data.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.failure) return;
+    const request: ScreenRequest = { t: 'write', data };
+    this.worker.postMessage(request, [data.buffer]);
+  };
 
   resize(cols: number, rows: number): void {
     if (this.failure) return;
+    // In order with the output before it.
+    this.flush();
     const request: ScreenRequest = { t: 'resize', cols, rows };
     this.worker.postMessage(request);
   }
 
   snapshot(): Promise<Snapshot> {
     if (this.failure) return Promise.reject(this.failure);
+    // Everything written before this call is covered by the snapshot.
+    this.flush();
     const id = this.nextId++;
     const request: ScreenRequest = { t: 'snapshot', id };
     this.worker.postMessage(request);
@@ -78,6 +115,7 @@ export class ScreenModel {
 
   async close(): Promise<void> {
     this.failure ??= new Error('screen model closed');
+    this.flush();
     await this.worker.terminate();
   }
 

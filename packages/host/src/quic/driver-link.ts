@@ -30,9 +30,21 @@ export function startDriver(
 }
 
 function startInline(opts: DriverStartOptions, onEvents: OnEvents): DriverLink {
-  // Same batching as across threads: events reach the API on a later turn, never re-entrantly.
-  const driver = new QuicDriver((events) => setImmediate(onEvents, events));
-  void driver.start(opts);
+  // Events reach the API synchronously, at the end of a driver step: no extra event-loop turn.
+  // Not re-entrant: the API posts commands from a microtask (see QuicEndpoint.command), so the
+  // driver is never called back while it delivers. A listener's exception must not unwind the
+  // driver mid-step: it is rethrown on its own, as an uncaught exception would have been.
+  const driver = new QuicDriver((events) => {
+    try {
+      onEvents(events);
+    } catch (error) {
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+  });
+  // Started from a microtask: the caller has its link before the first event arrives.
+  queueMicrotask(() => void driver.start(opts));
   return {
     post: (commands) => driver.handle(commands),
     dispose: async () => {},

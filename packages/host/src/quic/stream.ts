@@ -21,6 +21,8 @@ const SEND_WINDOW = 4 * 1024 * 1024;
 /** Room for a whole 1 MiB frame while the previous one is processed, so the driver keeps reading. */
 const READ_HIGH_WATER = 1024 * 1024;
 const WRITE_HIGH_WATER = 256 * 1024;
+/** Consumed bytes returned to the driver at once; well below STREAM_RECV_CREDIT. */
+const CREDIT_BATCH = 64 * 1024;
 
 /** Application error code sent with RESET_STREAM / STOP_SENDING when a stream is destroyed early. */
 export const STREAM_ABORTED = 1;
@@ -35,6 +37,8 @@ export class QuicStream extends Duplex {
   private pendingWriteCallback: ((error?: Error | null) => void) | null = null;
   /** Bytes delivered while the readable buffer was full; returned to the driver when `_read` asks for more. */
   private heldCredit = 0;
+  /** Bytes consumed but not yet returned: credit goes back in CREDIT_BATCH steps, not per chunk. */
+  private unreturnedCredit = 0;
   private readEnded = false;
   private writeEnded = false;
   private finReceived = false;
@@ -110,9 +114,20 @@ export class QuicStream extends Duplex {
 
   override _read(): void {
     if (this.heldCredit > 0) {
-      this.sink.credit(this.id, this.heldCredit);
+      this.returnCredit(this.heldCredit);
       this.heldCredit = 0;
     }
+  }
+
+  /**
+   * Each credit message costs the driver's thread a wake-up; with STREAM_RECV_CREDIT of room, the
+   * driver never waits for a batch's worth to come back.
+   */
+  private returnCredit(n: number): void {
+    this.unreturnedCredit += n;
+    if (this.unreturnedCredit < CREDIT_BATCH) return;
+    this.sink.credit(this.id, this.unreturnedCredit);
+    this.unreturnedCredit = 0;
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -130,7 +145,7 @@ export class QuicStream extends Duplex {
   /** @internal The driver delivered stream bytes. */
   onData(data: ArrayBuffer): void {
     if (this.destroyed) return;
-    if (this.push(Buffer.from(data))) this.sink.credit(this.id, data.byteLength);
+    if (this.push(Buffer.from(data))) this.returnCredit(data.byteLength);
     else this.heldCredit += data.byteLength;
   }
 

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateIdentity } from '../../src/identity/identity.js';
+import {
+  type QuicConnection,
+  QuicEndpoint,
+  type QuicStream,
+  QuicStreamStoppedError,
+} from '../../src/quic/index.js';
+
+/** Sends `rounds` small messages one at a time, each after the previous one came back whole. */
+async function pingPong(stream: QuicStream, rounds: number, size: number): Promise<void> {
+  let received = 0;
+  let wake: (() => void) | null = null;
+  stream.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    wake?.();
+  });
+  for (let i = 1; i <= rounds; i++) {
+    stream.write(Buffer.alloc(size, i & 0xff));
+    while (received < i * size) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  }
+}
+
+describe('QuicEndpoint with small messages (inline drivers, one process)', () => {
+  let server: QuicEndpoint;
+  let client: QuicEndpoint;
+  let conn: QuicConnection;
+  const incoming: QuicStream[] = [];
+  const nextIncoming = async () => {
+    while (incoming.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    return incoming.shift()!;
+  };
+
+  beforeAll(async () => {
+    const [a, b] = await Promise.all([generateIdentity(), generateIdentity()]);
+    server = await QuicEndpoint.listen({ host: '127.0.0.1', identity: a, options: { driver: 'inline' } });
+    client = await QuicEndpoint.listen({ host: '127.0.0.1', identity: b, options: { driver: 'inline' } });
+    server.on('connection', (c) => c.on('stream', (stream) => incoming.push(stream)));
+    conn = await client.connect({
+      host: '127.0.0.1',
+      port: server.address().port,
+      expectedFingerprint: a.fingerprint,
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.all([client.close(), server.close()]);
+  });
+
+  it('answers a request in the packet that acknowledges it: one datagram per echo, not two', async () => {
+    const rounds = 300;
+    const stream = conn.openStream();
+    stream.write(Buffer.from('x'));
+    const echo = await nextIncoming();
+    echo.on('data', (chunk: Buffer) => echo.write(chunk));
+    await new Promise((resolve) => stream.once('data', resolve));
+    const before = await server.stats();
+    await pingPong(stream, rounds, 32);
+    const after = await server.stats();
+    const sent = after.datagramsOut - before.datagramsOut;
+    // Every echo carries the ACK of its request; an ACK-only packet first would make this ~2 × rounds.
+    expect(sent).toBeGreaterThanOrEqual(rounds);
+    expect(sent).toBeLessThan(rounds * 1.3);
+    stream.end();
+  });
+
+  it('tells an idle writer that the peer stopped reading, without a write of its own', async () => {
+    const writer = conn.openStream();
+    writer.write(Buffer.alloc(100, 7));
+    writer.resume();
+    const reader = await nextIncoming();
+    reader.resume();
+    reader.end();
+    await new Promise((resolve) => writer.once('end', resolve));
+    const stopped = new Promise<Error>((resolve) => writer.once('error', resolve));
+    reader.destroy();
+    const error = await stopped;
+    expect(error).toBeInstanceOf(QuicStreamStoppedError);
+    expect(error.message).toMatch(/code 1/);
+  });
+});
