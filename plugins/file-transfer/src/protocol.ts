@@ -1,4 +1,4 @@
-import type { MessageRegistry } from '@mesh-agent/host';
+import { HEX_256, type MessageRegistry, strictHeader, UINT53 } from '@mesh-agent/host';
 
 /** The data-plane stream type this plugin handles. */
 export const FILE_STREAM = 'file';
@@ -50,48 +50,42 @@ export interface FileMetaHeader {
   chunk_size: number;
 }
 
-const HEX_256 = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
-const OFFSET = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
-const REASON = { type: 'string', maxLength: 512 } as const;
-const FAILURE = {
-  required: ['code', 'reason'],
-  properties: { code: { enum: [...FAILURE_CODES] }, reason: REASON },
-};
+const FAILURE = strictHeader(['code', 'reason'], {
+  code: { enum: [...FAILURE_CODES] },
+  reason: { type: 'string', maxLength: 512 },
+});
 
 /** Header schemas of every frame of a `file` stream, registered once per host. */
 export function registerFileMessages(messages: MessageRegistry): void {
-  const strict = (required: string[], properties: Record<string, unknown>) => ({
-    type: 'object',
-    additionalProperties: false,
-    required,
-    properties,
-  });
   messages.register(
     FILE_META,
-    strict(['name', 'size', 'mode', 'mtime', 'chunk_size'], {
+    strictHeader(['name', 'size', 'mode', 'mtime', 'chunk_size'], {
       // Bytes are checked by names.ts; 1024 characters only bounds the work before that.
       name: { type: 'string', maxLength: 1024 },
-      size: OFFSET,
+      size: UINT53,
       mode: { type: 'integer', minimum: 0, maximum: 0o7777 },
       mtime: { type: 'number', minimum: 0 },
       chunk_size: { type: 'integer', minimum: 1, maximum: MAX_CHUNK },
     }),
   );
-  messages.register(FILE_ACCEPT, strict([], {}));
-  messages.register(FILE_RESUME, strict(['offset', 'prefix_hash'], { offset: OFFSET, prefix_hash: HEX_256 }));
-  messages.register(FILE_REJECT, strict(FAILURE.required, FAILURE.properties));
-  messages.register(FILE_START, strict(['offset'], { offset: OFFSET }));
-  messages.register(FILE_CHUNK, strict(['offset'], { offset: OFFSET }), {
+  messages.register(FILE_ACCEPT, strictHeader([], {}));
+  messages.register(
+    FILE_RESUME,
+    strictHeader(['offset', 'prefix_hash'], { offset: UINT53, prefix_hash: HEX_256 }),
+  );
+  messages.register(FILE_REJECT, FAILURE);
+  messages.register(FILE_START, strictHeader(['offset'], { offset: UINT53 }));
+  messages.register(FILE_CHUNK, strictHeader(['offset'], { offset: UINT53 }), {
     body: 'required',
     maxBody: MAX_CHUNK,
   });
-  messages.register(FILE_DONE, strict(['hash'], { hash: HEX_256 }));
-  messages.register(FILE_ABORT, strict(FAILURE.required, FAILURE.properties));
+  messages.register(FILE_DONE, strictHeader(['hash'], { hash: HEX_256 }));
+  messages.register(FILE_ABORT, FAILURE);
   messages.register(
     FILE_VERIFIED,
-    strict(['hash', 'saved_as'], { hash: HEX_256, saved_as: { type: 'string' } }),
+    strictHeader(['hash', 'saved_as'], { hash: HEX_256, saved_as: { type: 'string' } }),
   );
-  messages.register(FILE_FAILED, strict(FAILURE.required, FAILURE.properties));
+  messages.register(FILE_FAILED, FAILURE);
 }
 
 export { TransferError } from './outcome.js';

@@ -1,4 +1,4 @@
-import type { MessageRegistry } from '@mesh-agent/host';
+import { HEX_256, type MessageRegistry, strictHeader, UINT53 } from '@mesh-agent/host';
 
 /** The data-plane stream type this plugin handles. */
 export const ZIP_STREAM = 'zip';
@@ -45,45 +45,36 @@ export interface ZipMetaHeader {
   bytes: number;
 }
 
-const HEX_256 = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
-const COUNT = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
-const REASON = { type: 'string', maxLength: 1024 } as const;
-const FAILURE = {
-  required: ['code', 'reason'],
-  properties: { code: { enum: [...FAILURE_CODES] }, reason: REASON },
-};
+const FAILURE = strictHeader(['code', 'reason'], {
+  code: { enum: [...FAILURE_CODES] },
+  reason: { type: 'string', maxLength: 1024 },
+});
 
 /** Header schemas of every frame of a `zip` stream, registered once per host. */
 export function registerZipMessages(messages: MessageRegistry): void {
-  const strict = (required: string[], properties: Record<string, unknown>) => ({
-    type: 'object',
-    additionalProperties: false,
-    required,
-    properties,
-  });
   messages.register(
     ZIP_META,
-    strict(['root', 'files', 'dirs', 'bytes'], {
+    strictHeader(['root', 'files', 'dirs', 'bytes'], {
       // Bytes are checked by names.ts; 1024 characters only bounds the work before that.
       root: { type: 'string', maxLength: 1024 },
-      files: COUNT,
-      dirs: COUNT,
-      bytes: COUNT,
+      files: UINT53,
+      dirs: UINT53,
+      bytes: UINT53,
     }),
   );
-  messages.register(ZIP_ACCEPT, strict([], {}));
-  messages.register(ZIP_REJECT, strict(FAILURE.required, FAILURE.properties));
-  messages.register(ZIP_DATA, strict([], {}), { body: 'required', maxBody: MAX_DATA });
-  messages.register(ZIP_END, strict(['hash', 'zip_bytes'], { hash: HEX_256, zip_bytes: COUNT }));
-  messages.register(ZIP_ABORT, strict(FAILURE.required, FAILURE.properties));
+  messages.register(ZIP_ACCEPT, strictHeader([], {}));
+  messages.register(ZIP_REJECT, FAILURE);
+  messages.register(ZIP_DATA, strictHeader([], {}), { body: 'required', maxBody: MAX_DATA });
+  messages.register(ZIP_END, strictHeader(['hash', 'zip_bytes'], { hash: HEX_256, zip_bytes: UINT53 }));
+  messages.register(ZIP_ABORT, FAILURE);
   messages.register(
     ZIP_VERIFIED,
-    strict(['hash', 'saved_as', 'files', 'bytes'], {
+    strictHeader(['hash', 'saved_as', 'files', 'bytes'], {
       hash: HEX_256,
       saved_as: { type: 'string', maxLength: 1024 },
-      files: COUNT,
-      bytes: COUNT,
+      files: UINT53,
+      bytes: UINT53,
     }),
   );
-  messages.register(ZIP_FAILED, strict(FAILURE.required, FAILURE.properties));
+  messages.register(ZIP_FAILED, FAILURE);
 }

@@ -1,4 +1,4 @@
-import type { MessageRegistry } from '@mesh-agent/host';
+import { type MessageRegistry, strictHeader } from '@mesh-agent/host';
 import { MAX_COLS, MAX_INPUT_CHUNK, MAX_OUTPUT_CHUNK, MAX_ROWS, MAX_SNAPSHOT } from './constants.js';
 
 // Owner → viewer.
@@ -64,15 +64,9 @@ const TEXT = { type: 'string', maxLength: 512 } as const;
 
 /** Header schemas of every frame of a `terminal` stream, registered once per host. */
 export function registerTerminalMessages(messages: MessageRegistry): void {
-  const strict = (required: string[], properties: Record<string, unknown>) => ({
-    type: 'object',
-    additionalProperties: false,
-    required,
-    properties: { type: { type: 'string' }, ...properties },
-  });
   messages.register(
     TERM_SNAPSHOT,
-    strict(['cols', 'rows', 'owner', 'controller', 'reason'], {
+    strictHeader(['cols', 'rows', 'owner', 'controller', 'reason'], {
       cols: COLS,
       rows: ROWS,
       owner: AGENT_ID,
@@ -81,19 +75,19 @@ export function registerTerminalMessages(messages: MessageRegistry): void {
     }),
     { body: 'optional', maxBody: MAX_SNAPSHOT },
   );
-  messages.register(TERM_OUT, strict([], {}), { body: 'required', maxBody: MAX_OUTPUT_CHUNK });
-  messages.register(TERM_IN, strict([], {}), { body: 'required', maxBody: MAX_INPUT_CHUNK });
-  messages.register(TERM_RESIZE, strict(['cols', 'rows'], { cols: COLS, rows: ROWS }));
-  messages.register(TERM_CONTROL_REQUEST, strict([], {}));
-  messages.register(TERM_CONTROL_GRANT, strict(['agent_id'], { agent_id: AGENT_ID }));
-  messages.register(TERM_CONTROL_REVOKE, strict(['agent_id'], { agent_id: AGENT_ID, reason: TEXT }));
+  messages.register(TERM_OUT, strictHeader([], {}), { body: 'required', maxBody: MAX_OUTPUT_CHUNK });
+  messages.register(TERM_IN, strictHeader([], {}), { body: 'required', maxBody: MAX_INPUT_CHUNK });
+  messages.register(TERM_RESIZE, strictHeader(['cols', 'rows'], { cols: COLS, rows: ROWS }));
+  messages.register(TERM_CONTROL_REQUEST, strictHeader([], {}));
+  messages.register(TERM_CONTROL_GRANT, strictHeader(['agent_id'], { agent_id: AGENT_ID }));
+  messages.register(TERM_CONTROL_REVOKE, strictHeader(['agent_id'], { agent_id: AGENT_ID, reason: TEXT }));
   messages.register(
     TERM_NOTICE,
-    strict(['code', 'message'], { code: { enum: [...NOTICE_CODES] }, message: TEXT }),
+    strictHeader(['code', 'message'], { code: { enum: [...NOTICE_CODES] }, message: TEXT }),
   );
   messages.register(
     TERM_EXIT,
-    strict(['code', 'signal'], {
+    strictHeader(['code', 'signal'], {
       code: { anyOf: [{ type: 'integer', minimum: -2147483648, maximum: 2147483647 }, { type: 'null' }] },
       signal: { anyOf: [{ type: 'integer', minimum: 0, maximum: 255 }, { type: 'null' }] },
     }),

@@ -20,3 +20,4 @@ export {
   MessageRegistry,
   type MessageRegistryOptions,
 } from './registry.js';
+export { HEX_256, strictHeader, UINT53 } from './schema-parts.js';

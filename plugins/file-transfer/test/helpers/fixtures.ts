@@ -79,16 +79,8 @@ export function parseJson<T>(result: CliResult): T {
   }
 }
 
-export interface SentFile {
-  name: string;
-  savedAs: string;
-  size: number;
-  hash: string;
-  seconds: number;
-  mbPerSecond: number;
-  bytesSent: number;
-  resumedFrom: number;
-}
+/** One file of `send-file --json` output: the sender's result. */
+export type { SendResult as SentFile } from '../../src/sender.js';
 
 /**
  * Waits until the server lists the daemon: `run` reports ready before its hello reached the
