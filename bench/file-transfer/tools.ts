@@ -19,7 +19,11 @@ export async function meshAgent(
   maxUdpPayload: number,
   plugin: object = {},
 ): Promise<Measurement> {
-  const config = { quic: { maxUdpPayload }, plugins: { 'file-transfer': plugin } };
+  // Both payloads: the bench runs on loopback, where loopbackUdpPayload would apply otherwise.
+  const config = {
+    quic: { maxUdpPayload, loopbackUdpPayload: maxUdpPayload },
+    plugins: { 'file-transfer': plugin },
+  };
   const run = await directPair(dir, String(maxUdpPayload), config, ['send-file', file]);
   const name = (JSON.parse(run.stdout) as { files: Array<{ savedAs: string }> }).files[0]?.savedAs as string;
   return { ...run, output: join(run.receiverHome, 'downloads', name) };

@@ -84,7 +84,7 @@ async function digest(path: string): Promise<string> {
 type Run = (tree: Tree, dir: string) => Promise<{ seconds: number; output: string }>;
 
 const meshAgent: Run = async (tree, dir) => {
-  const config = { quic: { maxUdpPayload: 16_000 } };
+  const config = { quic: { maxUdpPayload: 16_000, loopbackUdpPayload: 16_000 } };
   const command = ['send-folder', tree.path, ...(COMPRESS ? ['--compress'] : [])];
   const run = await directPair(dir, 'folder', config, command);
   const savedAs = (JSON.parse(run.stdout) as { savedAs: string }).savedAs;

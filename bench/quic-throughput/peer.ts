@@ -116,7 +116,9 @@ async function main(): Promise<void> {
       host: '127.0.0.1',
       identity,
       options: {
+        // Both: on loopback the endpoint would otherwise use loopbackUdpPayload.
         maxUdpPayload: spec.maxUdpPayload ?? 1350,
+        loopbackUdpPayload: spec.maxUdpPayload ?? 1350,
         driver: spec.driver ?? 'worker',
         idleTimeoutMs: 60_000,
       },

@@ -137,6 +137,7 @@ export class QuicDriver {
   private socket: dgram.Socket | null = null;
   private local: Host = { host: '0.0.0.0', port: 0 };
   private config: Config | null = null;
+  private loopbackConfig: Config | null = null;
   private options: QuicOptions | null = null;
   private readonly byKey = new Map<string, DriverConnection>();
   private readonly byHandle = new Map<number, DriverConnection>();
@@ -169,7 +170,8 @@ export class QuicDriver {
   async start(opts: DriverStartOptions): Promise<void> {
     try {
       this.options = opts.options;
-      this.config = this.buildConfig(opts);
+      this.config = this.buildConfig(opts, opts.options.maxUdpPayload);
+      this.loopbackConfig = this.buildConfig(opts, opts.options.loopbackUdpPayload);
       const family = isIP(opts.host);
       if (family === 0) throw new Error(`listen host must be an IP address, got '${opts.host}'`);
       const socket = dgram.createSocket({
@@ -199,7 +201,12 @@ export class QuicDriver {
     this.flushEvents();
   }
 
-  private buildConfig(opts: DriverStartOptions): Config {
+  /** quiche's config for a peer: loopback peers get the large datagrams a local path allows. */
+  private configFor(host: string): Config | null {
+    return isLoopback(host) ? this.loopbackConfig : this.config;
+  }
+
+  private buildConfig(opts: DriverStartOptions, sendPayload: number): Config {
     const o = opts.options;
     const enc = new TextEncoder();
     // verifyPeer + verifyAllowFail: request the peer's certificate but let us judge it (pinned fingerprints, no CA).
@@ -214,8 +221,9 @@ export class QuicDriver {
     config.setApplicationProtos(ALPN);
     config.grease(true);
     config.setMaxIdleTimeout(o.idleTimeoutMs);
-    config.setMaxRecvUdpPayloadSize(o.maxUdpPayload);
-    config.setMaxSendUdpPayloadSize(o.maxUdpPayload);
+    // Accept the largest we might be sent; what we send depends on the path (configFor).
+    config.setMaxRecvUdpPayloadSize(Math.max(o.maxUdpPayload, o.loopbackUdpPayload));
+    config.setMaxSendUdpPayloadSize(sendPayload);
     config.setInitialMaxData(o.initialMaxData);
     config.setInitialMaxStreamDataBidiLocal(o.initialMaxStreamData);
     config.setInitialMaxStreamDataBidiRemote(o.initialMaxStreamData);
@@ -351,7 +359,7 @@ export class QuicDriver {
         odcid,
         this.local,
         { host: remote.address, port: remote.port },
-        this.config,
+        this.configFor(remote.address) as Config,
       );
     } catch {
       return undefined;
@@ -403,7 +411,7 @@ export class QuicDriver {
     const scid = randomBytes(CID_LEN);
     let q: Connection;
     try {
-      q = quiche.Connection.connect(null, scid, this.local, { host, port }, this.config);
+      q = quiche.Connection.connect(null, scid, this.local, { host, port }, this.configFor(host) as Config);
     } catch (error) {
       fail(error instanceof Error ? error.message : String(error));
       return;
@@ -706,7 +714,9 @@ export class QuicDriver {
   private drainSend(conn: DriverConnection, budget: number): boolean {
     const socket = this.socket;
     if (!socket) return false;
-    const max = this.options!.maxUdpPayload;
+    const max = isLoopback(conn.remote.address)
+      ? this.options!.loopbackUdpPayload
+      : this.options!.maxUdpPayload;
     const { port, address } = conn.remote;
     let sent = 0;
     while (sent < budget) {
@@ -986,4 +996,9 @@ export class QuicDriver {
       pmtu: path ? path.pmtu : 0,
     };
   }
+}
+
+/** 127.0.0.0/8 and ::1 (also IPv4-mapped): a path inside this machine, with no MTU to speak of. */
+function isLoopback(address: string): boolean {
+  return address === '::1' || /^(::ffff:)?127\./.test(address);
 }

@@ -1,7 +1,9 @@
 /** Tunables of the QUIC data plane. Every field has a default; config may override any of them. */
 export interface QuicOptions {
-  /** Largest UDP payload sent and accepted (quiche caps packets at 16383). 1350 fits common paths; use ~16383 on loopback. */
+  /** Largest UDP payload sent to peers off this machine (quiche caps packets at 16383); 1350 fits common paths. */
   maxUdpPayload: number;
+  /** UDP payload toward peers on loopback (127.0.0.0/8, ::1), where no path MTU limits it. */
+  loopbackUdpPayload: number;
   congestionControl: CongestionControl;
   /** Initial connection-level flow-control window (bytes); quiche grows it up to `maxConnectionWindow`. */
   initialMaxData: number;
@@ -30,6 +32,7 @@ const MIB = 1024 * 1024;
 
 export const DEFAULT_QUIC_OPTIONS: Readonly<QuicOptions> = Object.freeze({
   maxUdpPayload: 1350,
+  loopbackUdpPayload: 16_000,
   congestionControl: 'cubic',
   initialMaxData: 4 * MIB,
   initialMaxStreamData: 1 * MIB,
@@ -61,6 +64,11 @@ export const quicOptionsSchema = {
       MIN_UDP_PAYLOAD,
       MAX_QUICHE_UDP_PAYLOAD,
       'Largest UDP payload in bytes (1350 default).',
+    ),
+    loopbackUdpPayload: int(
+      MIN_UDP_PAYLOAD,
+      MAX_QUICHE_UDP_PAYLOAD,
+      'Largest UDP payload toward loopback peers in bytes (16000 default).',
     ),
     congestionControl: {
       type: 'string',

@@ -86,6 +86,18 @@ describe('P2P handshake and stream dispatch over real QUIC on loopback', () => {
     await peer.close();
   });
 
+  it('uses large datagrams toward a loopback peer without being told', async () => {
+    const before = await bob.endpoint!.stats();
+    const peer = await alice.connect(directSession(bob, 'loopback-1'), 'echo');
+    const channel = await peer.openStream('echo');
+    await channel.send({ type: 'ECHO', n: 1 }, Buffer.alloc(1_000_000));
+    await channel.next(['ECHO']);
+    const after = await bob.endpoint!.stats();
+    const perDatagram = (after.bytesIn - before.bytesIn) / (after.datagramsIn - before.datagramsIn);
+    expect(perDatagram).toBeGreaterThan(4_000);
+    await peer.close();
+  });
+
   it('rejects a stream type no plugin handles', async () => {
     const peer = await alice.connect(directSession(bob, 'reject-1'), 'echo');
     await expect(peer.openStream('nonexistent')).rejects.toBeInstanceOf(StreamRejectedError);
