@@ -2,7 +2,7 @@
  * File transfer over loopback: mesh-agent (`run` receiver + `send-file` sender in direct mode,
  * 1350-byte and large datagrams) next to scp and nc, in one run, each received file's BLAKE3 checked.
  *
- *   npx tsx bench/file-transfer/index.ts [--json] [--size <MiB>] [--only mesh-agent,'mesh-agent large',scp,nc] [--hash-thread worker|inline]
+ *   npx tsx bench/file-transfer/index.ts [--json] [--size <MiB>] [--only mesh-agent,'mesh-agent large',scp,nc] [--chunk-kib <n>]
  *   (default 1024 MiB, every tool)
  *
  * Build first: npx tsc -b plugins/file-transfer/tsconfig.json. Needs openssh-server,
@@ -57,9 +57,9 @@ async function main(): Promise<void> {
   const mib = sizeAt >= 0 ? Number(argv[sizeAt + 1]) : 1024;
   if (!(mib > 0)) throw new Error('--size must be a positive number of MiB');
   const bytes = Math.round(mib * MIB);
-  // For comparing where BLAKE3 runs (plugins.file-transfer.hashThread); default: the plugin's default.
-  const threadAt = argv.indexOf('--hash-thread');
-  const plugin = threadAt >= 0 ? { hashThread: argv[threadAt + 1] } : {};
+  // For comparing chunk sizes (plugins.file-transfer.chunkSize); default: the plugin's default.
+  const chunkAt = argv.indexOf('--chunk-kib');
+  const plugin = chunkAt >= 0 ? { chunkSize: Number(argv[chunkAt + 1]) * 1024 } : {};
   const dir = await mkdtemp(join(tmpdir(), 'bench-file-transfer-'));
   const say = (line: string) => {
     if (!json) process.stderr.write(`${line}\n`);

@@ -17,7 +17,7 @@ export async function meshAgent(
   file: string,
   dir: string,
   maxUdpPayload: number,
-  plugin: object = {},
+  plugin: { chunkSize?: number } = {},
 ): Promise<Measurement> {
   // Both payloads: the bench runs on loopback, where loopbackUdpPayload would apply otherwise.
   const config = {

@@ -5,6 +5,8 @@ import { join, resolve } from 'node:path';
 import { PeakRss, start, waitFor } from './proc.js';
 
 export const BIN = resolve(import.meta.dirname, '../../bin/run.js');
+/** Extra node flags for the agents, e.g. BENCH_CLI_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (NODE_OPTIONS refuses --cpu-prof). */
+export const CLI_NODE_ARGS = (process.env.BENCH_CLI_ARGS ?? '').split(' ').filter(Boolean);
 
 /** The environment of an isolated agent: its own home and oclif data, no inherited MESH_AGENT_*. */
 export function agentEnv(home: string): NodeJS.ProcessEnv {
@@ -51,7 +53,18 @@ export async function directPair(
   const token = `bench-${Date.now()}-token-0123456789`;
   const receiver = start(
     process.execPath,
-    [BIN, 'run', '--listen', '127.0.0.1:0', '--session-id', 'bench', '--accept-token', token, '--json'],
+    [
+      ...CLI_NODE_ARGS,
+      BIN,
+      'run',
+      '--listen',
+      '127.0.0.1:0',
+      '--session-id',
+      'bench',
+      '--accept-token',
+      token,
+      '--json',
+    ],
     { env: agentEnv(receiverHome), cwd: receiverHome },
   );
   try {
@@ -65,6 +78,7 @@ export async function directPair(
     const sender = start(
       process.execPath,
       [
+        ...CLI_NODE_ARGS,
         BIN,
         ...command,
         '--peer-addr',

@@ -4,8 +4,6 @@ import { DEFAULT_CHUNK, MAX_CHUNK, MIN_CHUNK } from './protocol.js';
 /** Who may send files to this agent; see README "Accept policy". */
 export const ACCEPT_POLICIES = ['room', 'list', 'deny'] as const;
 export type AcceptPolicy = (typeof ACCEPT_POLICIES)[number];
-export const HASH_THREADS = ['worker', 'inline'] as const;
-export type HashThread = (typeof HASH_THREADS)[number];
 
 /** The validated `plugins.file-transfer` config section. */
 export interface FileTransferConfig {
@@ -18,8 +16,6 @@ export interface FileTransferConfig {
   maxSize: number;
   /** Chunk size this agent uses when sending. */
   chunkSize: number;
-  /** Where BLAKE3 runs. `inline` by default: on this 2-core machine a worker was not clearly faster and cost ~80 MB RSS (README). */
-  hashThread: HashThread;
 }
 
 export const configSchema = {
@@ -31,7 +27,6 @@ export const configSchema = {
     allowFrom: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 128 }, default: [] },
     maxSize: { type: 'integer', minimum: 0, default: 64 * 1024 ** 3 },
     chunkSize: { type: 'integer', minimum: MIN_CHUNK, maximum: MAX_CHUNK, default: DEFAULT_CHUNK },
-    hashThread: { enum: [...HASH_THREADS], default: 'inline' },
   },
 } as const;
 

@@ -10,7 +10,7 @@ import { FileReceiver } from './receiver.js';
 export { createCRC32 } from 'hash-wasm';
 export { configSchema, downloadDirOf, type FileTransferConfig } from './config.js';
 export { TRANSFER_EVENTS } from './events.js';
-export { type Blake3, createBlake3 } from './hasher.js';
+export { Blake3 } from './hasher.js';
 export { checkFileName, MAX_NAME_BYTES, numberedName, UnsafeNameError } from './names.js';
 export { lostConnection, receiverVerdict, refusal, sendFailure } from './outcome.js';
 export { decide, PeerDirectory } from './policy.js';

@@ -72,7 +72,7 @@ export async function hashPrefix(
   let seen = 0;
   for await (const data of createReadStream(path, { start: 0, end: bytes - 1, highWaterMark: chunk })) {
     seen += (data as Buffer).length;
-    await hasher.update(data as Buffer);
+    hasher.update(data as Buffer);
   }
   if (seen !== bytes) throw new Error(`${path} holds ${seen} bytes, expected at least ${bytes}`);
 }

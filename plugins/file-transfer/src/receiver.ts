@@ -4,7 +4,7 @@ import type { FrameChannel, IncomingStream, PluginHost } from '@mesh-agent/host'
 import { isWireError, TimeoutError, withTimeout } from '@mesh-agent/host';
 import type { FileTransferConfig } from './config.js';
 import { TransferEvents } from './events.js';
-import { type Blake3, createBlake3 } from './hasher.js';
+import { Blake3 } from './hasher.js';
 import { checkFileName, linkWithoutOverwrite, UnsafeNameError } from './names.js';
 import {
   hashPrefix,
@@ -142,7 +142,7 @@ export class FileReceiver {
     events: TransferEvents,
     log: PluginHost['log'],
   ): Promise<void> {
-    const { downloadDir, config } = this.opts;
+    const { downloadDir } = this.opts;
     const startedAt = Date.now();
     let offer = await resumableBytes(files, identity);
     const free = await freeBytes(downloadDir);
@@ -153,14 +153,14 @@ export class FileReceiver {
       await channel.send({ type: FILE_REJECT, code: 'NO_SPACE', reason }).catch(() => {});
       return channel.linger(LINGER_MS);
     }
-    let hasher: Blake3 | undefined = await createBlake3(config.hashThread, meta.size);
+    let hasher = new Blake3();
     let position = 0;
     let fd: Awaited<ReturnType<typeof open>> | undefined;
     let writesSettled: (() => Promise<void>) | undefined;
     try {
       if (offer > 0) {
         await hashPrefix(files.part, offer, hasher);
-        await channel.send({ type: FILE_RESUME, offset: offer, prefix_hash: await hasher.peek() });
+        await channel.send({ type: FILE_RESUME, offset: offer, prefix_hash: hasher.digest() });
       } else {
         await channel.send({ type: FILE_ACCEPT });
       }
@@ -175,8 +175,7 @@ export class FileReceiver {
         throw new ReceiveFailure('PROTOCOL', `FILE_START at ${from}, but only 0 or ${offer} were offered`);
       if (from === 0 && offer > 0) {
         // The sender's prefix differs: start over with a fresh hash.
-        hasher.close();
-        hasher = await createBlake3(config.hashThread, meta.size);
+        hasher = new Blake3();
         offer = 0;
       }
       position = from;
@@ -210,7 +209,7 @@ export class FileReceiver {
             );
           if (position + body.length > meta.size)
             throw new ReceiveFailure('PROTOCOL', `more bytes than the ${meta.size} declared`);
-          await hasher.update(body);
+          hasher.update(body);
           // One write in flight while the next frame arrives: the disk and the network overlap.
           await writes.wait();
           writes.start(writeFully(fd, body, position));
@@ -221,8 +220,7 @@ export class FileReceiver {
           await writes.wait();
           if (position !== meta.size)
             throw new ReceiveFailure('PROTOCOL', `FILE_DONE after ${position} of ${meta.size} bytes`);
-          const hash = await hasher.digest();
-          hasher = undefined;
+          const hash = hasher.digest();
           if (hash !== header.hash)
             throw new ReceiveFailure(
               'HASH_MISMATCH',
@@ -270,7 +268,6 @@ export class FileReceiver {
         await channel.linger(LINGER_MS);
       }
     } finally {
-      hasher?.close();
       await fd?.close().catch(() => {});
     }
   }

@@ -1,8 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { Frame, FrameChannel } from '@mesh-agent/host';
-import type { HashThread } from './config.js';
-import { type Blake3, createBlake3 } from './hasher.js';
+import { Blake3 } from './hasher.js';
 import { receiverVerdict, refusal, sendFailure } from './outcome.js';
 import { hashPrefix } from './part-files.js';
 import {
@@ -28,7 +27,6 @@ export interface OutgoingFile {
 
 export interface SendOptions {
   chunkSize: number;
-  hashThread: HashThread;
   /** Called after every chunk with the bytes the receiver holds and the bytes sent this time. */
   onProgress?(done: number, sent: number): void;
   /** Called once the receiver answered, with the offset the data starts at. */
@@ -60,7 +58,6 @@ export async function sendFile(
 ): Promise<SendResult> {
   const startedAt = Date.now();
   const handle = await open(file.path, 'r');
-  let hasher: Blake3 | undefined;
   try {
     const before = await handle.stat();
     if (!before.isFile()) throw new TransferError('BAD_META', `${file.path} is not a regular file`);
@@ -74,18 +71,15 @@ export async function sendFile(
     });
     const answer = await channel.next([FILE_ACCEPT, FILE_RESUME, FILE_REJECT]);
     if (answer.header.type === FILE_REJECT) throw refusal(answer, 'the receiver refused the file');
-    hasher = await createBlake3(opts.hashThread, before.size);
+    let hasher = new Blake3();
     let from = 0;
     if (answer.header.type === FILE_RESUME) {
       const offset = answer.header.offset as number;
       if (offset <= before.size) {
         // One read of the prefix instead of sending it: resume only if both sides hold the same bytes.
         await hashPrefix(file.path, offset, hasher);
-        if ((await hasher.peek()) === answer.header.prefix_hash) from = offset;
-        else {
-          hasher.close();
-          hasher = await createBlake3(opts.hashThread, before.size);
-        }
+        if (hasher.digest() === answer.header.prefix_hash) from = offset;
+        else hasher = new Blake3();
       }
     }
     await channel.send({ type: FILE_START, offset: from });
@@ -111,7 +105,7 @@ export async function sendFile(
         try {
           for await (const data of stream as AsyncIterable<Buffer>) {
             if (early) break;
-            await hasher.update(data);
+            hasher.update(data);
             // A send blocked on flow control must not hide the receiver's verdict.
             await Promise.race([channel.send({ type: FILE_CHUNK, offset: position }, data), verdict]);
             position += data.length;
@@ -130,9 +124,7 @@ export async function sendFile(
           await Promise.race([verdict, new Promise((r) => setTimeout(r, 5_000))]).catch(() => {});
           throw new TransferError('CHANGED', reason);
         }
-        const hash = await hasher.digest();
-        hasher = undefined;
-        await channel.send({ type: FILE_DONE, hash });
+        await channel.send({ type: FILE_DONE, hash: hasher.digest() });
       }
     } catch (error) {
       if (error instanceof TransferError) throw error;
@@ -155,7 +147,6 @@ export async function sendFile(
     channel.destroy();
     throw error;
   } finally {
-    hasher?.close();
     await handle.close();
   }
 }

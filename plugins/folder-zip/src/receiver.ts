@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import type { FrameChannel, IncomingStream, PluginHost } from '@mesh-agent/host';
 import { isWireError, TimeoutError, withTimeout } from '@mesh-agent/host';
 import {
-  type Blake3,
+  Blake3,
   checkFileName,
-  createBlake3,
   decide,
   type FileTransferConfig,
   megabytesPerSecond,
@@ -131,7 +130,7 @@ export class FolderReceiver {
     const temp = join(partial, `folder-${randomUUID()}`);
     await mkdir(temp, { mode: 0o700 });
     const extractor = new Extractor(temp, (files, bytes) => events.advanced(files, bytes));
-    let hasher: Blake3 | undefined = await createBlake3('inline');
+    const hasher = new Blake3();
     const stream = new ZipFrames(channel, hasher);
     try {
       await channel.send({ type: ZIP_ACCEPT });
@@ -152,8 +151,7 @@ export class FolderReceiver {
         else await extractor.file(parts, next.entry.mtimeMs, next.data);
       }
       const central = await reader.central();
-      const hash = await hasher.digest();
-      hasher = undefined;
+      const hash = hasher.digest();
       const end = stream.end;
       if (!end) throw new ReceiveFailure('PROTOCOL', 'the archive ended without ZIP_END');
       if (end.zip_bytes !== stream.bytes || end.hash !== hash)
@@ -199,8 +197,6 @@ export class FolderReceiver {
       } else {
         channel.destroy();
       }
-    } finally {
-      hasher?.close();
     }
   }
 }
@@ -231,7 +227,7 @@ class ZipFrames implements ByteSource {
       this.end = frame.header as unknown as { hash: string; zip_bytes: number };
       return undefined;
     }
-    await this.hasher.update(frame.body);
+    this.hasher.update(frame.body);
     this.bytes += frame.body.length;
     return frame.body;
   }

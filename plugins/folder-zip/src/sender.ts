@@ -2,8 +2,7 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Frame, FrameChannel } from '@mesh-agent/host';
 import {
-  type Blake3,
-  createBlake3,
+  Blake3,
   receiverVerdict,
   refusal,
   sendFailure,
@@ -65,7 +64,6 @@ export async function sendFolder(
   opts: SendFolderOptions,
 ): Promise<FolderSendResult> {
   const startedAt = Date.now();
-  let hasher: Blake3 | undefined;
   try {
     await channel.send({
       type: ZIP_META,
@@ -77,8 +75,7 @@ export async function sendFolder(
     const answer = await channel.next([ZIP_ACCEPT, ZIP_REJECT]);
     if (answer.header.type === ZIP_REJECT) throw refusal(answer, 'the receiver refused the folder');
     opts.onStart?.();
-    const hash = await createBlake3('inline');
-    hasher = hash;
+    const hash = new Blake3();
     // The receiver may fail the transfer at any point (unsafe entry, full disk): watch for its answer.
     const verdict = channel.next([ZIP_VERIFIED, ZIP_FAILED]);
     let early: Frame | undefined;
@@ -90,7 +87,7 @@ export async function sendFolder(
     );
     const out = new FrameBatcher(async (body) => {
       if (early) throw refusal(early, 'the receiver failed the transfer');
-      await hash.update(body);
+      hash.update(body);
       await Promise.race([channel.send({ type: ZIP_DATA }, body), verdict]);
       if (early) throw refusal(early, 'the receiver failed the transfer');
     });
@@ -115,8 +112,7 @@ export async function sendFolder(
       }
       zipBytes = await writer.finish();
       await out.flush();
-      await channel.send({ type: ZIP_END, hash: await hash.digest(), zip_bytes: zipBytes });
-      hasher = undefined;
+      await channel.send({ type: ZIP_END, hash: hash.digest(), zip_bytes: zipBytes });
     } catch (error) {
       if (error instanceof TransferError) throw error;
       if (error instanceof SizeChangedError || isChanged(error)) {
@@ -144,8 +140,6 @@ export async function sendFolder(
   } catch (error) {
     channel.destroy();
     throw error;
-  } finally {
-    hasher?.close();
   }
 }
 

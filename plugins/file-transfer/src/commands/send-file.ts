@@ -46,7 +46,6 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
     return this.withHost('oneshot', signalingOverrides(this.flags), async (host) => {
       const section = host.config.plugins['file-transfer'] as unknown as FileTransferConfig | undefined;
       const chunkSize = section?.chunkSize ?? configSchema.properties.chunkSize.default;
-      const hashThread = section?.hashThread ?? configSchema.properties.hashThread.default;
       const progress = new ProgressReporter();
       const results: SendResult[] = [];
       let opened: Awaited<ReturnType<typeof host.openStream>> | undefined;
@@ -64,7 +63,6 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
         try {
           const result = await sendFile(channel, file, {
             chunkSize,
-            hashThread,
             onStart: (from) => {
               view.done = from;
               events.started(from);
