@@ -5,6 +5,7 @@
  * Every received tree is compared with the source (paths and SHA-256 of every file).
  *
  *   npx tsx bench/folder/index.ts [--json] [--large-mib <MiB per file>] [--large-files <n>] [--compress]
+ *                                 [--cases small,large] [--only mesh-agent,scp,tar-nc]
  *
  * Build first: npx tsc -b plugins/folder-zip/tsconfig.json. Needs openssh-server, openssh-client and
  * netcat-openbsd. Throughput = file bytes of the tree / wall time of the sending command (process
@@ -28,6 +29,13 @@ const arg = (name: string, fallback: number) => {
 const LARGE_MIB = arg('--large-mib', 100);
 const LARGE_FILES = arg('--large-files', 3);
 const COMPRESS = hasFlag('--compress');
+/** `--cases small,large` and `--only mesh-agent,scp,tar-nc`: run a subset. */
+const listArg = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? (process.argv[i + 1] ?? '').split(',') : undefined;
+};
+const CASES = listArg('--cases');
+const ONLY = listArg('--only');
 const json = hasFlag('--json');
 const say = (line: string) => {
   if (!json) process.stderr.write(`${line}\n`);
@@ -137,15 +145,16 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-folder-'));
   const rows: BenchRow[] = [];
   try {
-    const trees: Array<[string, Tree]> = [
-      ['small', await smallTree(dir)],
-      ['large', await largeTree(dir)],
-    ];
-    const tools: Array<[string, Run]> = [
-      ['mesh-agent', meshAgent],
-      ['scp', scp],
-      ['tar-nc', tarNc],
-    ];
+    const trees: Array<[string, Tree]> = [];
+    if (!CASES || CASES.includes('small')) trees.push(['small', await smallTree(dir)]);
+    if (!CASES || CASES.includes('large')) trees.push(['large', await largeTree(dir)]);
+    const tools = (
+      [
+        ['mesh-agent', meshAgent],
+        ['scp', scp],
+        ['tar-nc', tarNc],
+      ] as Array<[string, Run]>
+    ).filter(([tool]) => !ONLY || ONLY.includes(tool));
     for (const [name, tree] of trees) {
       const expected = await digest(tree.path);
       for (const [tool, run] of tools) {

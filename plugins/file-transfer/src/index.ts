@@ -7,7 +7,6 @@ import { FILE_STREAM, registerFileMessages } from './protocol.js';
 import { FileReceiver } from './receiver.js';
 
 // CRC-32 for the folder-zip plugin, from the same WASM library as BLAKE3 (Node 20's zlib has none).
-export { createCRC32 } from 'hash-wasm';
 export { configSchema, downloadDirOf, type FileTransferConfig } from './config.js';
 export { TRANSFER_EVENTS } from './events.js';
 export { Blake3 } from './hasher.js';

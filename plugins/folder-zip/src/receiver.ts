@@ -137,7 +137,7 @@ export class FolderReceiver {
       events.started();
       log.info({ root: meta.root, files: meta.files, bytes: meta.bytes }, 'receiving a folder');
       // The sender's announcement bounds what the archive may hold, below the configured limits.
-      const reader = await ZipStreamReader.create(stream, {
+      const reader = new ZipStreamReader(stream, {
         maxEntries: meta.files + meta.dirs,
         maxTotalBytes: meta.bytes,
         maxCompressionRatio: config.maxCompressionRatio,

@@ -93,7 +93,7 @@ export async function sendFolder(
     });
     let zipBytes: number;
     try {
-      const writer = await ZipWriter.create((chunk) => out.push(chunk));
+      const writer = new ZipWriter((chunk) => out.push(chunk));
       const reads = new ReadAhead(tree.entries);
       let files = 0;
       let bytes = 0;

@@ -86,17 +86,14 @@ export class ZipStreamReader {
   private pending: AsyncGenerator<Buffer> | undefined;
   private atCentral = false;
 
-  private constructor(
+  private readonly crc = new Crc32();
+
+  constructor(
     source: ByteSource,
     private readonly limits: ZipLimits,
-    private readonly crc: Crc32,
   ) {
     this.input = new ByteInput(source);
     this.tracker = new LimitTracker(limits);
-  }
-
-  static async create(source: ByteSource, limits: ZipLimits): Promise<ZipStreamReader> {
-    return new ZipStreamReader(source, limits, await Crc32.create());
   }
 
   /** Archive bytes consumed so far. */

@@ -85,18 +85,12 @@ export class ZipWriter {
   private readonly entries: Written[] = [];
   private finished = false;
 
-  private constructor(
-    private readonly out: (chunk: Buffer) => Promise<void>,
-    private readonly crc: Crc32,
-    private readonly opts: ZipWriterOptions,
-  ) {}
+  private readonly crc = new Crc32();
 
-  static async create(
-    out: (chunk: Buffer) => Promise<void>,
-    opts: ZipWriterOptions = {},
-  ): Promise<ZipWriter> {
-    return new ZipWriter(out, await Crc32.create(), opts);
-  }
+  constructor(
+    private readonly out: (chunk: Buffer) => Promise<void>,
+    private readonly opts: ZipWriterOptions = {},
+  ) {}
 
   /** Bytes of ZIP produced so far. */
   get bytesWritten(): number {

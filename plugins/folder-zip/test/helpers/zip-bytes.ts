@@ -15,7 +15,7 @@ export interface TestEntry {
 /** A whole archive in memory, written by ZipWriter. */
 export async function zipOf(entries: TestEntry[], opts: ZipWriterOptions = {}): Promise<Buffer> {
   const parts: Buffer[] = [];
-  const writer = await ZipWriter.create(async (chunk) => {
+  const writer = new ZipWriter(async (chunk) => {
     parts.push(Buffer.from(chunk));
   }, opts);
   for (const e of entries) {
@@ -59,7 +59,7 @@ export async function readAll(
   source: ByteSource,
   limits: Partial<ZipLimits> = {},
 ): Promise<{ entries: ReadEntry[]; central: CentralEntry[] }> {
-  const reader = await ZipStreamReader.create(source, { ...DEFAULT_LIMITS, ...limits });
+  const reader = new ZipStreamReader(source, { ...DEFAULT_LIMITS, ...limits });
   const entries: ReadEntry[] = [];
   for (;;) {
     const next = await reader.next();
