@@ -3,6 +3,7 @@ import { chmod, open, statfs, unlink, utimes } from 'node:fs/promises';
 import type { FrameChannel, IncomingStream, PluginHost } from '@mesh-agent/host';
 import { isWireError, TimeoutError, withTimeout } from '@mesh-agent/host';
 import type { FileTransferConfig } from './config.js';
+import { TaskPool, writeFully } from './disk-io.js';
 import { TransferEvents } from './events.js';
 import { Blake3 } from './hasher.js';
 import { checkFileName, linkWithoutOverwrite, UnsafeNameError } from './names.js';
@@ -156,7 +157,8 @@ export class FileReceiver {
     let hasher = new Blake3();
     let position = 0;
     let fd: Awaited<ReturnType<typeof open>> | undefined;
-    let writesSettled: (() => Promise<void>) | undefined;
+    // One write in flight while the next frame arrives: the disk and the network overlap.
+    const writes = new TaskPool(1);
     try {
       if (offer > 0) {
         await hashPrefix(files.part, offer, hasher);
@@ -182,16 +184,15 @@ export class FileReceiver {
       await writeSidecar(files, identity);
       const flags =
         constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (from === 0 ? constants.O_TRUNC : 0);
-      fd = await open(files.part, flags, 0o600);
-      if (from > 0) await fd.truncate(from);
+      const handle = await open(files.part, flags, 0o600);
+      fd = handle;
+      if (from > 0) await handle.truncate(from);
       events.started(from);
       log.info({ name: meta.name, size: meta.size, resumedFrom: from }, 'receiving a file');
       const progressLog = throttle<number>(10_000, (done) =>
         log.info({ name: meta.name, bytes: done, size: meta.size }, 'receiving'),
       );
 
-      const writes = new WriteSlot();
-      writesSettled = () => writes.settled();
       for (;;) {
         const frame = await channel.next();
         const { header, body } = frame;
@@ -210,14 +211,13 @@ export class FileReceiver {
           if (position + body.length > meta.size)
             throw new ReceiveFailure('PROTOCOL', `more bytes than the ${meta.size} declared`);
           hasher.update(body);
-          // One write in flight while the next frame arrives: the disk and the network overlap.
-          await writes.wait();
-          writes.start(writeFully(fd, body, position));
+          const at = position;
+          await writes.run(() => writeFully(handle, body, at));
           position += body.length;
           events.bytes(position);
           progressLog.push(position);
         } else if (header.type === FILE_DONE) {
-          await writes.wait();
+          await writes.drain();
           if (position !== meta.size)
             throw new ReceiveFailure('PROTOCOL', `FILE_DONE after ${position} of ${meta.size} bytes`);
           const hash = hasher.digest();
@@ -226,8 +226,8 @@ export class FileReceiver {
               'HASH_MISMATCH',
               `BLAKE3 mismatch: the received data hashes to ${hash}, the sender announced ${String(header.hash)}; the partial file was removed`,
             );
-          await fd.sync();
-          await fd.close();
+          await handle.sync();
+          await handle.close();
           fd = undefined;
           const savedAs = await this.place(files, meta);
           await channel.send({ type: FILE_VERIFIED, hash, saved_as: savedAs });
@@ -252,7 +252,7 @@ export class FileReceiver {
       }
     } catch (error) {
       const failure = asFailure(error);
-      await writesSettled?.();
+      await writes.settled();
       await fd?.close().catch(() => {});
       fd = undefined;
       if (!failure.keepPart) await removePart(files).catch(() => {});
@@ -287,40 +287,6 @@ export class FileReceiver {
       await dir.close();
     }
     return savedAs;
-  }
-}
-
-/** At most one write in flight; its failure surfaces at the next `wait`, never as an unhandled rejection. */
-class WriteSlot {
-  private pending: Promise<void> = Promise.resolve();
-  private error: unknown;
-
-  start(write: Promise<void>): void {
-    this.pending = write.catch((error: unknown) => {
-      this.error ??= error;
-    });
-  }
-
-  async wait(): Promise<void> {
-    await this.pending;
-    if (this.error) throw this.error;
-  }
-
-  /** Waits for the write in flight without throwing (before closing the file after a failure). */
-  settled(): Promise<void> {
-    return this.pending;
-  }
-}
-
-async function writeFully(
-  fd: Awaited<ReturnType<typeof open>>,
-  data: Buffer,
-  position: number,
-): Promise<void> {
-  let written = 0;
-  while (written < data.length) {
-    const { bytesWritten } = await fd.write(data, written, data.length - written, position + written);
-    written += bytesWritten;
   }
 }
 

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { chmod, mkdir, open, rename, rmdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MAX_NAME_BYTES } from '@mesh-agent/plugin-file-transfer';
+import { MAX_NAME_BYTES, TaskPool, writeFully } from '@mesh-agent/plugin-file-transfer';
 import { ZipError } from './zip/limits.js';
 import type { CentralEntry } from './zip/reader.js';
 
@@ -60,6 +60,14 @@ export class Extractor {
     const held: Buffer[] = [];
     let heldBytes = 0;
     let handle: Awaited<ReturnType<typeof open>> | undefined;
+    // A large file keeps one write in flight while the reader produces the next piece.
+    const writes = new TaskPool(1);
+    let position = 0;
+    const write = async (file: Awaited<ReturnType<typeof open>>, piece: Buffer): Promise<void> => {
+      const at = position;
+      position += piece.length;
+      await writes.run(() => writeFully(file, piece, at));
+    };
     try {
       for await (const piece of data) {
         if (!handle && heldBytes + piece.length <= SMALL_FILE) {
@@ -70,13 +78,14 @@ export class Extractor {
         }
         if (!handle) {
           handle = await open(path, CREATE_FLAGS, 0o600);
-          for (const part of held.splice(0)) await writeAll(handle, part);
+          for (const part of held.splice(0)) await write(handle, part);
         }
-        await writeAll(handle, piece);
+        await write(handle, piece);
         this.bytes += piece.length;
         this.onProgress(this.files, this.bytes);
       }
       if (handle) {
+        await writes.drain();
         await handle.close();
         handle = undefined;
         this.bytes += heldBytes;
@@ -85,12 +94,17 @@ export class Extractor {
         return;
       }
     } finally {
+      await writes.settled();
       await handle?.close().catch(() => {});
     }
     await this.pool.run(async () => {
       const small = await open(path, CREATE_FLAGS, 0o600);
       try {
-        for (const part of held) await writeAll(small, part);
+        let at = 0;
+        for (const part of held) {
+          await writeFully(small, part, at);
+          at += part.length;
+        }
       } finally {
         await small.close();
       }
@@ -204,39 +218,4 @@ export function numberedDirName(name: string, n: number): string {
   while (stem.length > 0 && Buffer.byteLength(stem + suffix, 'utf8') > MAX_NAME_BYTES)
     stem = Array.from(stem).slice(0, -1).join('');
   return stem + suffix;
-}
-
-async function writeAll(handle: Awaited<ReturnType<typeof open>>, data: Buffer): Promise<void> {
-  let written = 0;
-  while (written < data.length)
-    written += (await handle.write(data, written, data.length - written)).bytesWritten;
-}
-
-/** At most `limit` tasks at once; the first failure is thrown by the next `run` or by `drain`. */
-class TaskPool {
-  private readonly running = new Set<Promise<void>>();
-  private failure: unknown;
-
-  constructor(private readonly limit: number) {}
-
-  async run(task: () => Promise<void>): Promise<void> {
-    while (this.running.size >= this.limit) await Promise.race(this.running);
-    if (this.failure) throw this.failure;
-    const promise: Promise<void> = task()
-      .catch((error: unknown) => {
-        this.failure ??= error;
-      })
-      .finally(() => this.running.delete(promise));
-    this.running.add(promise);
-  }
-
-  async drain(): Promise<void> {
-    await Promise.all(this.running);
-    if (this.failure) throw this.failure;
-  }
-
-  /** Waits for running tasks without throwing (before the directory is removed after a failure). */
-  async settled(): Promise<void> {
-    await Promise.all(this.running);
-  }
 }

@@ -216,14 +216,19 @@ async function readSmall(entry: TreeEntry): Promise<Buffer> {
 async function* readExactly(entry: TreeEntry): AsyncGenerator<Buffer> {
   const handle = await open(entry.path, READ_FLAGS);
   try {
+    // A read stream keeps the next chunk in flight while this one is zipped and sent.
+    const chunks = handle.createReadStream({
+      start: 0,
+      end: entry.size - 1,
+      highWaterMark: READ_CHUNK,
+      autoClose: false,
+    });
     let position = 0;
-    while (position < entry.size) {
-      const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, entry.size - position));
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
-      if (bytesRead === 0) throw new SizeChangedError(`${entry.path} shrank below ${entry.size} bytes`);
-      position += bytesRead;
-      yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+    for await (const chunk of chunks as AsyncIterable<Buffer>) {
+      position += chunk.length;
+      yield chunk;
     }
+    if (position < entry.size) throw new SizeChangedError(`${entry.path} shrank below ${entry.size} bytes`);
     const after = await handle.stat();
     if (after.size !== entry.size || after.mtimeMs !== entry.mtimeMs)
       throw new SizeChangedError(`${entry.path} was modified while being sent`);
