@@ -42,3 +42,65 @@ export class TaskPool {
     await Promise.all(this.running);
   }
 }
+
+/**
+ * Reads `[start, end)` of a file in chunks of `chunkSize`, one read ahead of the consumer, into a
+ * few recycled buffers: a sender that hands each chunk back with `recycle` once the transport has
+ * taken it allocates no garbage per chunk, so its memory stays at a few chunks instead of
+ * whatever V8 lets pile up between collections.
+ */
+export class ChunkReader {
+  private readonly spare: Buffer[] = [];
+  private ahead: Promise<Buffer> | undefined;
+
+  constructor(
+    private readonly handle: FileHandle,
+    private position: number,
+    private readonly end: number,
+    private readonly chunkSize: number,
+  ) {}
+
+  /** The next chunk (a view of a pooled buffer), or undefined at `end`; throws if the file is shorter. */
+  async next(): Promise<Buffer | undefined> {
+    const chunk = await (this.ahead ?? this.read());
+    this.ahead = undefined;
+    if (chunk.length === 0) return undefined;
+    if (this.position < this.end) {
+      this.ahead = this.read();
+      // A failed read-ahead surfaces at the next call, not as an unhandled rejection.
+      this.ahead.catch(() => {});
+    }
+    return chunk;
+  }
+
+  /** Hands a chunk back for reuse; only once nothing else holds it. */
+  recycle(chunk: Buffer): void {
+    if (chunk.buffer.byteLength === this.chunkSize && this.spare.length < 2)
+      this.spare.push(Buffer.from(chunk.buffer, chunk.byteOffset, this.chunkSize));
+  }
+
+  private async read(): Promise<Buffer> {
+    const length = Math.min(this.chunkSize, this.end - this.position);
+    if (length <= 0) return Buffer.alloc(0);
+    const buffer = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.chunkSize);
+    const at = this.position;
+    this.position += length;
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await this.handle.read(buffer, filled, length - filled, at + filled);
+      if (bytesRead === 0) throw new ShortFileError(at + filled, this.end);
+      filled += bytesRead;
+    }
+    return buffer.subarray(0, length);
+  }
+}
+
+/** The file ended before the range the reader was asked for (it shrank while being read). */
+export class ShortFileError extends Error {
+  constructor(
+    readonly at: number,
+    readonly expected: number,
+  ) {
+    super(`the file ended at ${at} bytes, ${expected} were expected`);
+  }
+}

@@ -1,6 +1,6 @@
-import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { Frame, FrameChannel } from '@mesh-agent/host';
+import { ChunkReader, ShortFileError } from './disk-io.js';
 import { Blake3 } from './hasher.js';
 import { receiverVerdict, refusal, sendFailure } from './outcome.js';
 import { hashPrefix } from './part-files.js';
@@ -96,24 +96,21 @@ export async function sendFile(
     );
     let position = from;
     try {
-      if (before.size > from) {
-        const stream = createReadStream(file.path, {
-          start: from,
-          end: before.size - 1,
-          highWaterMark: opts.chunkSize,
+      const reader = new ChunkReader(handle, from, before.size, opts.chunkSize);
+      // A file that shrank ends the loop early; the size check below reports it as changed.
+      const nextChunk = () =>
+        reader.next().catch((error: unknown) => {
+          if (error instanceof ShortFileError) return undefined;
+          throw error;
         });
-        try {
-          for await (const data of stream as AsyncIterable<Buffer>) {
-            if (early) break;
-            hasher.update(data);
-            // A send blocked on flow control must not hide the receiver's verdict.
-            await Promise.race([channel.send({ type: FILE_CHUNK, offset: position }, data), verdict]);
-            position += data.length;
-            opts.onProgress?.(position, position - from);
-          }
-        } finally {
-          stream.destroy();
-        }
+      for (let data = await nextChunk(); data && !early; data = await nextChunk()) {
+        hasher.update(data);
+        // A send blocked on flow control must not hide the receiver's verdict.
+        await Promise.race([channel.send({ type: FILE_CHUNK, offset: position }, data), verdict]);
+        // Nothing buffered: the transport has taken (copied or written) the chunk.
+        if (channel.duplex.writableLength === 0) reader.recycle(data);
+        position += data.length;
+        opts.onProgress?.(position, position - from);
       }
       if (!early) {
         const after = await stat(file.path);

@@ -1,0 +1,98 @@
+import { mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChunkReader, ShortFileError, TaskPool, writeFully } from '../src/disk-io.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'disk-io-'));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+const pattern = (size: number) =>
+  Buffer.from(Array.from({ length: size }, (_, i) => (i * 7 + (i >> 8)) & 0xff));
+
+describe('ChunkReader', () => {
+  it('reads a range in chunks through recycled buffers, with the right bytes every time', async () => {
+    const data = pattern(10 * 4096 + 123);
+    const path = join(dir, 'range.bin');
+    await writeFile(path, data);
+    const handle = await open(path, 'r');
+    try {
+      const reader = new ChunkReader(handle, 1000, data.length, 4096);
+      const seen: Buffer[] = [];
+      const buffers = new Set<ArrayBufferLike>();
+      for (let chunk = await reader.next(); chunk; chunk = await reader.next()) {
+        seen.push(Buffer.from(chunk));
+        buffers.add(chunk.buffer);
+        reader.recycle(chunk);
+      }
+      expect(Buffer.concat(seen).equals(data.subarray(1000))).toBe(true);
+      expect(seen.every((chunk, i) => i === seen.length - 1 || chunk.length === 4096)).toBe(true);
+      // One chunk in hand, one read ahead, one spare: never a fresh buffer per chunk.
+      expect(buffers.size).toBeLessThanOrEqual(3);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('throws ShortFileError when the file is shorter than the range (it shrank)', async () => {
+    const path = join(dir, 'shrinks.bin');
+    await writeFile(path, pattern(3 * 4096));
+    const handle = await open(path, 'r');
+    try {
+      const reader = new ChunkReader(handle, 0, 3 * 4096, 4096);
+      expect((await reader.next())?.length).toBe(4096);
+      await truncate(path, 4096 + 10);
+      await expect(
+        (async () => {
+          while (await reader.next());
+        })(),
+      ).rejects.toBeInstanceOf(ShortFileError);
+    } finally {
+      await handle.close();
+    }
+  });
+});
+
+describe('TaskPool', () => {
+  it('never runs more than its limit at once', async () => {
+    const pool = new TaskPool(2);
+    let running = 0;
+    let peak = 0;
+    for (let i = 0; i < 8; i++)
+      await pool.run(async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise((r) => setTimeout(r, 5));
+        running--;
+      });
+    await pool.drain();
+    expect(peak).toBe(2);
+  });
+
+  it('reports the first failure at the next run or drain, never as an unhandled rejection', async () => {
+    const pool = new TaskPool(1);
+    await pool.run(() => Promise.reject(new Error('disk on fire')));
+    await expect(pool.run(async () => {})).rejects.toThrow('disk on fire');
+    await expect(pool.drain()).rejects.toThrow('disk on fire');
+    await expect(pool.settled()).resolves.toBeUndefined();
+  });
+});
+
+describe('writeFully', () => {
+  it('writes at the given positions', async () => {
+    const path = join(dir, 'written.bin');
+    const handle = await open(path, 'w+');
+    try {
+      await writeFully(handle, Buffer.from('world'), 6);
+      await writeFully(handle, Buffer.from('hello '), 0);
+      const back = Buffer.alloc(11);
+      await handle.read(back, 0, 11, 0);
+      expect(back.toString()).toBe('hello world');
+    } finally {
+      await handle.close();
+    }
+  });
+});
