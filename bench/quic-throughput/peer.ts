@@ -3,7 +3,7 @@
  * parent over IPC. The receiver counts bytes from the first one to the end of the stream; both sides
  * sample their peak RSS and the worst lag of their main event loop during the transfer.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { generateIdentity } from '../../packages/host/src/identity/identity.js';
 import { echo, ping } from './latency.js';
@@ -42,12 +42,23 @@ const rssTimer = setInterval(() => {
   rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
 }, 20);
 if (process.env.BENCH_DEBUG_MEMORY) {
+  // Collections of the main thread since the last line: minor = scavenges, major = mark-compact steps.
+  const gcs = { minor: 0, major: 0 };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gcs.minor++;
+      else gcs.major++;
+    }
+  }).observe({ entryTypes: ['gc'] });
   setInterval(() => {
     const m = process.memoryUsage();
     const mb = (n: number) => (n / 1e6).toFixed(0);
     console.error(
-      `${spec.role} rss=${mb(m.rss)} heap=${mb(m.heapTotal)} ext=${mb(m.external)} ab=${mb(m.arrayBuffers)}`,
+      `${spec.role} rss=${mb(m.rss)} heap=${mb(m.heapTotal)} ext=${mb(m.external)} ab=${mb(m.arrayBuffers)} gc minor=${gcs.minor} major=${gcs.major}`,
     );
+    gcs.minor = 0;
+    gcs.major = 0;
   }, 500).unref();
 }
 const lag = monitorEventLoopDelay({ resolution: 5 });

@@ -12,10 +12,12 @@ export interface DriverLink {
 }
 
 /**
- * The driver makes many short-lived objects per packet; a small young generation keeps them from
- * piling up to V8's default (tens of MB) between scavenges, which are cheap since little survives.
+ * The driver makes many short-lived objects per packet, and node:dgram a Buffer per datagram that
+ * only a scavenge frees: a small young generation keeps them from piling up between scavenges,
+ * which are cheap since little survives. Measured on a receiver at 1350-byte datagrams: 16 MB let
+ * 40–70 MB of datagram buffers accumulate, 4 MB about 10 MB, at no cost in throughput.
  */
-const WORKER_LIMITS = { maxYoungGenerationSizeMb: 16 };
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4 };
 
 type OnEvents = (events: DriverEvent[]) => void;
 

@@ -37,8 +37,17 @@ const ACK_BATCH_BYTES = 64 * 1024;
 const ACK_FLUSH_MS = 2;
 /** Longest an ACK waits for a reply to carry it (see `mayDelayAck`). */
 const ACK_DELAY_MS = 1;
-/** Largest stream chunk handed to the main thread at once. */
+/** Largest stream chunk handed to the main thread at once: a stream's receive buffer. */
 const RECV_CHUNK = 256 * 1024;
+/**
+ * Datagrams closer together than this mean the peer is streaming: received bytes then wait (up to
+ * DELIVERY_HOLD_MS, or until a receive buffer is full) to cross to the main thread in fewer, larger
+ * messages. Each message wakes the main thread; at 1350-byte datagrams posting them took a quarter
+ * of the receiving driver's time, and holding halves their number (30 KB → 55 KB each at 40 MB/s).
+ * A lone message (a keystroke, a reply) comes after a longer gap and is delivered at once.
+ */
+const STREAMING_GAP_MS = 0.1;
+const DELIVERY_HOLD_MS = 1;
 /** TLS alerts as QUIC transport error codes (0x100 + alert). */
 const BAD_CERTIFICATE = 0x100 + 42;
 const CERTIFICATE_REQUIRED = 0x100 + 116;
@@ -54,6 +63,9 @@ class DriverStream {
   /** quiche has this stream (the peer opened it, or quiche took some of our bytes). */
   known = false;
   credit = STREAM_RECV_CREDIT;
+  /** Received bytes not yet handed to the main thread: quiche writes them here directly. */
+  inbox: Buffer | null = null;
+  inboxLength = 0;
   constructor(readonly sid: number) {}
 }
 
@@ -70,6 +82,9 @@ class DriverConnection {
   creditAdded = false;
   /** Datagrams received since packets were last built for this connection. */
   datagramsSinceSend = 0;
+  lastDatagramAt = 0;
+  /** The last datagram came right after the one before (see STREAMING_GAP_MS). */
+  streaming = false;
   /** Stream bytes went to the reader in this turn. */
   delivered = false;
   /** We gave quiche something to send (stream bytes, a FIN, a reset, a close, a probe) in this turn. */
@@ -154,7 +169,9 @@ export class QuicDriver {
   private readonly retryTokens = new RetryTokens();
   private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
   private slabOffset = 0;
-  private readonly scratch = Buffer.allocUnsafeSlow(RECV_CHUNK);
+  /** Streams whose received bytes wait in their inbox for a larger delivery. */
+  private readonly held = new Map<DriverStream, DriverConnection>();
+  private holdTimer: NodeJS.Timeout | null = null;
   private closing = false;
   private readonly counters = {
     datagramsIn: 0,
@@ -318,6 +335,9 @@ export class QuicDriver {
     }
     conn.inbound = true;
     conn.datagramsSinceSend++;
+    const now = performance.now();
+    conn.streaming = now - conn.lastDatagramAt < STREAMING_GAP_MS;
+    conn.lastDatagramAt = now;
     this.markDirty(conn);
   };
 
@@ -456,6 +476,7 @@ export class QuicDriver {
     }
     const stream = conn.streams.get(sid);
     if (stream) {
+      this.held.delete(stream);
       conn.pendingSend.delete(stream);
       for (const chunk of stream.sendQueue.splice(0)) this.recycle(chunk);
     }
@@ -515,7 +536,7 @@ export class QuicDriver {
     // Received bytes go to the reader before any packet is built, and the packets are built in a
     // microtask: a reply the reader writes at once (inline driver) then leaves in the same packet
     // as the ACK, instead of an ACK-only packet first, which costs both sides a syscall and a wake-up.
-    if (this.events.length > 0) this.flushEvents();
+    if (this.events.length > 0 || this.held.size > 0) this.flushEvents();
     queueMicrotask(() => {
       for (const conn of conns) {
         if (this.mayDelayAck(conn)) conn.ackTimer ??= setTimeout(this.onAckTimer, ACK_DELAY_MS, conn);
@@ -700,6 +721,8 @@ export class QuicDriver {
     this.byKey.delete(conn.key);
     this.byHandle.delete(conn.handle);
     this.dirty.delete(conn);
+    // What arrived before the close is the reader's, ahead of the 'closed' event.
+    for (const stream of conn.streams.values()) this.deliverInbox(conn, stream);
     if (conn.reported) this.push({ ev: 'closed', h: conn.handle, info });
     else if (conn.connectReq !== null) {
       this.push({
@@ -876,50 +899,88 @@ export class QuicDriver {
     }
   }
 
+  /** Reads what the stream's credit allows straight into its inbox; a full inbox goes to the main thread. */
   private readStream(conn: DriverConnection, stream: DriverStream): void {
     const q = conn.q;
-    const scratch = this.scratch;
-    let filled = 0;
     let fin = false;
     try {
-      while (stream.credit - filled > 0) {
-        const end = Math.min(scratch.length, filled + stream.credit);
-        const r = q.streamRecv(stream.sid, scratch.subarray(filled, end));
+      while (stream.credit > 0) {
+        stream.inbox ??= Buffer.allocUnsafeSlow(RECV_CHUNK);
+        const inbox = stream.inbox;
+        const end = Math.min(inbox.length, stream.inboxLength + stream.credit);
+        const r = q.streamRecv(stream.sid, inbox.subarray(stream.inboxLength, end));
         if (r === null) break;
-        filled += r[0];
+        stream.inboxLength += r[0];
+        stream.credit -= r[0];
+        if (r[0] > 0) conn.delivered = true;
+        if (stream.inboxLength === inbox.length) this.deliverInbox(conn, stream);
         if (r[1]) {
           fin = true;
           break;
         }
-        if (filled === scratch.length) {
-          this.pushData(conn, stream, filled);
-          filled = 0;
-        }
       }
     } catch (error) {
-      this.pushData(conn, stream, filled);
-      stream.recvDone = true;
-      this.push({ ev: 'reset', h: conn.handle, sid: stream.sid, code: quicheError(error).code ?? -1 });
-      this.forgetIfDone(conn, stream);
+      this.endReceiving(conn, stream, {
+        ev: 'reset',
+        h: conn.handle,
+        sid: stream.sid,
+        code: quicheError(error).code ?? -1,
+      });
       return;
     }
-    this.pushData(conn, stream, filled);
-    if (fin) {
-      stream.recvDone = true;
-      this.push({ ev: 'fin', h: conn.handle, sid: stream.sid });
-      this.forgetIfDone(conn, stream);
-    }
+    if (fin) this.endReceiving(conn, stream, { ev: 'fin', h: conn.handle, sid: stream.sid });
+    else if (stream.inboxLength > 0) this.held.set(stream, conn);
   }
 
-  private pushData(conn: DriverConnection, stream: DriverStream, length: number): void {
-    if (length === 0) return;
-    const s = this.scratch;
-    const data = s.buffer.slice(s.byteOffset, s.byteOffset + length);
-    stream.credit -= length;
-    conn.delivered = true;
+  /** The peer's side is over (FIN or RESET): the bytes before it, then the event, and no more inbox. */
+  private endReceiving(conn: DriverConnection, stream: DriverStream, event: DriverEvent): void {
+    this.deliverInbox(conn, stream);
+    stream.inbox = null;
+    stream.recvDone = true;
+    this.push(event);
+    this.forgetIfDone(conn, stream);
+  }
+
+  /**
+   * Hands the inbox's bytes to the main thread: a full inbox crosses as it is (no copy, the stream
+   * takes a new one), a partial one as a copy, and the inbox is reused.
+   */
+  private deliverInbox(conn: DriverConnection, stream: DriverStream): void {
+    const inbox = stream.inbox;
+    const length = stream.inboxLength;
+    this.held.delete(stream);
+    if (!inbox || length === 0) return;
+    let data: ArrayBuffer;
+    if (length === inbox.length) {
+      data = inbox.buffer as ArrayBuffer;
+      stream.inbox = null;
+    } else {
+      data = inbox.buffer.slice(inbox.byteOffset, inbox.byteOffset + length) as ArrayBuffer;
+    }
+    stream.inboxLength = 0;
     this.events.push({ ev: 'data', h: conn.handle, sid: stream.sid, data });
     this.transfer.push(data);
   }
+
+  /**
+   * Held bytes go now when a message leaves anyway, when their connection is not streaming, or
+   * when they have waited DELIVERY_HOLD_MS (the timer); otherwise they wait for more.
+   */
+  private releaseHeld(all: boolean): void {
+    for (const [stream, conn] of this.held) {
+      if (all || !conn.streaming) this.deliverInbox(conn, stream);
+    }
+    if (this.held.size === 0) {
+      if (this.holdTimer) clearTimeout(this.holdTimer);
+      this.holdTimer = null;
+    } else this.holdTimer ??= setTimeout(this.onHoldTimer, DELIVERY_HOLD_MS);
+  }
+
+  private readonly onHoldTimer = (): void => {
+    this.holdTimer = null;
+    this.releaseHeld(true);
+    this.flushEvents();
+  };
 
   private forgetIfDone(conn: DriverConnection, stream: DriverStream): void {
     if (stream.recvDone && stream.sendDone) conn.streams.delete(stream.sid);
@@ -947,6 +1008,7 @@ export class QuicDriver {
       this.events.push({ ev: 'recycle', buffers });
       this.transfer.push(...buffers);
     }
+    if (this.held.size > 0) this.releaseHeld(this.events.length > 0);
     if (this.acks.length > 0) {
       if (this.events.length === 0 && this.ackBytes < ACK_BATCH_BYTES) {
         this.ackTimer ??= setTimeout(this.flushAcks, ACK_FLUSH_MS);

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentIdentity, generateIdentity } from '../../src/identity/identity.js';
 import {
@@ -63,6 +64,14 @@ describe('QuicEndpoint against a peer in another process', () => {
     expect(stats?.rttMs).toBeGreaterThanOrEqual(0);
     await conn.close();
     await server.next('close');
+  });
+
+  it.runIf(process.platform === 'linux')('runs the driver thread nicer than the main thread', () => {
+    const nice = (tid: string) =>
+      Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+    const main = nice(String(process.pid));
+    const threads = readdirSync('/proc/self/task').map(nice);
+    expect(threads).toContain(Math.min(19, main + 5));
   });
 
   it('rejects a server whose certificate differs from the pinned fingerprint, and closes that connection', async () => {
