@@ -15,6 +15,7 @@ import type {
 } from './protocol.js';
 import { STREAM_RECV_CREDIT, WRITE_BUFFER_SIZE } from './protocol.js';
 import { RetryTokens } from './retry-token.js';
+import { ScavengePacer } from './scavenge-pacer.js';
 
 /** Every connection id we issue is 20 bytes, so short-header packets are routable by bytes 1..21. */
 const CID_LEN = 20;
@@ -167,6 +168,8 @@ export class QuicDriver {
   private transfer: ArrayBuffer[] = [];
   private recycled: ArrayBuffer[] = [];
   private readonly retryTokens = new RetryTokens();
+  /** node:dgram allocates a Buffer per datagram, outside the heap: freed as they go (see ScavengePacer). */
+  private readonly scavenges = new ScavengePacer();
   private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
   private slabOffset = 0;
   /** Streams whose received bytes wait in their inbox for a larger delivery. */
@@ -295,6 +298,7 @@ export class QuicDriver {
   private readonly onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     this.counters.datagramsIn++;
     this.counters.bytesIn += msg.length;
+    this.scavenges.received(msg.length);
     let conn: DriverConnection | undefined;
     const first = msg[0];
     if (first === undefined) {

@@ -14,6 +14,7 @@ import {
   type RemoteAddress,
   WRITE_BUFFER_SIZE,
 } from './protocol.js';
+import { ScavengePacer } from './scavenge-pacer.js';
 
 const MAX_POOLED_WRITE_BUFFERS = 32;
 
@@ -63,6 +64,7 @@ export class QuicEndpoint extends EventEmitter<QuicEndpointEvents> {
   private readonly channel: ConnectionChannel;
   /** Write buffers the driver handed back; bounded so an idle endpoint does not keep a burst's worth. */
   private readonly writeBuffers: ArrayBuffer[] = [];
+  private readonly scavenges = new ScavengePacer();
 
   private constructor(
     readonly options: QuicOptions,
@@ -242,6 +244,7 @@ export class QuicEndpoint extends EventEmitter<QuicEndpointEvents> {
     switch (event.ev) {
       case 'data':
         this.connections.get(event.h)?.stream(event.sid)?.onData(event.data);
+        this.scavenges.received(event.data.byteLength);
         break;
       case 'ack':
         this.connections.get(event.h)?.stream(event.sid)?.onAck(event.n);
