@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { type IPty, spawn } from 'node-pty';
 
 export interface PtyOptions {
@@ -32,6 +32,11 @@ export class PtySession {
   private readonly pty: IPty;
   private size: { cols: number; rows: number };
   readonly exited: Promise<PtyExit>;
+  /** node-pty's PTY master (Unix) and the stream reading it; undefined on Windows, where node-pty writes. */
+  private readonly master: { fd: number; socket: { destroyed?: unknown } } | undefined;
+  /** Input the PTY did not take yet (its buffer was full), in order. */
+  private readonly input: Buffer[] = [];
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(opts: PtyOptions) {
     const { file, args } = shellCommand(opts.command);
@@ -47,6 +52,14 @@ export class PtySession {
       // Bytes, not strings: output is forwarded as is and may split UTF-8 sequences.
       encoding: null,
     });
+    const { fd, _socket: socket } = this.pty as unknown as {
+      fd?: unknown;
+      _socket?: { destroyed?: unknown };
+    };
+    this.master =
+      process.platform !== 'win32' && typeof fd === 'number' && socket?.destroyed === false
+        ? { fd, socket }
+        : undefined;
     const slave = holdSlave(this.pty);
     this.exited = new Promise((resolve) =>
       this.pty.onExit(({ exitCode, signal }) => {
@@ -74,8 +87,53 @@ export class PtySession {
     this.pty.onData((data) => listener(data as unknown as Buffer));
   }
 
+  /**
+   * Writes input at once when the PTY takes it, as keystrokes do: node-pty's own write goes through
+   * the thread pool, a round trip that each echo paid for. What the PTY cannot take now waits.
+   */
   write(data: Buffer | string): void {
-    this.pty.write(data);
+    if (!this.master) {
+      this.pty.write(data);
+      return;
+    }
+    let bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    if (this.input.length === 0) {
+      bytes = bytes.subarray(this.writeNow(bytes));
+      if (bytes.length === 0) return;
+    }
+    // A copy: the caller may reuse its buffer.
+    this.input.push(Buffer.from(bytes));
+    this.retry ??= setTimeout(this.writeWaiting, 1);
+  }
+
+  private readonly writeWaiting = (): void => {
+    this.retry = undefined;
+    while (this.input.length > 0) {
+      const first = this.input[0]!;
+      const written = this.writeNow(first);
+      if (written < first.length) {
+        this.input[0] = first.subarray(written);
+        this.retry = setTimeout(this.writeWaiting, 1);
+        return;
+      }
+      this.input.shift();
+    }
+  };
+
+  /**
+   * Bytes the PTY took; 0 when its buffer is full. Input to a program that ended is dropped: once
+   * node-pty destroyed its stream the descriptor is closed, and its number may be another file's.
+   */
+  private writeNow(bytes: Buffer): number {
+    const master = this.master!;
+    try {
+      if (master.socket.destroyed !== false) throw new Error('the program ended');
+      return writeSync(master.fd, bytes);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return 0;
+      this.input.length = 0;
+      return bytes.length;
+    }
   }
 
   /** Resizes the PTY; returns false when the size did not change. */

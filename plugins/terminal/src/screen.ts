@@ -1,4 +1,7 @@
 import { Worker } from 'node:worker_threads';
+import type { Snapshot } from './screen-parser.js';
+
+export type { Snapshot } from './screen-parser.js';
 
 export interface ScreenWorkerData {
   cols: number;
@@ -14,27 +17,24 @@ export type ScreenReply =
   | { t: 'parsed'; bytes: number }
   | { t: 'snapshot'; id: number; data: string; text: string; cols: number; rows: number };
 
-export interface Snapshot {
-  /** Escape sequences that redraw the screen (colours, cursor) in a blank terminal of this size. */
-  data: string;
-  /** The same screen as plain text. */
-  text: string;
-  cols: number;
-  rows: number;
-}
-
 export interface ScreenModelOptions {
   cols: number;
   rows: number;
+  /** Output held back unparsed at most; default HOLD_BYTES. */
+  holdBytes?: number;
 }
 
-/** Output posted to the model at once, at the latest after FLUSH_DELAY_MS. */
-const FLUSH_BYTES = 256 * 1024;
-const FLUSH_DELAY_MS = 2;
+/** Unparsed output held in this thread: parsing it for a snapshot takes well under a second. */
+export const HOLD_BYTES = 4 * 1024 * 1024;
+const FIRST_HOLD = 64 * 1024;
+const EMPTY = new Uint8Array(0);
 
 /**
- * The shared terminal's current screen: a headless xterm fed with every output byte, in a
- * worker thread. A snapshot reflects exactly the output written before it was asked for.
+ * The shared terminal's current screen: a headless xterm in a worker thread, fed lazily. Output is
+ * held here, unparsed, until a snapshot or a resize needs it or more than `holdBytes` wait; then it
+ * goes to the worker in one message. Typing then costs the worker nothing, and a flood reaches it
+ * in large pieces, mostly skipped (ScreenParser). A snapshot reflects exactly the output written
+ * before it was asked for.
  */
 export class ScreenModel {
   private readonly worker: Worker;
@@ -42,15 +42,19 @@ export class ScreenModel {
     number,
     { resolve: (s: Snapshot) => void; reject: (e: Error) => void }
   >();
+  private readonly holdLimit: number;
   private nextId = 1;
-  private unparsed = 0;
+  /** Posted to the worker, not parsed yet. */
+  private inFlight = 0;
   private failure: Error | undefined;
-  /** Output of this turn, posted to the worker as one message (see `flush`). */
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
-  private flushTimer: NodeJS.Timeout | undefined;
+  /** Held output: the first `heldBytes` bytes of `held`. */
+  private held: Uint8Array = EMPTY;
+  private heldBytes = 0;
+  /** Size of the last hold flushed: a flood starts the next one at that size instead of growing it again. */
+  private lastHold = FIRST_HOLD;
 
   constructor(opts: ScreenModelOptions) {
+    this.holdLimit = opts.holdBytes ?? HOLD_BYTES;
     const data: ScreenWorkerData = { cols: opts.cols, rows: opts.rows };
     this.worker = new Worker(new URL('./screen-worker.js', import.meta.url), { workerData: data });
     this.worker.on('message', (message: ScreenReply) => this.onReply(message));
@@ -60,40 +64,26 @@ export class ScreenModel {
 
   /** Output bytes written but not parsed yet: the producer slows down while this is large. */
   get backlog(): number {
-    return this.unparsed;
+    return this.heldBytes + this.inFlight;
   }
 
+  /** Keeps a copy of `chunk` (the caller's chunks go on to viewers untouched). */
   write(chunk: Uint8Array): void {
     if (this.failure || chunk.byteLength === 0) return;
-    this.unparsed += chunk.byteLength;
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.byteLength;
-    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
-    else this.flushTimer ??= setTimeout(this.flush, FLUSH_DELAY_MS);
-  }
-
-  /**
-   * Posts the output gathered so far as one message, in a fresh buffer that is transferred, not
-   * cloned: a flood reads the PTY in many small chunks, and a message per chunk cost both threads
-   * more than the copy. The short wait also keeps the model's thread from waking while a keystroke's
-   * echo is on its way to the viewers. The chunks stay untouched (viewers' outboxes hold them).
-   */
-  private readonly flush = (): void => {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    if (this.pending.length === 0) return;
-    const data = new Uint8Array(this.pendingBytes);
-    let offset = 0;
-    for (const chunk of this.pending) {
-      data.set(chunk, offset);
-      offset += chunk.byteLength;
+    if (this.heldBytes + chunk.byteLength > this.holdLimit) this.flush();
+    const needed = this.heldBytes + chunk.byteLength;
+    if (needed > this.held.length) {
+      let size = Math.max(this.held.length, this.lastHold);
+      while (size < needed) size *= 2;
+      // Not zeroed: only the first heldBytes are ever read.
+      const grown = Buffer.allocUnsafeSlow(size);
+      grown.set(this.held.subarray(0, this.heldBytes));
+      this.held = grown;
     }
-    this.pending = [];
-    this.pendingBytes = 0;
-    if (this.failure) return;
-    const request: ScreenRequest = { t: 'write', data };
-    this.worker.postMessage(request, [data.buffer]);
-  };
+    this.held.set(chunk, this.heldBytes);
+    this.heldBytes = needed;
+    if (this.heldBytes >= this.holdLimit) this.flush();
+  }
 
   resize(cols: number, rows: number): void {
     if (this.failure) return;
@@ -115,13 +105,26 @@ export class ScreenModel {
 
   async close(): Promise<void> {
     this.failure ??= new Error('screen model closed');
-    this.flush();
+    this.held = EMPTY;
+    this.heldBytes = 0;
     await this.worker.terminate();
+  }
+
+  /** Hands the held output to the worker, transferred rather than cloned. */
+  private flush(): void {
+    if (this.heldBytes === 0) return;
+    const data = this.held.subarray(0, this.heldBytes);
+    this.lastHold = this.held.length;
+    this.inFlight += this.heldBytes;
+    this.held = EMPTY;
+    this.heldBytes = 0;
+    const request: ScreenRequest = { t: 'write', data };
+    this.worker.postMessage(request, [data.buffer as ArrayBuffer]);
   }
 
   private onReply(message: ScreenReply): void {
     if (message.t === 'parsed') {
-      this.unparsed -= message.bytes;
+      this.inFlight -= message.bytes;
       return;
     }
     const waiter = this.waiting.get(message.id);
@@ -134,6 +137,8 @@ export class ScreenModel {
     for (const waiter of this.waiting.values()) waiter.reject(this.failure);
     this.waiting.clear();
     // A dead model must not hold the shell back.
-    this.unparsed = 0;
+    this.inFlight = 0;
+    this.held = EMPTY;
+    this.heldBytes = 0;
   }
 }

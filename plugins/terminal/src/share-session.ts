@@ -51,6 +51,9 @@ export const DEFAULT_LIMITS: ShareLimits = {
   dropReportMs: 2_000,
 };
 
+/** Longest pause of PTY reading; the next output chunk may start another. */
+const THROTTLE_MS = 20;
+
 export interface ShareSessionOptions {
   ownerId: string;
   /** Size of the screen until the PTY starts. */
@@ -90,7 +93,8 @@ export class ShareSession {
   private resolveEnded!: (exit: PtyExit) => void;
   private pty: PtySession | undefined;
   private readonly fanout = new ViewerFanout<Viewer>();
-  private throttled = false;
+  /** Resumes PTY reading once a pause has lasted its longest. */
+  private throttle: NodeJS.Timeout | undefined;
   private finished = false;
 
   constructor(private readonly opts: ShareSessionOptions) {
@@ -226,15 +230,17 @@ export class ShareSession {
     this.opts.onOutput?.(chunk);
     // The screen model must keep up (late joiners need it): while it lags, read in short bursts.
     // Never pause for long: node-pty drops unread output 200 ms after the program exits.
-    if (!this.throttled && this.screen.backlog > this.limits.modelHighWater) {
-      this.throttled = true;
+    if (!this.throttle && this.screen.backlog > this.limits.modelHighWater) {
       this.pty?.pause();
-      setTimeout(() => {
-        this.throttled = false;
-        this.pty?.resume();
-      }, 20);
+      this.throttle = setTimeout(this.resume, THROTTLE_MS);
     }
   }
+
+  private readonly resume = (): void => {
+    clearTimeout(this.throttle);
+    this.throttle = undefined;
+    this.pty?.resume();
+  };
 
   private onViewerFrame(viewer: Viewer, header: { type: string; [k: string]: unknown }, body: Buffer): void {
     switch (header.type) {

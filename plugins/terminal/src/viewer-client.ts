@@ -52,6 +52,8 @@ export class ViewerClient {
   private refusal: string | undefined;
   /** Sends go one after the other: keystrokes stay in order and memory stays flat. */
   private sending: Promise<void> = Promise.resolve();
+  /** Sends started or waiting for the previous one. */
+  private unsent = 0;
 
   constructor(
     private readonly channel: FrameChannel,
@@ -130,13 +132,18 @@ export class ViewerClient {
     }
   }
 
+  /** A keystroke goes out at once when nothing waits before it, not a promise turn later. */
   private send(header: { type: string; [field: string]: unknown }, body?: Buffer): void {
     if (this.detached) return;
-    this.sending = this.sending
-      .then(() => this.channel.send(header, body))
-      .catch(() => {
-        // The reader sees the broken stream and reports it.
-      });
+    const sent = () => {
+      this.unsent--;
+    };
+    const sending =
+      this.unsent++ === 0
+        ? this.channel.send(header, body)
+        : this.sending.then(() => this.channel.send(header, body));
+    // A failed send: the reader sees the broken stream and reports it.
+    this.sending = sending.then(sent, sent);
   }
 
   private onFrame(header: { type: string; [k: string]: unknown }, body: Buffer): ViewerResult | undefined {

@@ -38,6 +38,8 @@ export class ViewerOutbox {
   private readonly items: Item[] = [];
   private buffered = 0;
   private wake: (() => void) | undefined;
+  /** Output of this event-loop turn is being gathered (see wakeForOutput). */
+  private gathering = false;
   private closed = false;
   private draining = false;
   private stallTimer: NodeJS.Timeout | undefined;
@@ -74,7 +76,22 @@ export class ViewerOutbox {
       }
     }
     this.buffered += chunk.length;
+    this.wakeForOutput();
+  }
+
+  /**
+   * The first output of an event-loop turn goes out at once: a keystroke's echo waits for nothing.
+   * What follows in the same turn (a flood arrives as many 4 KiB reads) is gathered into one frame,
+   * sent when the turn's I/O is done, instead of a frame and a trip to the QUIC thread per read.
+   */
+  private wakeForOutput(): void {
+    if (this.gathering) return;
+    this.gathering = true;
     this.wake?.();
+    setImmediate(() => {
+      this.gathering = false;
+      this.wake?.();
+    });
   }
 
   /** A control frame, ordered with the output around it. */

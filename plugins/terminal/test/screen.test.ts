@@ -25,4 +25,18 @@ describe('ScreenModel', () => {
       await model.close();
     }
   });
+
+  it('holds output back up to holdBytes, then hands it on; snapshots still see all of it', async () => {
+    const model = new ScreenModel({ cols: 20, rows: 4, holdBytes: 1000 });
+    try {
+      for (let i = 0; i < 300; i++) model.write(Buffer.from(`\r\nline ${i}`));
+      // Past the bound, the held output went to the worker: what remains held is under it.
+      expect(model.backlog).toBeGreaterThan(0);
+      const snapshot = await model.snapshot();
+      expect(snapshot.text.split('\r\n').at(-1)).toBe('line 299');
+      expect(model.backlog).toBe(0);
+    } finally {
+      await model.close();
+    }
+  });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ControlState } from '../src/control.js';
 import { KeySequenceScanner } from '../src/keys.js';
 import { registerTerminalMessages, TERM_IN, TERM_OUT, TERM_RESIZE, TERM_SNAPSHOT } from '../src/protocol.js';
-import { shellCommand } from '../src/pty-session.js';
+import { PtySession, shellCommand } from '../src/pty-session.js';
 import { AsciicastRecorder } from '../src/recorder.js';
 import type { Snapshot } from '../src/screen.js';
 import { type FrameSink, ViewerOutbox } from '../src/viewer-fanout.js';
@@ -148,6 +149,23 @@ describe('ViewerOutbox', () => {
     // Its stream is destroyed once the farewell notice could not be delivered either (1 s).
     await new Promise((r) => setTimeout(r, 1100));
     expect(stuck.destroyed).toBeDefined();
+  });
+});
+
+describe('PtySession input', () => {
+  it('delivers input larger than the PTY buffer whole and in order', async () => {
+    const size = 300_000;
+    const pty = new PtySession({ command: `stty raw -echo; head -c ${size} | md5sum`, cols: 80, rows: 24 });
+    let output = '';
+    pty.onData((chunk) => {
+      output += chunk.toString();
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const input = Buffer.from(Array.from({ length: size }, (_, i) => 97 + (i % 26)));
+    // In pieces, as pastes come: each is written at once or queued behind the ones waiting.
+    for (let offset = 0; offset < size; offset += 70_000) pty.write(input.subarray(offset, offset + 70_000));
+    await pty.exited;
+    expect(output).toContain(createHash('md5').update(input).digest('hex'));
   });
 });
 
