@@ -16,10 +16,10 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { agentEnv, BIN, CLI_NODE_ARGS } from '../lib/mesh.js';
 import { type BenchRow, hasFlag, report } from '../lib/report.js';
 import { LoopbackSshd } from '../lib/sshd.js';
 
-const BIN = resolve(import.meta.dirname, '../../bin/run.js');
 // node-pty is a dependency of the terminal plugin, not of the workspace root.
 const pty = createRequire(resolve(import.meta.dirname, '../../plugins/terminal/package.json'))(
   'node-pty',
@@ -116,9 +116,6 @@ async function waitForEcho(input: (data: string) => void, output: Readable): Pro
   if (!seen) throw new Error('the remote cat never echoed');
 }
 
-/** Extra node flags for the agents, e.g. BENCH_CLI_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
-const CLI_NODE_ARGS = (process.env.BENCH_CLI_ARGS ?? '').split(' ').filter(Boolean);
-
 function cli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   return spawn(process.execPath, [...CLI_NODE_ARGS, BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
 }
@@ -150,14 +147,8 @@ interface Agents {
 }
 
 function makeAgents(dir: string): Agents {
-  const env = (name: string): NodeJS.ProcessEnv => ({
-    ...process.env,
-    MESH_AGENT_HOME: join(dir, name),
-    MESH_AGENT_DATA_DIR: join(dir, name, 'oclif'),
-    HOME: join(dir, name),
-  });
-  const owner = env('owner');
-  const viewer = env('viewer');
+  const owner = agentEnv(join(dir, 'owner'));
+  const viewer = agentEnv(join(dir, 'viewer'));
   if (DRIVER) {
     // `--quic-driver owner,viewer` sets the two sides apart (config quic.driver).
     const [ownerDriver, viewerDriver = ownerDriver] = DRIVER.split(',');
