@@ -212,7 +212,8 @@ export class FileReceiver {
             throw new ReceiveFailure('PROTOCOL', `more bytes than the ${meta.size} declared`);
           hasher.update(body);
           const at = position;
-          await writes.run(() => writeFully(handle, body, at));
+          // The body's memory goes back to the channel once it is on disk.
+          await writes.run(() => writeFully(handle, body, at).then(() => channel.release(frame)));
           position += body.length;
           events.bytes(position);
           progressLog.push(position);

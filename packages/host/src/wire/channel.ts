@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { withTimeout } from '../util/timeout.js';
+import { BodyPool } from './body-pool.js';
 import {
   assertFrameHeader,
   DEFAULT_MAX_FRAME,
@@ -39,6 +40,7 @@ export class FrameChannel implements AsyncIterable<Frame> {
   readonly maxFrame: number;
   private readonly validateOutgoing: boolean;
   private readonly decoder: FrameDecoder;
+  private readonly bodies: BodyPool;
   /** Decoded, validated frames the consumer has not taken yet. */
   private readonly inbox: Frame[] = [];
   private readonly waiters: Waiter[] = [];
@@ -56,7 +58,8 @@ export class FrameChannel implements AsyncIterable<Frame> {
     this.registry = options.registry;
     this.maxFrame = options.maxFrame ?? DEFAULT_MAX_FRAME;
     this.validateOutgoing = options.validateOutgoing ?? true;
-    this.decoder = new FrameDecoder({ maxFrame: this.maxFrame });
+    this.bodies = new BodyPool(this.maxFrame);
+    this.decoder = new FrameDecoder({ maxFrame: this.maxFrame, bodies: this.bodies });
     duplex.on('data', (chunk: Buffer | string) => this.onData(chunk));
     duplex.on('end', () => this.onEnd());
     duplex.on('error', (error: Error) => this.onError(error));
@@ -84,6 +87,15 @@ export class FrameChannel implements AsyncIterable<Frame> {
       duplex.write(parts[0]);
     }
     if (duplex.writableNeedDrain) await this.drained();
+  }
+
+  /**
+   * Hands a received frame's body back once nothing refers to it any more (hashed, written): its
+   * memory may then hold a later frame's body. Optional: bodies never released are simply left to
+   * the GC, but a streaming receiver that releases them allocates almost nothing per frame.
+   */
+  release(frame: Frame): void {
+    this.bodies.release(frame.body);
   }
 
   /** Reads the next frame; throws STREAM_ENDED at the end, UNEXPECTED_TYPE (and closes) on a wrong type. */

@@ -43,8 +43,11 @@ export class ChunkQueue {
     return value;
   }
 
-  /** Removes and returns the next `size` bytes; the caller ensures `size <= length`. */
-  take(size: number): Buffer {
+  /**
+   * Removes and returns the next `size` bytes; the caller ensures `size <= length`. Bytes inside
+   * one chunk come as a view of it; bytes spanning chunks are copied into `allocate(size)`.
+   */
+  take(size: number, allocate: (size: number) => Buffer = Buffer.allocUnsafe): Buffer {
     const first = this.chunks[this.head]!;
     const available = first.length - this.offset;
     if (available >= size) {
@@ -52,7 +55,7 @@ export class ChunkQueue {
       this.advance(size);
       return view;
     }
-    const out = Buffer.allocUnsafe(size);
+    const out = allocate(size);
     let written = 0;
     while (written < size) {
       const chunk = this.chunks[this.head]!;

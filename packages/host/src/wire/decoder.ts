@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import type { BodyPool } from './body-pool.js';
 import { ChunkQueue } from './chunk-queue.js';
 import { checkMaxFrame, DEFAULT_MAX_FRAME, EMPTY_BODY, type Frame, type FrameHeader } from './codec.js';
 import { WireError } from './errors.js';
@@ -6,6 +7,8 @@ import { WireError } from './errors.js';
 export interface FrameDecoderOptions {
   /** Largest accepted value of the u32 length field; default DEFAULT_MAX_FRAME. */
   maxFrame?: number;
+  /** Where bodies that span chunks are assembled; default: a fresh buffer each. */
+  bodies?: BodyPool;
 }
 
 /** Where the decoder is inside the current frame. */
@@ -28,9 +31,12 @@ export class FrameDecoder {
   /** Bytes of the current frame consumed so far, for truncation messages. */
   private consumed = 0;
   private failure: WireError | undefined;
+  private readonly allocateBody: ((size: number) => Buffer) | undefined;
 
   constructor(options: FrameDecoderOptions = {}) {
     this.maxFrame = checkMaxFrame(options.maxFrame ?? DEFAULT_MAX_FRAME);
+    const bodies = options.bodies;
+    this.allocateBody = bodies ? (size) => bodies.take(size) : undefined;
   }
 
   /** The error that killed the decoder, if any. */
@@ -115,7 +121,7 @@ export class FrameDecoder {
         case 'body': {
           const bodyLength = this.frameLength - 2 - this.headerLength;
           if (this.queue.length < bodyLength) return undefined;
-          const body = bodyLength === 0 ? EMPTY_BODY : this.queue.take(bodyLength);
+          const body = bodyLength === 0 ? EMPTY_BODY : this.queue.take(bodyLength, this.allocateBody);
           const frame: Frame = { header: this.header!, body };
           this.header = undefined;
           this.consumed = 0;

@@ -1,3 +1,4 @@
+export { BodyPool } from './body-pool.js';
 export { FrameChannel, type FrameChannelOptions } from './channel.js';
 export {
   assertFrameHeader,
