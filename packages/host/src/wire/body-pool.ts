@@ -7,8 +7,11 @@
  */
 export class BodyPool {
   private readonly spare: ArrayBuffer[] = [];
-  /** Buffers handed out and not yet released: a second release of one is ignored, never a double use. */
-  private readonly lent = new Set<ArrayBuffer>();
+  /**
+   * Buffers handed out and not yet released: a second release of one is ignored, never a double
+   * use. Weak: a body its consumer never releases is garbage-collected like any other.
+   */
+  private readonly lent = new WeakSet<ArrayBuffer>();
 
   /**
    * @param capacity size of each pooled buffer: the largest body it serves.
@@ -34,10 +37,5 @@ export class BodyPool {
     const memory = body.buffer as ArrayBuffer;
     if (!this.lent.delete(memory)) return;
     if (this.spare.length < this.keep) this.spare.push(memory);
-  }
-
-  /** Bodies handed out and not released (for tests and stats). */
-  get outstanding(): number {
-    return this.lent.size;
   }
 }
