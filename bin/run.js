@@ -1,6 +1,12 @@
 #!/usr/bin/env node
+import { setFlagsFromString } from 'node:v8';
 import { provideHostToUserPlugins, withoutDisabledPlugins } from '@mesh-agent/host/cli';
 import { Config, flush, handle, run } from '@oclif/core';
+
+// Keep V8's young generation at its size after start-up instead of letting it grow to 16 MB per
+// semi-space: the agent's garbage is short-lived, and a grown young generation was the largest
+// part of a receiving agent's peak RSS above its baseline (4 GiB file: 153 -> 144 MB, same speed).
+setFlagsFromString('--semi-space-growth-factor=1');
 
 const argv = process.argv.slice(2);
 try {
