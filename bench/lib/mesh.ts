@@ -8,6 +8,11 @@ export const BIN = resolve(import.meta.dirname, '../../bin/run.js');
 /** Extra node flags for the agents, e.g. BENCH_CLI_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (NODE_OPTIONS refuses --cpu-prof). */
 export const CLI_NODE_ARGS = (process.env.BENCH_CLI_ARGS ?? '').split(' ').filter(Boolean);
 
+/** Flags of the accepting side in direct mode on loopback: any free port, session `bench`, `token`. */
+export function directListenFlags(token: string): string[] {
+  return ['--listen', '127.0.0.1:0', '--session-id', 'bench', '--accept-token', token];
+}
+
 /** The environment of an isolated agent: its own home and oclif data, no inherited MESH_AGENT_*. */
 export function agentEnv(home: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, MESH_AGENT_HOME: home, HOME: home };
@@ -53,18 +58,7 @@ export async function directPair(
   const token = `bench-${Date.now()}-token-0123456789`;
   const receiver = start(
     process.execPath,
-    [
-      ...CLI_NODE_ARGS,
-      BIN,
-      'run',
-      '--listen',
-      '127.0.0.1:0',
-      '--session-id',
-      'bench',
-      '--accept-token',
-      token,
-      '--json',
-    ],
+    [...CLI_NODE_ARGS, BIN, 'run', ...directListenFlags(token), '--json'],
     { env: agentEnv(receiverHome), cwd: receiverHome },
   );
   try {

@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { agentEnv, BIN, CLI_NODE_ARGS } from '../lib/mesh.js';
+import { agentEnv, BIN, CLI_NODE_ARGS, directListenFlags } from '../lib/mesh.js';
 import { type BenchRow, hasFlag, report } from '../lib/report.js';
 import { LoopbackSshd } from '../lib/sshd.js';
 
@@ -175,12 +175,7 @@ async function meshSession(agents: Agents, command: string, extra: string[] = []
     [
       'share-terminal',
       '--json',
-      '--listen',
-      '127.0.0.1:0',
-      '--session-id',
-      'bench',
-      '--accept-token',
-      token,
+      ...directListenFlags(token),
       '--wait-viewers',
       '1',
       '--cols',
