@@ -8,7 +8,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The sources a benchmark peer runs: the QUIC driver, what it imports, and the peer scripts. */
 async function sources(): Promise<string[]> {
-  const quic = (await readdir(join(ROOT, 'packages/host/src/quic')))
+  const quic = (await readdir(join(ROOT, 'packages/host/src/quic'), { recursive: true }))
     .filter((f) => f.endsWith('.ts'))
     .map((f) => `packages/host/src/quic/${f}`);
   return [

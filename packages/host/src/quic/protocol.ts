@@ -4,7 +4,7 @@ import type { QuicOptions } from './options.js';
  * Messages between the public API (main thread) and the driver (worker thread or inline).
  * Both directions are sent as batches, one per event-loop turn, with stream bytes as transferred
  * ArrayBuffers (received ones may wait a millisecond for more while the peer streams, see
- * driver.ts); `h` is the driver's connection handle, `sid` the QUIC stream id.
+ * driver/outbox.ts); `h` is the driver's connection handle, `sid` the QUIC stream id.
  */
 export interface DriverStartOptions {
   host: string;
