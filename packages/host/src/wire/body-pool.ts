@@ -27,7 +27,8 @@ export class BodyPool {
   /** A buffer of `size` bytes for a body, from the pool when it is worth it. */
   take(size: number): Buffer {
     if (size < this.minSize || size > this.capacity) return Buffer.allocUnsafe(size);
-    const memory = this.spare.pop() ?? new ArrayBuffer(this.capacity);
+    // Uninitialised, like Buffer.allocUnsafe: the body is written over in full before anyone reads it.
+    const memory = this.spare.pop() ?? (Buffer.allocUnsafeSlow(this.capacity).buffer as ArrayBuffer);
     this.lent.add(memory);
     return Buffer.from(memory, 0, size);
   }
