@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FrameChannel, IncomingStream, PluginHost } from '@mesh-agent/host';
+import type { Frame, FrameChannel, IncomingStream, PluginHost } from '@mesh-agent/host';
 import { isWireError, TimeoutError, withTimeout } from '@mesh-agent/host';
 import {
   Blake3,
@@ -205,6 +205,8 @@ export class FolderReceiver {
 class ZipFrames implements ByteSource {
   bytes = 0;
   end: { hash: string; zip_bytes: number } | undefined;
+  /** The last frames handed out, newest last: see `next`. */
+  private readonly recent: Frame[] = [];
 
   constructor(
     private readonly channel: FrameChannel,
@@ -229,6 +231,12 @@ class ZipFrames implements ByteSource {
     }
     this.hasher.update(frame.body);
     this.bytes += frame.body.length;
+    // A body goes back to the channel two frames later. By the time the reader asks for a frame,
+    // it has consumed every byte before the previous one, and each of its pieces is done: hashed,
+    // copied (names, small files), taken by the inflater, or written (the extractor waits for a
+    // piece's write before asking for more, and for all of a file's writes before the next entry).
+    this.recent.push(frame);
+    if (this.recent.length > 2) this.channel.release(this.recent.shift() as Frame);
     return frame.body;
   }
 }

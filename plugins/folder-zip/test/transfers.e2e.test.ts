@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -100,6 +101,34 @@ describe('send-folder between real processes', () => {
       expect(await listTree(join(downloads(), PARTIAL_DIR))).toEqual([]);
       // The receiver also emitted its events (logged by the daemon).
       expect(bob.proc?.stderr).toMatch(/folder received and verified/);
+    },
+    60_000,
+  );
+
+  it.each([false, true])(
+    'sends multi-MiB files between small ones byte for byte, frame memory reused (compress: %s)',
+    async (compress) => {
+      // Sizes around the 1 MiB frame and read sizes, small files in between: the receiver hands
+      // frame bodies back for reuse, and any piece still in use when that happens would show here.
+      const root = join(await dirs.make('mesh-fz-mixed-'), 'mixed');
+      await mkdir(join(root, 'd'), { recursive: true });
+      const sizes = [3 * 1024 * 1024 + 7, 1024 * 1024, 5 * 1024 * 1024 - 1, 1024 * 1024 + 1, 2 * 1024 * 1024];
+      for (const [i, size] of sizes.entries()) {
+        await writeFile(join(root, `big-${i}.bin`), randomBytes(size));
+        await writeFile(join(root, 'd', `small-${i}.txt`), `small file ${i}\n`.repeat(i * 50 + 1));
+      }
+      const args = ['send-folder', root, ...to(), '--json', ...(compress ? ['--compress'] : [])];
+      const result = await runCli(args, alice.env, { timeoutMs: 60_000 });
+      expect(result.code, result.stderr).toBe(0);
+      const got = join(downloads(), parseJson<SendFolderOutput>(result).savedAs);
+      for (const [i] of sizes.entries()) {
+        expect(
+          (await readFile(join(got, `big-${i}.bin`))).equals(await readFile(join(root, `big-${i}.bin`))),
+        ).toBe(true);
+        expect(await readFile(join(got, 'd', `small-${i}.txt`), 'utf8')).toBe(
+          await readFile(join(root, 'd', `small-${i}.txt`), 'utf8'),
+        );
+      }
     },
     60_000,
   );

@@ -132,7 +132,8 @@ export class ZipStreamReader {
     let size = header.readUInt32LE(22);
     const nameLength = header.readUInt16LE(26);
     const extraLength = header.readUInt16LE(28);
-    const rawName = await this.input.take(nameLength, 'an entry name');
+    // Copied: it is kept until the central directory, and the bytes it came in may be reused.
+    const rawName = Buffer.from(await this.input.take(nameLength, 'an entry name'));
     const extra = await this.input.take(extraLength, 'an extra field');
     const name = this.decodeName(rawName, flags);
     this.tracker.addEntry(name);
