@@ -6,9 +6,8 @@ import { PeerDirectory } from './policy.js';
 import { FILE_STREAM, registerFileMessages } from './protocol.js';
 import { FileReceiver } from './receiver.js';
 
-// CRC-32 for the folder-zip plugin, from the same WASM library as BLAKE3 (Node 20's zlib has none).
 export { configSchema, downloadDirOf, type FileTransferConfig } from './config.js';
-export { TaskPool, writeFully } from './disk-io.js';
+export { ChunkReader, ShortFileError, TaskPool, writeFully } from './disk-io.js';
 export { TRANSFER_EVENTS } from './events.js';
 export { Blake3 } from './hasher.js';
 export { checkFileName, MAX_NAME_BYTES, numberedName, UnsafeNameError } from './names.js';

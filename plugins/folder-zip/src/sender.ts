@@ -3,8 +3,10 @@ import { open } from 'node:fs/promises';
 import type { Frame, FrameChannel } from '@mesh-agent/host';
 import {
   Blake3,
+  ChunkReader,
   receiverVerdict,
   refusal,
+  ShortFileError,
   sendFailure,
   TransferError,
 } from '@mesh-agent/plugin-file-transfer';
@@ -216,19 +218,15 @@ async function readSmall(entry: TreeEntry): Promise<Buffer> {
 async function* readExactly(entry: TreeEntry): AsyncGenerator<Buffer> {
   const handle = await open(entry.path, READ_FLAGS);
   try {
-    // A read stream keeps the next chunk in flight while this one is zipped and sent.
-    const chunks = handle.createReadStream({
-      start: 0,
-      end: entry.size - 1,
-      highWaterMark: READ_CHUNK,
-      autoClose: false,
-    });
-    let position = 0;
-    for await (const chunk of chunks as AsyncIterable<Buffer>) {
-      position += chunk.length;
-      yield chunk;
+    // One read ahead while this chunk is zipped and sent; never recycled, so every chunk is fresh.
+    const reader = new ChunkReader(handle, 0, entry.size, READ_CHUNK);
+    try {
+      for (let chunk = await reader.next(); chunk; chunk = await reader.next()) yield chunk;
+    } catch (error) {
+      if (error instanceof ShortFileError)
+        throw new SizeChangedError(`${entry.path} shrank below ${entry.size} bytes`);
+      throw error;
     }
-    if (position < entry.size) throw new SizeChangedError(`${entry.path} shrank below ${entry.size} bytes`);
     const after = await handle.stat();
     if (after.size !== entry.size || after.mtimeMs !== entry.mtimeMs)
       throw new SizeChangedError(`${entry.path} was modified while being sent`);

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess, eventually, runCli, TempDirs } from '../../../packages/host/test/helpers/cli.js';
@@ -206,6 +206,24 @@ describe('send-folder between real processes', () => {
     await sender.exited;
     await eventually(async () => (await listTree(join(downloads(), PARTIAL_DIR))).length === 0, 20_000);
     expect(await listTree(downloads())).not.toContain('killed/');
+  }, 90_000);
+
+  it('fails clearly when a file shrinks while it is being sent, and keeps nothing', async () => {
+    const root = join(work, 'shrinking');
+    await mkdir(root);
+    await writeFile(join(root, 'big.bin'), randomBytes(96 * 1024 * 1024));
+    const sending = runCli(['send-folder', root, ...to(), '--json'], alice.env, { timeoutMs: 60_000 });
+    await eventually(
+      async () => (await listTree(join(downloads(), PARTIAL_DIR))).some((p) => p.endsWith('big.bin')),
+      60_000,
+      10,
+    );
+    await truncate(join(root, 'big.bin'), 1024 * 1024);
+    const result = await sending;
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toMatch(/changed while it was being sent: .*big\.bin shrank below/);
+    await eventually(async () => (await listTree(join(downloads(), PARTIAL_DIR))).length === 0, 20_000);
+    expect(await listTree(downloads())).not.toContain('shrinking/');
   }, 90_000);
 
   it('refuses to run folder-zip without file-transfer, with a clear error', async () => {
