@@ -44,6 +44,49 @@ export class TaskPool {
 }
 
 /**
+ * Starts writeback while a file is still arriving: a background fdatasync every `every` bytes
+ * written, one at a time. The fsync before the file is renamed into place then finds only the
+ * tail left to flush instead of the whole file, and the disk works while the network does.
+ */
+export class Writeback {
+  private pending = 0;
+  private flushing: Promise<void> | undefined;
+  private failure: unknown;
+
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly every: number,
+  ) {}
+
+  /** Counts bytes that reached the file; starts a flush once `every` have piled up. */
+  wrote(bytes: number): void {
+    this.pending += bytes;
+    if (this.pending < this.every || this.flushing) return;
+    this.pending = 0;
+    this.flushing = this.handle
+      .datasync()
+      .catch((error: unknown) => {
+        this.failure ??= error;
+      })
+      .finally(() => {
+        this.flushing = undefined;
+      });
+  }
+
+  /** Everything written is on disk; throws what a background flush met (EIO, ENOSPC). */
+  async sync(): Promise<void> {
+    await this.flushing;
+    if (this.failure) throw this.failure;
+    await this.handle.sync();
+  }
+
+  /** Waits for a background flush without throwing (before closing the file after a failure). */
+  async settled(): Promise<void> {
+    await this.flushing;
+  }
+}
+
+/**
  * Reads `[start, end)` of a file in chunks of `chunkSize`, one read ahead of the consumer, into a
  * few recycled buffers: a sender that hands each chunk back with `recycle` once the transport has
  * taken it allocates no garbage per chunk, so its memory stays at a few chunks instead of

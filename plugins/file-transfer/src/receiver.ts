@@ -3,7 +3,7 @@ import { chmod, open, statfs, unlink, utimes } from 'node:fs/promises';
 import type { FrameChannel, IncomingStream, PluginHost } from '@mesh-agent/host';
 import { isWireError, TimeoutError, withTimeout } from '@mesh-agent/host';
 import type { FileTransferConfig } from './config.js';
-import { TaskPool, writeFully } from './disk-io.js';
+import { TaskPool, Writeback, writeFully } from './disk-io.js';
 import { TransferEvents } from './events.js';
 import { Blake3 } from './hasher.js';
 import { checkFileName, linkWithoutOverwrite, UnsafeNameError } from './names.js';
@@ -40,6 +40,8 @@ const META_TIMEOUT_MS = 15_000;
 const START_TIMEOUT_MS = 10 * 60_000;
 /** How long we wait for the sender to close its side after our last answer. */
 const LINGER_MS = 5_000;
+/** Background flushes while a file arrives, so the final fsync does not stall the sender (see Writeback). */
+const WRITEBACK_BYTES = 64 * 1024 * 1024;
 
 /** A transfer that cannot complete. `keepPart`: the bytes so far are sound and may be resumed. */
 class ReceiveFailure extends Error {
@@ -159,6 +161,7 @@ export class FileReceiver {
     let fd: Awaited<ReturnType<typeof open>> | undefined;
     // One write in flight while the next frame arrives: the disk and the network overlap.
     const writes = new TaskPool(1);
+    let writeback: Writeback | undefined;
     try {
       if (offer > 0) {
         await hashPrefix(files.part, offer, hasher);
@@ -186,6 +189,8 @@ export class FileReceiver {
         constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (from === 0 ? constants.O_TRUNC : 0);
       const handle = await open(files.part, flags, 0o600);
       fd = handle;
+      const flusher = new Writeback(handle, WRITEBACK_BYTES);
+      writeback = flusher;
       if (from > 0) await handle.truncate(from);
       events.started(from);
       log.info({ name: meta.name, size: meta.size, resumedFrom: from }, 'receiving a file');
@@ -213,7 +218,11 @@ export class FileReceiver {
           hasher.update(body);
           const at = position;
           // The body's memory goes back to the channel once it is on disk.
-          await writes.run(() => writeFully(handle, body, at).then(() => channel.release(frame)));
+          await writes.run(async () => {
+            await writeFully(handle, body, at);
+            channel.release(frame);
+            flusher.wrote(body.length);
+          });
           position += body.length;
           events.bytes(position);
           progressLog.push(position);
@@ -227,7 +236,7 @@ export class FileReceiver {
               'HASH_MISMATCH',
               `BLAKE3 mismatch: the received data hashes to ${hash}, the sender announced ${String(header.hash)}; the partial file was removed`,
             );
-          await handle.sync();
+          await flusher.sync();
           await handle.close();
           fd = undefined;
           const savedAs = await this.place(files, meta);
@@ -254,6 +263,7 @@ export class FileReceiver {
     } catch (error) {
       const failure = asFailure(error);
       await writes.settled();
+      await writeback?.settled();
       await fd?.close().catch(() => {});
       fd = undefined;
       if (!failure.keepPart) await removePart(files).catch(() => {});

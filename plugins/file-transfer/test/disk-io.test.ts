@@ -2,7 +2,7 @@ import { mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChunkReader, ShortFileError, TaskPool, writeFully } from '../src/disk-io.js';
+import { ChunkReader, ShortFileError, TaskPool, Writeback, writeFully } from '../src/disk-io.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -91,6 +91,55 @@ describe('writeFully', () => {
       const back = Buffer.alloc(11);
       await handle.read(back, 0, 11, 0);
       expect(back.toString()).toBe('hello world');
+    } finally {
+      await handle.close();
+    }
+  });
+});
+
+describe('Writeback', () => {
+  /** A real file handle whose datasync calls are counted and can be made to fail. */
+  async function countingHandle(path: string, failWith?: Error) {
+    const handle = await open(path, 'w+');
+    const calls = { datasync: 0 };
+    const datasync = handle.datasync.bind(handle);
+    handle.datasync = () => {
+      calls.datasync++;
+      return failWith ? Promise.reject(failWith) : datasync();
+    };
+    return { handle, calls };
+  }
+
+  it('flushes in the background once `every` bytes were written, one flush at a time', async () => {
+    const { handle, calls } = await countingHandle(join(dir, 'flushed.bin'));
+    try {
+      const writeback = new Writeback(handle, 8192);
+      await writeFully(handle, pattern(4096), 0);
+      writeback.wrote(4096);
+      expect(calls.datasync).toBe(0);
+      await writeFully(handle, pattern(4096), 4096);
+      writeback.wrote(4096);
+      expect(calls.datasync).toBe(1);
+      // A flush is running: the next threshold waits for it rather than stacking another.
+      writeback.wrote(8192);
+      expect(calls.datasync).toBe(1);
+      await writeback.sync();
+      writeback.wrote(8192);
+      expect(calls.datasync).toBe(2);
+      await writeback.sync();
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('throws what a background flush met at sync, never as an unhandled rejection', async () => {
+    const failure = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    const { handle } = await countingHandle(join(dir, 'failing.bin'), failure);
+    try {
+      const writeback = new Writeback(handle, 1);
+      writeback.wrote(1);
+      await writeback.settled();
+      await expect(writeback.sync()).rejects.toBe(failure);
     } finally {
       await handle.close();
     }
