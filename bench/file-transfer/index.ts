@@ -2,8 +2,8 @@
  * File transfer over loopback: mesh-agent (`run` receiver + `send-file` sender in direct mode,
  * 1350-byte and large datagrams) next to scp and nc, in one run, each received file's BLAKE3 checked.
  *
- *   npx tsx bench/file-transfer/index.ts [--json] [--size <MiB>] [--only mesh-agent,'mesh-agent large',scp,nc] [--chunk-kib <n>]
- *   (default 1024 MiB, every tool)
+ *   npx tsx bench/file-transfer/index.ts [--json] [--size <MiB>] [--runs <n>] [--only mesh-agent,'mesh-agent large',scp,nc] [--chunk-kib <n>]
+ *   (default 1024 MiB, 3 runs of every tool, interleaved; throughput is the median run)
  *
  * Build first: npx tsc -b plugins/file-transfer/tsconfig.json. Needs openssh-server,
  * openssh-client and netcat-openbsd (apt-get install -y openssh-server openssh-client netcat-openbsd).
@@ -16,7 +16,9 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { beforeTimedRun } from '../lib/before-run.js';
 import { type BenchRow, report } from '../lib/report.js';
+import { interleaved, median, runsArg } from '../lib/rounds.js';
 import { type Measurement, meshAgent, nc, scp } from './tools.js';
 
 const MIB = 1024 * 1024;
@@ -70,23 +72,31 @@ async function main(): Promise<void> {
     const expected = await blake3(source);
     // The case names the datagram size; scp and nc (TCP) are the references of the `large` case.
     // `--only` takes `mesh-agent` (both cases), `mesh-agent large`, `mesh-agent 1350`, `scp`, `nc`.
-    const cases: Array<{ tool: string; case: string; run: () => Promise<Measurement> }> = [
-      { tool: 'mesh-agent', case: '1350', run: () => meshAgent(source, dir, 1350, plugin) },
-      { tool: 'mesh-agent', case: 'large', run: () => meshAgent(source, dir, LARGE_PAYLOAD, plugin) },
-      { tool: 'scp', case: 'large', run: () => scp(source, dir) },
-      { tool: 'nc', case: 'large', run: () => nc(source, dir) },
+    const cases: Array<{ tool: string; case: string; run: (work: string) => Promise<Measurement> }> = [
+      { tool: 'mesh-agent', case: '1350', run: (work) => meshAgent(source, work, 1350, plugin) },
+      { tool: 'mesh-agent', case: 'large', run: (work) => meshAgent(source, work, LARGE_PAYLOAD, plugin) },
+      { tool: 'scp', case: 'large', run: (work) => scp(source, work) },
+      { tool: 'nc', case: 'large', run: (work) => nc(source, work) },
     ];
     const onlyAt = argv.indexOf('--only');
     const only = onlyAt >= 0 ? (argv[onlyAt + 1] ?? '').split(',') : undefined;
-    const rows: BenchRow[] = [];
-    for (const c of cases) {
-      if (only && !only.includes(c.tool) && !only.includes(`${c.tool} ${c.case}`)) continue;
+    const selected = cases.filter(
+      (c) => !only || only.includes(c.tool) || only.includes(`${c.tool} ${c.case}`),
+    );
+    const results = await interleaved(selected, runsArg(argv), async (c) => {
       say(`${c.tool} (${c.case}): ${mib} MiB …`);
-      const m = await c.run();
+      await beforeTimedRun(dir, bytes);
+      // A fresh directory per run: agent homes, ssh keys and the received file.
+      const work = await mkdtemp(join(dir, 'run-'));
+      const m = await c.run(work);
       const got = await blake3(m.output);
       if (got !== expected)
         throw new Error(`${c.tool}: received file hashes to ${got}, expected ${expected}`);
-      await rm(m.output, { force: true });
+      await rm(work, { recursive: true, force: true });
+      return m;
+    });
+    const rows: BenchRow[] = [];
+    for (const [c, runs] of results) {
       const row = (metric: string, value: number, unit: string): BenchRow => ({
         case: c.case,
         tool: c.tool,
@@ -94,12 +104,15 @@ async function main(): Promise<void> {
         value,
         unit,
       });
-      // `rss` is the larger peak of the two processes: the target bounds each of them.
+      const senderRss = Math.max(...runs.map((m) => m.senderRss));
+      const receiverRss = Math.max(...runs.map((m) => m.receiverRss));
+      // Throughput is the median run; `rss` the largest peak of either process over all runs,
+      // since the target bounds each of them.
       rows.push(
-        row('throughput', bytes / 1e6 / m.seconds, 'MB/s'),
-        row('rss', Math.max(m.senderRss, m.receiverRss), 'MB'),
-        row('sender rss', m.senderRss, 'MB'),
-        row('receiver rss', m.receiverRss, 'MB'),
+        row('throughput', median(runs.map((m) => bytes / 1e6 / m.seconds)), 'MB/s'),
+        row('rss', Math.max(senderRss, receiverRss), 'MB'),
+        row('sender rss', senderRss, 'MB'),
+        row('receiver rss', receiverRss, 'MB'),
       );
     }
     report(rows, {

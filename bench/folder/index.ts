@@ -5,20 +5,23 @@
  * Every received tree is compared with the source (paths and SHA-256 of every file).
  *
  *   npx tsx bench/folder/index.ts [--json] [--large-mib <MiB per file>] [--large-files <n>] [--compress]
- *                                 [--cases small,large] [--only mesh-agent,scp,tar-nc]
+ *                                 [--cases small,large] [--only mesh-agent,scp,tar-nc] [--runs <n>]
  *
  * Build first: npx tsc -b plugins/folder-zip/tsconfig.json. Needs openssh-server, openssh-client and
  * netcat-openbsd. Throughput = file bytes of the tree / wall time of the sending command (process
- * start, connection and verification included), in MB/s (10^6).
+ * start, connection and verification included), in MB/s (10^6): the median of `--runs` (3)
+ * interleaved runs of each tool.
  */
 
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { beforeTimedRun } from '../lib/before-run.js';
 import { directPair } from '../lib/mesh.js';
 import { freePort, start } from '../lib/proc.js';
 import { type BenchRow, hasFlag, report } from '../lib/report.js';
+import { interleaved, median, runsArg } from '../lib/rounds.js';
 import { LoopbackSshd } from '../lib/sshd.js';
 
 const MIB = 1024 * 1024;
@@ -37,6 +40,7 @@ const listArg = (name: string) => {
 const CASES = listArg('--cases');
 const ONLY = listArg('--only');
 const json = hasFlag('--json');
+const RUNS = runsArg();
 const say = (line: string) => {
   if (!json) process.stderr.write(`${line}\n`);
 };
@@ -157,21 +161,18 @@ async function main(): Promise<void> {
     ).filter(([tool]) => !ONLY || ONLY.includes(tool));
     for (const [name, tree] of trees) {
       const expected = await digest(tree.path);
-      for (const [tool, run] of tools) {
+      const results = await interleaved(tools, RUNS, async ([tool, run]) => {
         say(`${tool} (${name}): ${(tree.bytes / 1e6).toFixed(1)} MB …`);
         const work = await mkdtemp(join(dir, `${tool}-`));
+        await beforeTimedRun(dir, tree.bytes);
         const m = await run(tree, work);
         const got = await digest(m.output);
         if (got !== expected) throw new Error(`${tool} ${name}: the received tree differs from the source`);
         await rm(work, { recursive: true, force: true });
-        rows.push({
-          case: name,
-          tool,
-          metric: 'throughput',
-          value: round(tree.bytes / 1e6 / m.seconds),
-          unit: 'MB/s',
-        });
-      }
+        return tree.bytes / 1e6 / m.seconds;
+      });
+      for (const [[tool], speeds] of results)
+        rows.push({ case: name, tool, metric: 'throughput', value: round(median(speeds)), unit: 'MB/s' });
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
