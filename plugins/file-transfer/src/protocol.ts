@@ -1,4 +1,4 @@
-import { HEX_256, type MessageRegistry, strictHeader, UINT53 } from '@mesh-agent/host';
+import { failureHeader, HEX_256, type MessageRegistry, strictHeader, UINT53 } from '@mesh-agent/host';
 
 /** The data-plane stream type this plugin handles. */
 export const FILE_STREAM = 'file';
@@ -50,10 +50,7 @@ export interface FileMetaHeader {
   chunk_size: number;
 }
 
-const FAILURE = strictHeader(['code', 'reason'], {
-  code: { enum: [...FAILURE_CODES] },
-  reason: { type: 'string', maxLength: 512 },
-});
+const FAILURE = failureHeader(FAILURE_CODES);
 
 /** Header schemas of every frame of a `file` stream, registered once per host. */
 export function registerFileMessages(messages: MessageRegistry): void {

@@ -1,4 +1,4 @@
-import { HEX_256, type MessageRegistry, strictHeader, UINT53 } from '@mesh-agent/host';
+import { failureHeader, HEX_256, type MessageRegistry, strictHeader, UINT53 } from '@mesh-agent/host';
 
 /** The data-plane stream type this plugin handles. */
 export const ZIP_STREAM = 'zip';
@@ -45,10 +45,7 @@ export interface ZipMetaHeader {
   bytes: number;
 }
 
-const FAILURE = strictHeader(['code', 'reason'], {
-  code: { enum: [...FAILURE_CODES] },
-  reason: { type: 'string', maxLength: 1024 },
-});
+const FAILURE = failureHeader(FAILURE_CODES);
 
 /** Header schemas of every frame of a `zip` stream, registered once per host. */
 export function registerZipMessages(messages: MessageRegistry): void {

@@ -21,4 +21,4 @@ export {
   MessageRegistry,
   type MessageRegistryOptions,
 } from './registry.js';
-export { HEX_256, strictHeader, UINT53 } from './schema-parts.js';
+export { failureHeader, HEX_256, strictHeader, UINT53 } from './schema-parts.js';

@@ -13,3 +13,14 @@ export const UINT53 = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_IN
 
 /** A SHA-256 or BLAKE3 digest as lowercase hex. */
 export const HEX_256 = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
+
+/**
+ * The header of a refusal or failure: a `code` from `codes`, for tools to branch on, and a
+ * `reason` for people (bounded: it is printed and logged).
+ */
+export function failureHeader(codes: readonly string[]): JSONSchemaObject {
+  return strictHeader(['code', 'reason'], {
+    code: { enum: [...codes] },
+    reason: { type: 'string', maxLength: 1024 },
+  });
+}

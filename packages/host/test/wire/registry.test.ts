@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EMPTY_BODY, type Frame, type FrameHeader } from '../../src/wire/codec.js';
 import { WireError } from '../../src/wire/errors.js';
 import { MessageRegistry } from '../../src/wire/registry.js';
+import { failureHeader } from '../../src/wire/schema-parts.js';
 
 const chunkSchema = {
   type: 'object',
@@ -109,5 +110,22 @@ describe('MessageRegistry', () => {
     expect(() => registry.register('BODY', {}, { body: 'maybe' as 'none' })).toThrow(TypeError);
     expect(() => registry.register('MAX', {}, { maxBody: -1 })).toThrow(RangeError);
     expect(registry.has('BROKEN')).toBe(false);
+  });
+});
+
+describe('failureHeader', () => {
+  it('takes a known code and a bounded reason, nothing else', () => {
+    const registry = new MessageRegistry();
+    registry.register('FAILED', failureHeader(['NO_SPACE', 'PROTOCOL']));
+    const failed = (fields: Record<string, unknown>) => frame({ type: 'FAILED', ...fields });
+    expect(() => registry.validate(failed({ code: 'NO_SPACE', reason: 'disk full' }))).not.toThrow();
+    expect(validationError(registry, failed({ code: 'OTHER', reason: 'x' })).message).toMatch(/\/code/);
+    expect(validationError(registry, failed({ code: 'PROTOCOL' })).message).toMatch(/reason/);
+    expect(validationError(registry, failed({ code: 'PROTOCOL', reason: 'x'.repeat(1025) })).message).toMatch(
+      /\/reason must NOT have more than 1024 characters/,
+    );
+    expect(validationError(registry, failed({ code: 'PROTOCOL', reason: 'x', extra: 1 })).message).toMatch(
+      /additional property 'extra'/,
+    );
   });
 });
