@@ -3,7 +3,7 @@ import { chmod, open, statfs, unlink, utimes } from 'node:fs/promises';
 import type { FrameChannel, IncomingStream, PluginHost } from '@mesh-agent/host';
 import { isWireError, TimeoutError, withTimeout } from '@mesh-agent/host';
 import type { FileTransferConfig } from './config.js';
-import { TaskPool, Writeback, writeFully } from './disk-io.js';
+import { syncDirectory, TaskPool, Writeback, writeFully } from './disk-io.js';
 import { TransferEvents } from './events.js';
 import { Blake3 } from './hasher.js';
 import { checkFileName, linkWithoutOverwrite, UnsafeNameError } from './names.js';
@@ -40,8 +40,6 @@ const META_TIMEOUT_MS = 15_000;
 const START_TIMEOUT_MS = 10 * 60_000;
 /** How long we wait for the sender to close its side after our last answer. */
 const LINGER_MS = 5_000;
-/** Background flushes while a file arrives, so the final fsync does not stall the sender (see Writeback). */
-const WRITEBACK_BYTES = 64 * 1024 * 1024;
 
 /** A transfer that cannot complete. `keepPart`: the bytes so far are sound and may be resumed. */
 class ReceiveFailure extends Error {
@@ -189,7 +187,8 @@ export class FileReceiver {
         constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (from === 0 ? constants.O_TRUNC : 0);
       const handle = await open(files.part, flags, 0o600);
       fd = handle;
-      const flusher = new Writeback(handle, WRITEBACK_BYTES);
+      // Flushed while it arrives, so the final fsync does not keep the sender waiting.
+      const flusher = new Writeback(handle);
       writeback = flusher;
       if (from > 0) await handle.truncate(from);
       events.started(from);
@@ -291,12 +290,7 @@ export class FileReceiver {
     const savedAs = await linkWithoutOverwrite(files.part, this.opts.downloadDir, meta.name);
     await unlink(files.part);
     await unlink(files.sidecar).catch(() => {});
-    const dir = await open(this.opts.downloadDir, constants.O_RDONLY);
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await syncDirectory(this.opts.downloadDir);
     return savedAs;
   }
 }

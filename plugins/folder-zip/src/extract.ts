@@ -1,7 +1,13 @@
 import { constants } from 'node:fs';
 import { chmod, mkdir, open, rename, rmdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MAX_NAME_BYTES, TaskPool, writeFully } from '@mesh-agent/plugin-file-transfer';
+import {
+  MAX_NAME_BYTES,
+  syncDirectory,
+  TaskPool,
+  Writeback,
+  writeFully,
+} from '@mesh-agent/plugin-file-transfer';
 import { ZipError } from './zip/limits.js';
 import type { CentralEntry } from './zip/reader.js';
 
@@ -60,13 +66,18 @@ export class Extractor {
     const held: Buffer[] = [];
     let heldBytes = 0;
     let handle: Awaited<ReturnType<typeof open>> | undefined;
+    // Flushed while it arrives, so the fsync at its end finds little left to do.
+    let writeback: Writeback | undefined;
     // A large file keeps one write in flight while the reader produces the next piece.
     const writes = new TaskPool(1);
     let position = 0;
     const write = async (file: Awaited<ReturnType<typeof open>>, piece: Buffer): Promise<void> => {
       const at = position;
       position += piece.length;
-      await writes.run(() => writeFully(file, piece, at));
+      await writes.run(async () => {
+        await writeFully(file, piece, at);
+        writeback?.wrote(piece.length);
+      });
     };
     try {
       for await (const piece of data) {
@@ -78,6 +89,7 @@ export class Extractor {
         }
         if (!handle) {
           handle = await open(path, CREATE_FLAGS, 0o600);
+          writeback = new Writeback(handle);
           for (const part of held.splice(0)) await write(handle, part);
         }
         await write(handle, piece);
@@ -86,8 +98,17 @@ export class Extractor {
       }
       if (handle) {
         await writes.drain();
-        await handle.close();
+        // Its last flush runs in the pool (finish waits for it) while the next entries arrive.
+        const file = handle;
+        const flushed = writeback;
         handle = undefined;
+        await this.pool.run(async () => {
+          try {
+            await flushed?.sync();
+          } finally {
+            await file.close();
+          }
+        });
         this.bytes += heldBytes;
         this.files++;
         this.onProgress(this.files, this.bytes);
@@ -95,6 +116,7 @@ export class Extractor {
       }
     } finally {
       await writes.settled();
+      await writeback?.settled();
       await handle?.close().catch(() => {});
     }
     await this.pool.run(async () => {
@@ -105,6 +127,7 @@ export class Extractor {
           await writeFully(small, part, at);
           at += part.length;
         }
+        await small.datasync();
       } finally {
         await small.close();
       }
@@ -131,6 +154,14 @@ export class Extractor {
     for (let at = 0; at < keys.length; at += CONCURRENCY)
       await Promise.all(keys.slice(at, at + CONCURRENCY).map((key) => this.settle(key, modes.get(key))));
     this.rootMode = modes.get('');
+    // Durable before the sender hears "verified": each file's data was synced when it was closed;
+    // a directory's fsync makes its entries durable and, on journaling filesystems, commits the
+    // modes and times set above.
+    const dirs = ['', ...keys.filter((key) => this.nodes.get(key)?.kind === 'dir')];
+    for (let at = 0; at < dirs.length; at += CONCURRENCY)
+      await Promise.all(
+        dirs.slice(at, at + CONCURRENCY).map((key) => syncDirectory(join(this.dir, ...key.split('/')))),
+      );
   }
 
   private rootMode: number | undefined;
@@ -160,6 +191,7 @@ export class Extractor {
       }
       // The top directory's own mode last: it may deny the writes the move needed.
       await this.settleAt(target, this.rootMode, 'dir', this.nodes.get('')?.mtimeMs ?? Date.now());
+      await syncDirectory(downloadDir);
       return name;
     }
     throw new Error(`${root}: 10000 folders of that name exist already`);

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { TempDirs } from '../../../packages/host/test/helpers/cli.js';
+import { Extractor } from '../src/extract.js';
+
+const dirs = new TempDirs();
+afterAll(() => dirs.cleanup());
+afterEach(() => vi.restoreAllMocks());
+
+async function* pieces(data: Buffer, size: number): AsyncIterable<Buffer> {
+  for (let at = 0; at < data.length; at += size) yield data.subarray(at, at + size);
+}
+
+describe('Extractor', () => {
+  it('makes every file and directory durable before the folder is announced', async () => {
+    const base = await dirs.make('extract-');
+    const temp = join(base, 'temp');
+    const downloads = join(base, 'downloads');
+    await mkdir(temp);
+    await mkdir(downloads);
+    // Every FileHandle shares one prototype: count the syncs of files and directories alike.
+    const probe = await open(join(base, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { sync(): Promise<void>; datasync(): Promise<void> };
+    await probe.close();
+    const sync = vi.spyOn(proto, 'sync');
+    const datasync = vi.spyOn(proto, 'datasync');
+
+    const big = randomBytes(3 * 1024 * 1024);
+    const extractor = new Extractor(temp);
+    const now = Date.now();
+    await extractor.file(['a.txt'], now, pieces(Buffer.from('alpha'), 5));
+    await extractor.directory(['sub'], now);
+    await extractor.file(['sub', 'b.txt'], now, pieces(Buffer.from('beta'), 4));
+    await extractor.file(['big.bin'], now, pieces(big, 256 * 1024));
+    await extractor.finish(
+      [
+        { name: 'root/', kind: 'directory', mode: 0o755 },
+        { name: 'root/a.txt', kind: 'file', mode: 0o644 },
+        { name: 'root/sub/', kind: 'directory', mode: 0o755 },
+        { name: 'root/sub/b.txt', kind: 'file', mode: 0o600 },
+        { name: 'root/big.bin', kind: 'file', mode: 0o644 },
+      ],
+      'root',
+    );
+    const placed = await extractor.place(downloads, 'root');
+
+    // Small files: fdatasync before close. The large file: fsync at its end (Writeback).
+    // Directories: the temporary root and `sub`, then the download directory after the move.
+    expect(datasync).toHaveBeenCalledTimes(2);
+    expect(sync).toHaveBeenCalledTimes(4);
+    expect(placed).toBe('root');
+    expect(await readFile(join(downloads, 'root', 'sub', 'b.txt'), 'utf8')).toBe('beta');
+    expect((await readFile(join(downloads, 'root', 'big.bin'))).equals(big)).toBe(true);
+  });
+});
