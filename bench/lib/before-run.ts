@@ -28,4 +28,6 @@ export async function beforeTimedRun(dir: string, bytes: number): Promise<void> 
     await handle.close();
     await rm(path, { force: true });
   }
+  // The scratch file's own writeback, if any started, is finished before the run.
+  execFileSync('sync');
 }

@@ -65,7 +65,8 @@ const WRITEBACK_BYTES = 64 * 1024 * 1024;
 export class Writeback {
   private pending = 0;
   private flushing: Promise<void> | undefined;
-  private failure: unknown;
+  /** What a background flush met (EIO, ENOSPC): the file's data may not be on disk. */
+  failure: unknown;
 
   constructor(
     private readonly handle: FileHandle,

@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import { chmod, open, statfs, unlink, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { FrameChannel, IncomingStream, PluginHost } from '@mesh-agent/host';
 import { isWireError, TimeoutError, withTimeout } from '@mesh-agent/host';
 import type { FileTransferConfig } from './config.js';
@@ -220,6 +221,8 @@ export class FileReceiver {
           await writes.run(async () => {
             await writeFully(handle, body, at);
             channel.release(frame);
+            // A failed flush stops the transfer now, not after the last byte.
+            if (flusher.failure) throw flusher.failure;
             flusher.wrote(body.length);
           });
           position += body.length;
@@ -260,9 +263,11 @@ export class FileReceiver {
         }
       }
     } catch (error) {
-      const failure = asFailure(error);
       await writes.settled();
       await writeback?.settled();
+      // A failed flush is the cause, even if the sender vanished since: its error was reported
+      // once (Linux does not repeat it to a later fsync), so the part must not be resumed from.
+      const failure = asFailure(writeback?.failure ?? error);
       await fd?.close().catch(() => {});
       fd = undefined;
       if (!failure.keepPart) await removePart(files).catch(() => {});
@@ -288,9 +293,15 @@ export class FileReceiver {
     const mtime = meta.mtime / 1000;
     await utimes(files.part, mtime, mtime);
     const savedAs = await linkWithoutOverwrite(files.part, this.opts.downloadDir, meta.name);
-    await unlink(files.part);
-    await unlink(files.sidecar).catch(() => {});
-    await syncDirectory(this.opts.downloadDir);
+    try {
+      await unlink(files.part);
+      await unlink(files.sidecar).catch(() => {});
+      await syncDirectory(this.opts.downloadDir);
+    } catch (error) {
+      // Not announced, so not kept: a failed transfer leaves nothing under the final name.
+      await unlink(join(this.opts.downloadDir, savedAs)).catch(() => {});
+      throw error;
+    }
     return savedAs;
   }
 }

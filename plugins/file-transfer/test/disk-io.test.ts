@@ -139,6 +139,22 @@ describe('Writeback', () => {
       const writeback = new Writeback(handle, 1);
       writeback.wrote(1);
       await writeback.settled();
+      expect(writeback.failure).toBe(failure);
+      await expect(writeback.sync()).rejects.toBe(failure);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('sync waits for a flush still running and throws what it met', async () => {
+    const failure = Object.assign(new Error('ENOSPC: no space left on device, fdatasync'), {
+      code: 'ENOSPC',
+    });
+    const handle = await open(join(dir, 'late-failure.bin'), 'w+');
+    handle.datasync = () => new Promise((_, reject) => setTimeout(() => reject(failure), 50));
+    try {
+      const writeback = new Writeback(handle, 1);
+      writeback.wrote(1);
       await expect(writeback.sync()).rejects.toBe(failure);
     } finally {
       await handle.close();

@@ -76,6 +76,8 @@ export class Extractor {
       position += piece.length;
       await writes.run(async () => {
         await writeFully(file, piece, at);
+        // A failed flush stops the transfer now, not at the end of the file.
+        if (writeback?.failure) throw writeback.failure;
         writeback?.wrote(piece.length);
       });
     };
@@ -102,13 +104,19 @@ export class Extractor {
         const file = handle;
         const flushed = writeback;
         handle = undefined;
-        await this.pool.run(async () => {
-          try {
-            await flushed?.sync();
-          } finally {
-            await file.close();
-          }
-        });
+        try {
+          await this.pool.run(async () => {
+            try {
+              await flushed?.sync();
+            } finally {
+              await file.close();
+            }
+          });
+        } catch (error) {
+          // The pool refused the task (an earlier file failed): the file is still ours to close.
+          await file.close().catch(() => {});
+          throw error;
+        }
         this.bytes += heldBytes;
         this.files++;
         this.onProgress(this.files, this.bytes);
@@ -189,9 +197,16 @@ export class Extractor {
         await rmdir(target).catch(() => {});
         throw error;
       }
-      // The top directory's own mode last: it may deny the writes the move needed.
-      await this.settleAt(target, this.rootMode, 'dir', this.nodes.get('')?.mtimeMs ?? Date.now());
-      await syncDirectory(downloadDir);
+      try {
+        // The top directory's own mode last: it may deny the writes the move needed.
+        await this.settleAt(target, this.rootMode, 'dir', this.nodes.get('')?.mtimeMs ?? Date.now());
+        // Makes the move durable, and on journaling filesystems the top directory's mode and time.
+        await syncDirectory(downloadDir);
+      } catch (error) {
+        // Not announced, so not kept: back where the failure path removes it.
+        await rename(target, this.dir).catch(() => {});
+        throw error;
+      }
       return name;
     }
     throw new Error(`${root}: 10000 folders of that name exist already`);

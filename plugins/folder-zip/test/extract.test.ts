@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { access, mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { TempDirs } from '../../../packages/host/test/helpers/cli.js';
@@ -13,17 +14,42 @@ async function* pieces(data: Buffer, size: number): AsyncIterable<Buffer> {
   for (let at = 0; at < data.length; at += size) yield data.subarray(at, at + size);
 }
 
+/** Every FileHandle shares one prototype: its sync and datasync, to count or to make fail. */
+async function handlePrototype(dir: string) {
+  const probe = await open(join(dir, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { sync(): Promise<void>; datasync(): Promise<void> };
+  await probe.close();
+  return proto;
+}
+
+/** Descriptors this process holds open below `dir`. */
+function openBelow(dir: string): string[] {
+  return readdirSync('/proc/self/fd')
+    .map((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    })
+    .filter((target) => target.startsWith(dir));
+}
+
+const eio = () => Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+
+async function workspace() {
+  const base = await dirs.make('extract-');
+  const temp = join(base, 'temp');
+  const downloads = join(base, 'downloads');
+  await mkdir(temp);
+  await mkdir(downloads);
+  return { base, temp, downloads };
+}
+
 describe('Extractor', () => {
   it('makes every file and directory durable before the folder is announced', async () => {
-    const base = await dirs.make('extract-');
-    const temp = join(base, 'temp');
-    const downloads = join(base, 'downloads');
-    await mkdir(temp);
-    await mkdir(downloads);
-    // Every FileHandle shares one prototype: count the syncs of files and directories alike.
-    const probe = await open(join(base, 'probe'), 'w');
-    const proto = Object.getPrototypeOf(probe) as { sync(): Promise<void>; datasync(): Promise<void> };
-    await probe.close();
+    const { base, temp, downloads } = await workspace();
+    const proto = await handlePrototype(base);
     const sync = vi.spyOn(proto, 'sync');
     const datasync = vi.spyOn(proto, 'datasync');
 
@@ -53,5 +79,30 @@ describe('Extractor', () => {
     expect(placed).toBe('root');
     expect(await readFile(join(downloads, 'root', 'sub', 'b.txt'), 'utf8')).toBe('beta');
     expect((await readFile(join(downloads, 'root', 'big.bin'))).equals(big)).toBe(true);
+  });
+
+  it('a failed sync fails the folder and leaves no file open', async () => {
+    const { base, temp } = await workspace();
+    vi.spyOn(await handlePrototype(base), 'datasync').mockRejectedValue(eio());
+    const extractor = new Extractor(temp);
+    await extractor.file(['a.txt'], Date.now(), pieces(Buffer.from('alpha'), 5));
+    // The small file's sync fails in the pool; the large file that follows must not stay open.
+    await expect(
+      extractor.file(['big.bin'], Date.now(), pieces(randomBytes(2 * 1024 * 1024), 256 * 1024)),
+    ).rejects.toMatchObject({ code: 'EIO' });
+    await extractor.abandon();
+    expect(openBelow(base)).toEqual([]);
+  });
+
+  it('takes the folder back out of the download directory when the move cannot be made durable', async () => {
+    const { base, temp, downloads } = await workspace();
+    const proto = await handlePrototype(base);
+    const extractor = new Extractor(temp);
+    await extractor.file(['a.txt'], Date.now(), pieces(Buffer.from('alpha'), 5));
+    await extractor.finish([{ name: 'root/a.txt', kind: 'file', mode: 0o644 }], 'root');
+    vi.spyOn(proto, 'sync').mockRejectedValue(eio());
+    await expect(extractor.place(downloads, 'root')).rejects.toMatchObject({ code: 'EIO' });
+    expect(readdirSync(downloads)).toEqual([]);
+    await access(join(temp, 'a.txt'));
   });
 });
