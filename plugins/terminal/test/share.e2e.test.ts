@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TempDirs } from '../../../packages/host/test/helpers/cli.js';
+import { BIN, TempDirs } from '../../../packages/host/test/helpers/cli.js';
 import {
   type Agent,
   makeAgent,
@@ -196,4 +197,75 @@ describe('share-terminal / attach-terminal between real processes', () => {
     expect(await viewer.exited).toBe(0);
     expect(await share.exited).toBe(0);
   }, 30_000);
+
+  it('a viewer whose stdout is a pipe gets megabytes of varied output byte for byte', async () => {
+    const [, v2] = viewers as [Agent, Agent];
+    const token = 'raw-viewer-token-0123456789';
+    const lines = 300_000;
+    const share = new JsonCli(
+      [
+        'share-terminal',
+        '--json',
+        '--listen',
+        '127.0.0.1:0',
+        '--session-id',
+        'raw-1',
+        '--accept-token',
+        token,
+        '--accept-fingerprint',
+        v2.fingerprint,
+        '--wait-viewers',
+        '1',
+        '--command',
+        `sleep 0.5; seq 1 ${lines}; exit 0`,
+      ],
+      owner.env,
+    );
+    procs.push(share);
+    const ready = await share.waitForEvent('ready');
+    const port = (ready.listen as Array<{ port: number }>)[0]!.port;
+    // Raw bytes on stdout, checked byte for byte.
+    const viewer = spawn(
+      process.execPath,
+      [
+        BIN,
+        'attach-terminal',
+        '--peer-addr',
+        `127.0.0.1:${port}`,
+        '--session-id',
+        'raw-1',
+        '--token',
+        token,
+        '--peer-fingerprint',
+        owner.fingerprint,
+      ],
+      { env: v2.env, cwd: v2.env.HOME, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    const chunks: Buffer[] = [];
+    viewer.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    // Not read for a while once output flows: the viewer blocks on a full pipe while frames keep
+    // arriving.
+    viewer.stdout.once('data', () => {
+      viewer.stdout.pause();
+      setTimeout(() => viewer.stdout.resume(), 1000);
+    });
+    try {
+      expect(await new Promise((resolve) => viewer.on('close', resolve))).toBe(0);
+    } finally {
+      viewer.kill('SIGKILL');
+    }
+    // The PTY turns each newline into CR LF; before the output comes the blank screen's snapshot.
+    const expected = Array.from({ length: lines }, (_, i) => `${i + 1}\r\n`).join('');
+    const got = Buffer.concat(chunks).toString('latin1');
+    const start = got.indexOf('1\r\n2\r\n3\r\n');
+    expect(start).toBeGreaterThanOrEqual(0);
+    const received = got.slice(start, start + expected.length);
+    let differs = 0;
+    while (differs < expected.length && received[differs] === expected[differs]) differs++;
+    expect(
+      differs,
+      `first difference at ${differs}: ${JSON.stringify(received.slice(differs, differs + 40))}`,
+    ).toBe(expected.length);
+    expect(await share.exited).toBe(0);
+  }, 60_000);
 });
