@@ -29,6 +29,44 @@ describe('share-terminal / attach-terminal between real processes', () => {
     return proc;
   };
 
+  /** A direct-mode share (no server) that `viewer` may join with `token`; resolves once listening. */
+  const shareDirect = async (viewer: Agent, session: string, token: string, command: string) => {
+    const share = new JsonCli(
+      [
+        'share-terminal',
+        '--json',
+        '--listen',
+        '127.0.0.1:0',
+        '--session-id',
+        session,
+        '--accept-token',
+        token,
+        '--accept-fingerprint',
+        viewer.fingerprint,
+        '--wait-viewers',
+        '1',
+        '--command',
+        command,
+      ],
+      owner.env,
+    );
+    procs.push(share);
+    const ready = await share.waitForEvent('ready');
+    const port = (ready.listen as Array<{ port: number }>)[0]!.port;
+    // attach-terminal's arguments for dialing it.
+    const dial = [
+      '--peer-addr',
+      `127.0.0.1:${port}`,
+      '--session-id',
+      session,
+      '--token',
+      token,
+      '--peer-fingerprint',
+      owner.fingerprint,
+    ];
+    return { share, dial };
+  };
+
   beforeAll(async () => {
     server = await startServer(dirs);
     const agents = await Promise.all([0, 1, 2, 3].map(() => makeAgent(dirs)));
@@ -154,44 +192,13 @@ describe('share-terminal / attach-terminal between real processes', () => {
 
   it('direct mode: a viewer dials the sharer with a session token, no server involved', async () => {
     const [v1] = viewers as [Agent];
-    const token = 'direct-mode-token-0123456789';
-    const share = new JsonCli(
-      [
-        'share-terminal',
-        '--json',
-        '--listen',
-        '127.0.0.1:0',
-        '--session-id',
-        'direct-1',
-        '--accept-token',
-        token,
-        '--accept-fingerprint',
-        v1.fingerprint,
-        '--wait-viewers',
-        '1',
-        '--command',
-        'echo direct-hello; exit 0',
-      ],
-      owner.env,
+    const { share, dial } = await shareDirect(
+      v1,
+      'direct-1',
+      'direct-mode-token-0123456789',
+      'echo direct-hello; exit 0',
     );
-    procs.push(share);
-    const ready = await share.waitForEvent('ready');
-    const port = (ready.listen as Array<{ port: number }>)[0]!.port;
-    const viewer = new JsonCli(
-      [
-        'attach-terminal',
-        '--json',
-        '--peer-addr',
-        `127.0.0.1:${port}`,
-        '--session-id',
-        'direct-1',
-        '--token',
-        token,
-        '--peer-fingerprint',
-        owner.fingerprint,
-      ],
-      v1.env,
-    );
+    const viewer = new JsonCli(['attach-terminal', '--json', ...dial], v1.env);
     procs.push(viewer);
     await viewer.waitForOutput('direct-hello');
     expect(await viewer.exited).toBe(0);
@@ -200,47 +207,19 @@ describe('share-terminal / attach-terminal between real processes', () => {
 
   it('a viewer whose stdout is a pipe gets megabytes of varied output byte for byte', async () => {
     const [, v2] = viewers as [Agent, Agent];
-    const token = 'raw-viewer-token-0123456789';
     const lines = 300_000;
-    const share = new JsonCli(
-      [
-        'share-terminal',
-        '--json',
-        '--listen',
-        '127.0.0.1:0',
-        '--session-id',
-        'raw-1',
-        '--accept-token',
-        token,
-        '--accept-fingerprint',
-        v2.fingerprint,
-        '--wait-viewers',
-        '1',
-        '--command',
-        `sleep 0.5; seq 1 ${lines}; exit 0`,
-      ],
-      owner.env,
+    const { share, dial } = await shareDirect(
+      v2,
+      'raw-1',
+      'raw-viewer-token-0123456789',
+      `sleep 0.5; seq 1 ${lines}; exit 0`,
     );
-    procs.push(share);
-    const ready = await share.waitForEvent('ready');
-    const port = (ready.listen as Array<{ port: number }>)[0]!.port;
     // Raw bytes on stdout, checked byte for byte.
-    const viewer = spawn(
-      process.execPath,
-      [
-        BIN,
-        'attach-terminal',
-        '--peer-addr',
-        `127.0.0.1:${port}`,
-        '--session-id',
-        'raw-1',
-        '--token',
-        token,
-        '--peer-fingerprint',
-        owner.fingerprint,
-      ],
-      { env: v2.env, cwd: v2.env.HOME, stdio: ['pipe', 'pipe', 'pipe'] },
-    );
+    const viewer = spawn(process.execPath, [BIN, 'attach-terminal', ...dial], {
+      env: v2.env,
+      cwd: v2.env.HOME,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const chunks: Buffer[] = [];
     viewer.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
     // Not read for a while once output flows: the viewer blocks on a full pipe while frames keep
