@@ -44,8 +44,12 @@ export class TaskPool {
   }
 }
 
-/** fsync of a directory: the entries created, renamed or removed in it survive a crash. */
+/**
+ * fsync of a directory: the entries created, renamed or removed in it survive a crash. Windows
+ * cannot open a directory as a file (NTFS journals its directory changes itself): a no-op there.
+ */
 export async function syncDirectory(path: string): Promise<void> {
+  if (process.platform === 'win32') return;
   const dir = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     await dir.sync();
