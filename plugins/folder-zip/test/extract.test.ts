@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { access, mkdir, open, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { TempDirs } from '../../../packages/host/test/helpers/cli.js';
 import { Extractor } from '../src/extract.js';
@@ -50,8 +50,18 @@ describe('Extractor', () => {
   it('makes every file and directory durable before the folder is announced', async () => {
     const { base, temp, downloads } = await workspace();
     const proto = await handlePrototype(base);
-    const sync = vi.spyOn(proto, 'sync');
-    const datasync = vi.spyOn(proto, 'datasync');
+    // What each sync covered: the path behind the descriptor and, for `sync`, its mode then.
+    const synced: string[] = [];
+    const record = (kind: string, original: () => Promise<void>) =>
+      function (this: { fd: number }) {
+        const path = readlinkSync(`/proc/self/fd/${this.fd}`);
+        const mode = (statSync(path).mode & 0o777).toString(8);
+        synced.push(`${kind} ${relative(base, path) || '.'} ${mode}`);
+        return original.call(this);
+      };
+    const { sync, datasync } = proto;
+    vi.spyOn(proto, 'sync').mockImplementation(record('sync', sync));
+    vi.spyOn(proto, 'datasync').mockImplementation(record('datasync', datasync));
 
     const big = randomBytes(3 * 1024 * 1024);
     const extractor = new Extractor(temp);
@@ -73,9 +83,18 @@ describe('Extractor', () => {
     const placed = await extractor.place(downloads, 'root');
 
     // Small files: fdatasync before close. The large file: fsync at its end (Writeback).
-    // Directories: the temporary root and `sub`, then the download directory after the move.
-    expect(datasync).toHaveBeenCalledTimes(2);
-    expect(sync).toHaveBeenCalledTimes(4);
+    // Directories once their final modes are set: the folder's own and `sub`, then the download
+    // directory after the move.
+    expect(synced.sort()).toEqual(
+      [
+        'datasync temp/a.txt 600',
+        'datasync temp/sub/b.txt 600',
+        'sync temp/big.bin 600',
+        'sync temp/sub 755',
+        'sync temp 755',
+        'sync downloads 755',
+      ].sort(),
+    );
     expect(placed).toBe('root');
     expect(await readFile(join(downloads, 'root', 'sub', 'b.txt'), 'utf8')).toBe('beta');
     expect((await readFile(join(downloads, 'root', 'big.bin'))).equals(big)).toBe(true);
