@@ -15,6 +15,7 @@ async function sources(): Promise<string[]> {
     ...quic,
     'packages/host/src/identity/identity.ts',
     'packages/host/src/log/logger.ts',
+    'packages/host/src/util/thread-priority.ts',
     'bench/quic-throughput/peer.ts',
     'bench/quic-throughput/plain.ts',
     'bench/quic-throughput/latency.ts',

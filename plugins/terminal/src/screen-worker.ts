@@ -1,13 +1,19 @@
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+import { lowerThreadPriority } from '@mesh-agent/host/thread-priority';
 import type { ScreenReply, ScreenRequest, ScreenWorkerData } from './screen.js';
 import { ScreenParser } from './screen-parser.js';
+
+/**
+ * Parsing can wait; the shell, the viewers and the data plane cannot: this thread runs this much
+ * nicer and catches up when the cores are free. The owner slows PTY reading only when the
+ * backlog grows large.
+ */
+const SCREEN_THREAD_NICENESS = 10;
 
 // The headless terminal runs in its own thread: parsing output may cost as much as the PTY
 // produces, and the owner's shell and viewers must not wait for it.
 const { cols, rows } = workerData as ScreenWorkerData;
-lowerPriority();
+lowerThreadPriority(SCREEN_THREAD_NICENESS);
 const parser = new ScreenParser(cols, rows);
 const port = parentPort!;
 
@@ -30,17 +36,3 @@ port.on('message', (message: ScreenRequest) => {
       break;
   }
 });
-
-/**
- * Parsing can wait; the shell, the viewers and the data plane cannot: on Linux this thread gets a
- * higher nice value (setpriority on a thread id affects that thread only) and catches up when the
- * cores are free. The owner slows PTY reading only when the backlog grows large.
- */
-function lowerPriority(): void {
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 10);
-  } catch {
-    // Not Linux, or not permitted.
-  }
-}

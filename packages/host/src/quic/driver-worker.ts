@@ -1,6 +1,5 @@
-import { readlinkSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+import { lowerThreadPriority } from '../util/thread-priority.js';
 import { QuicDriver } from './driver.js';
 import type { DriverCommand, DriverStartOptions } from './protocol.js';
 
@@ -13,23 +12,11 @@ import type { DriverCommand, DriverStartOptions } from './protocol.js';
  * yields to other programs), throughput did not move beyond the noise.
  */
 const DRIVER_THREAD_NICENESS = 5;
-const MAX_NICE = 19;
-
-/** Linux: the nice value of one thread is set through its thread id (found via /proc/thread-self). */
-function lowerThreadPriority(): void {
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0)
-      setPriority(tid, Math.min(MAX_NICE, getPriority(tid) + DRIVER_THREAD_NICENESS));
-  } catch {
-    // Not Linux, or not allowed: the thread keeps the process's priority.
-  }
-}
 
 // Worker-thread entry: the driver owns the UDP socket here, so packet work never blocks the main loop.
 const port = parentPort;
 if (!port) throw new Error('driver-worker must run as a worker thread');
-lowerThreadPriority();
+lowerThreadPriority(DRIVER_THREAD_NICENESS);
 const driver = new QuicDriver((events, transfer) => port.postMessage(events, transfer));
 port.on('message', (commands: DriverCommand[]) => driver.handle(commands));
 void driver.start(workerData as DriverStartOptions);
