@@ -106,6 +106,59 @@ export class Writeback {
 }
 
 /**
+ * A file written front to back while it arrives, as both receivers write: one write in flight
+ * while the next piece comes (the disk and the network overlap), writeback started as it grows
+ * (Writeback), and a failed write or flush thrown by the next `write`, by `drain` or by `sync`,
+ * never as an unhandled rejection. The caller owns the handle and closes it.
+ */
+export class SequentialWriter {
+  private readonly writes = new TaskPool(1);
+  private readonly writeback: Writeback;
+
+  constructor(
+    readonly handle: FileHandle,
+    private position = 0,
+  ) {
+    this.writeback = new Writeback(handle);
+  }
+
+  /** Writes `data` next; `written` runs once it is in the file. Resolves when the next may be queued. */
+  async write(data: Uint8Array, written?: () => void): Promise<void> {
+    const at = this.position;
+    this.position += data.length;
+    await this.writes.run(async () => {
+      await writeFully(this.handle, data, at);
+      written?.();
+      // A failed flush stops the transfer now, not after the last byte.
+      if (this.writeback.failure) throw this.writeback.failure;
+      this.writeback.wrote(data.length);
+    });
+  }
+
+  /** Every write done; throws the first failure. */
+  async drain(): Promise<void> {
+    await this.writes.drain();
+  }
+
+  /** Every write done and on disk (fsync); throws the first failure. */
+  async sync(): Promise<void> {
+    await this.writes.drain();
+    await this.writeback.sync();
+  }
+
+  /**
+   * Waits for writes and flushes without throwing, before the file is closed after a failure.
+   * Returns what a background flush met: the file's data may then not be on disk, and Linux
+   * reports that once, so a later fsync cannot be trusted to.
+   */
+  async settled(): Promise<unknown> {
+    await this.writes.settled();
+    await this.writeback.settled();
+    return this.writeback.failure;
+  }
+}
+
+/**
  * Reads `[start, end)` of a file in chunks of `chunkSize`, one read ahead of the consumer, into a
  * few recycled buffers: a sender that hands each chunk back with `recycle` once the transport has
  * taken it allocates no garbage per chunk, so its memory stays at a few chunks instead of

@@ -7,7 +7,14 @@ import { FILE_STREAM, registerFileMessages } from './protocol.js';
 import { FileReceiver } from './receiver.js';
 
 export { configSchema, downloadDirOf, type FileTransferConfig } from './config.js';
-export { ChunkReader, ShortFileError, syncDirectory, TaskPool, Writeback, writeFully } from './disk-io.js';
+export {
+  ChunkReader,
+  SequentialWriter,
+  ShortFileError,
+  syncDirectory,
+  TaskPool,
+  writeFully,
+} from './disk-io.js';
 export { TRANSFER_EVENTS } from './events.js';
 export { Blake3 } from './hasher.js';
 export { checkFileName, MAX_NAME_BYTES, numberedName, UnsafeNameError } from './names.js';

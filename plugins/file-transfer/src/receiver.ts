@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { FrameChannel, IncomingStream, PluginHost } from '@mesh-agent/host';
 import { isWireError, TimeoutError, withTimeout } from '@mesh-agent/host';
 import type { FileTransferConfig } from './config.js';
-import { syncDirectory, TaskPool, Writeback, writeFully } from './disk-io.js';
+import { SequentialWriter, syncDirectory } from './disk-io.js';
 import { TransferEvents } from './events.js';
 import { Blake3 } from './hasher.js';
 import { checkFileName, linkWithoutOverwrite, UnsafeNameError } from './names.js';
@@ -158,9 +158,7 @@ export class FileReceiver {
     let hasher = new Blake3();
     let position = 0;
     let fd: Awaited<ReturnType<typeof open>> | undefined;
-    // One write in flight while the next frame arrives: the disk and the network overlap.
-    const writes = new TaskPool(1);
-    let writeback: Writeback | undefined;
+    let writer: SequentialWriter | undefined;
     try {
       if (offer > 0) {
         await hashPrefix(files.part, offer, hasher);
@@ -189,8 +187,8 @@ export class FileReceiver {
       const handle = await open(files.part, flags, 0o600);
       fd = handle;
       // Flushed while it arrives, so the final fsync does not keep the sender waiting.
-      const flusher = new Writeback(handle);
-      writeback = flusher;
+      const file = new SequentialWriter(handle, from);
+      writer = file;
       if (from > 0) await handle.truncate(from);
       events.started(from);
       log.info({ name: meta.name, size: meta.size, resumedFrom: from }, 'receiving a file');
@@ -216,20 +214,13 @@ export class FileReceiver {
           if (position + body.length > meta.size)
             throw new ReceiveFailure('PROTOCOL', `more bytes than the ${meta.size} declared`);
           hasher.update(body);
-          const at = position;
-          // The body's memory goes back to the channel once it is on disk.
-          await writes.run(async () => {
-            await writeFully(handle, body, at);
-            channel.release(frame);
-            // A failed flush stops the transfer now, not after the last byte.
-            if (flusher.failure) throw flusher.failure;
-            flusher.wrote(body.length);
-          });
+          // The body's memory goes back to the channel once it is in the file.
+          await file.write(body, () => channel.release(frame));
           position += body.length;
           events.bytes(position);
           progressLog.push(position);
         } else if (header.type === FILE_DONE) {
-          await writes.drain();
+          await file.drain();
           if (position !== meta.size)
             throw new ReceiveFailure('PROTOCOL', `FILE_DONE after ${position} of ${meta.size} bytes`);
           const hash = hasher.digest();
@@ -238,7 +229,7 @@ export class FileReceiver {
               'HASH_MISMATCH',
               `BLAKE3 mismatch: the received data hashes to ${hash}, the sender announced ${String(header.hash)}; the partial file was removed`,
             );
-          await flusher.sync();
+          await file.sync();
           await handle.close();
           fd = undefined;
           const savedAs = await this.place(files, meta);
@@ -263,11 +254,9 @@ export class FileReceiver {
         }
       }
     } catch (error) {
-      await writes.settled();
-      await writeback?.settled();
-      // A failed flush is the cause, even if the sender vanished since: its error was reported
-      // once (Linux does not repeat it to a later fsync), so the part must not be resumed from.
-      const failure = asFailure(writeback?.failure ?? error);
+      // A failed flush is the cause, even if the sender vanished since: the part must not be
+      // resumed from (see SequentialWriter.settled).
+      const failure = asFailure((await writer?.settled()) ?? error);
       await fd?.close().catch(() => {});
       fd = undefined;
       if (!failure.keepPart) await removePart(files).catch(() => {});

@@ -2,7 +2,14 @@ import { mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChunkReader, ShortFileError, TaskPool, Writeback, writeFully } from '../src/disk-io.js';
+import {
+  ChunkReader,
+  SequentialWriter,
+  ShortFileError,
+  TaskPool,
+  Writeback,
+  writeFully,
+} from '../src/disk-io.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -156,6 +163,44 @@ describe('Writeback', () => {
       const writeback = new Writeback(handle, 1);
       writeback.wrote(1);
       await expect(writeback.sync()).rejects.toBe(failure);
+    } finally {
+      await handle.close();
+    }
+  });
+});
+
+describe('SequentialWriter', () => {
+  it('writes pieces one after another from its start, telling when each is in the file', async () => {
+    const handle = await open(join(dir, 'sequential.bin'), 'w+');
+    try {
+      await handle.write(Buffer.from('kept '), 0, 5, 0);
+      const writer = new SequentialWriter(handle, 5);
+      const written: string[] = [];
+      for (const piece of ['hello', ' ', 'world'])
+        await writer.write(Buffer.from(piece), () => written.push(piece));
+      await writer.sync();
+      expect(written).toEqual(['hello', ' ', 'world']);
+      const back = Buffer.alloc(16);
+      const { bytesRead } = await handle.read(back, 0, 16, 0);
+      expect(back.subarray(0, bytesRead).toString()).toBe('kept hello world');
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('stops at the next write after a failed flush, and reports it once settled', async () => {
+    const failure = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    const handle = await open(join(dir, 'sequential-failing.bin'), 'w+');
+    handle.datasync = () => Promise.reject(failure);
+    try {
+      const writer = new SequentialWriter(handle);
+      // 64 MiB: the first background flush starts, and fails.
+      const big = Buffer.alloc(64 * 1024 * 1024);
+      await writer.write(big);
+      await writer.drain();
+      await writer.write(Buffer.from('more'));
+      await expect(writer.drain()).rejects.toBe(failure);
+      expect(await writer.settled()).toBe(failure);
     } finally {
       await handle.close();
     }

@@ -3,9 +3,9 @@ import { chmod, mkdir, open, rename, rmdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   MAX_NAME_BYTES,
+  SequentialWriter,
   syncDirectory,
   TaskPool,
-  Writeback,
   writeFully,
 } from '@mesh-agent/plugin-file-transfer';
 import { ZipError } from './zip/limits.js';
@@ -65,56 +65,39 @@ export class Extractor {
     const path = join(this.dir, ...parts);
     const held: Buffer[] = [];
     let heldBytes = 0;
-    let handle: Awaited<ReturnType<typeof open>> | undefined;
-    // Flushed while it arrives, so the fsync at its end finds little left to do.
-    let writeback: Writeback | undefined;
-    // A large file keeps one write in flight while the reader produces the next piece.
-    const writes = new TaskPool(1);
-    let position = 0;
-    const write = async (file: Awaited<ReturnType<typeof open>>, piece: Buffer): Promise<void> => {
-      const at = position;
-      position += piece.length;
-      await writes.run(async () => {
-        await writeFully(file, piece, at);
-        // A failed flush stops the transfer now, not at the end of the file.
-        if (writeback?.failure) throw writeback.failure;
-        writeback?.wrote(piece.length);
-      });
-    };
+    let file: SequentialWriter | undefined;
     try {
       for await (const piece of data) {
-        if (!handle && heldBytes + piece.length <= SMALL_FILE) {
+        if (!file && heldBytes + piece.length <= SMALL_FILE) {
           // Copied: the reader may hand out views of a frame it reuses.
           held.push(Buffer.from(piece));
           heldBytes += piece.length;
           continue;
         }
-        if (!handle) {
-          handle = await open(path, CREATE_FLAGS, 0o600);
-          writeback = new Writeback(handle);
-          for (const part of held.splice(0)) await write(handle, part);
+        if (!file) {
+          file = new SequentialWriter(await open(path, CREATE_FLAGS, 0o600));
+          for (const part of held.splice(0)) await file.write(part);
         }
-        await write(handle, piece);
+        await file.write(piece);
         this.bytes += piece.length;
         this.onProgress(this.files, this.bytes);
       }
-      if (handle) {
-        await writes.drain();
-        // Its last flush runs in the pool (finish waits for it) while the next entries arrive.
-        const file = handle;
-        const flushed = writeback;
-        handle = undefined;
+      if (file) {
+        await file.drain();
+        // Its fsync runs in the pool (finish waits for it) while the next entries arrive.
+        const done = file;
+        file = undefined;
         try {
           await this.pool.run(async () => {
             try {
-              await flushed?.sync();
+              await done.sync();
             } finally {
-              await file.close();
+              await done.handle.close();
             }
           });
         } catch (error) {
           // The pool refused the task (an earlier file failed): the file is still ours to close.
-          await file.close().catch(() => {});
+          await done.handle.close().catch(() => {});
           throw error;
         }
         this.bytes += heldBytes;
@@ -123,9 +106,8 @@ export class Extractor {
         return;
       }
     } finally {
-      await writes.settled();
-      await writeback?.settled();
-      await handle?.close().catch(() => {});
+      await file?.settled();
+      await file?.handle.close().catch(() => {});
     }
     await this.pool.run(async () => {
       const small = await open(path, CREATE_FLAGS, 0o600);
