@@ -2,11 +2,13 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { PeakRss, start, waitFor } from './proc.js';
+import { PeakRss, start, ThreadCpu, waitFor } from './proc.js';
 
 export const BIN = resolve(import.meta.dirname, '../../bin/run.js');
 /** Extra node flags for the agents, e.g. BENCH_CLI_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (NODE_OPTIONS refuses --cpu-prof). */
 export const CLI_NODE_ARGS = (process.env.BENCH_CLI_ARGS ?? '').split(' ').filter(Boolean);
+/** BENCH_THREAD_CPU=1: print the CPU time of every thread of both agents of each run to stderr. */
+const THREAD_CPU = Boolean(process.env.BENCH_THREAD_CPU);
 
 /** Flags of the accepting side in direct mode on loopback: any free port, session `bench`, `token`. */
 export function directListenFlags(token: string): string[] {
@@ -68,6 +70,7 @@ export async function directPair(
       listen: Array<{ port: number }>;
     };
     const receiverRss = new PeakRss(receiver.child.pid as number);
+    const receiverCpu = THREAD_CPU ? new ThreadCpu(receiver.child.pid as number) : undefined;
     const started = process.hrtime.bigint();
     const sender = start(
       process.execPath,
@@ -88,8 +91,14 @@ export async function directPair(
       { env: agentEnv(senderHome), cwd: senderHome },
     );
     const senderRss = new PeakRss(sender.child.pid as number);
+    const senderCpu = THREAD_CPU ? new ThreadCpu(sender.child.pid as number) : undefined;
     const code = await sender.exited;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (senderCpu && receiverCpu)
+      process.stderr.write(
+        `threads of the sender (${command[0]}):\n  ${senderCpu.stop().join('\n  ')}\n` +
+          `threads of the receiver, during the send:\n  ${receiverCpu.stop().join('\n  ')}\n`,
+      );
     const sRss = senderRss.stop();
     if (code !== 0) throw new Error(`${command[0]} failed (${code}): ${sender.stdout}${sender.stderr}`);
     return { seconds, senderRss: sRss, receiverRss: receiverRss.stop(), stdout: sender.stdout, receiverHome };

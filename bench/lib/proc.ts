@@ -76,6 +76,63 @@ export class PeakRss {
   }
 }
 
+/**
+ * CPU time of each thread of a process from now until `stop`, from /proc/<pid>/task/<tid>/stat
+ * sampled every 50 ms (the last sample counts: a thread's figures vanish with it). Node names every thread
+ * "node"; the main thread is the one whose id is the pid, the libuv pool shows system time only
+ * (file I/O), and worker threads (the QUIC driver) start after it.
+ */
+export class ThreadCpu {
+  private readonly last = new Map<number, { user: number; sys: number }>();
+  /** What each thread had used when this started. */
+  private readonly base: Map<number, { user: number; sys: number }>;
+  private readonly timer: NodeJS.Timeout;
+  private static readonly TICK = 100; // USER_HZ on Linux
+
+  constructor(private readonly pid: number) {
+    this.sample();
+    this.base = new Map(this.last);
+    this.timer = setInterval(() => this.sample(), 50);
+  }
+
+  sample(): void {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${this.pid}/task`);
+    } catch {
+      return; // The process has exited.
+    }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${this.pid}/task/${tid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        this.last.set(Number(tid), {
+          user: Number(fields[11]) / ThreadCpu.TICK,
+          sys: Number(fields[12]) / ThreadCpu.TICK,
+        });
+      } catch {
+        // The thread ended while we looked.
+      }
+    }
+  }
+
+  /** One line per thread that used 20 ms or more: `main` or its id, user and system seconds. */
+  stop(): string[] {
+    this.sample();
+    clearInterval(this.timer);
+    return [...this.last]
+      .map(([tid, cpu]) => {
+        const before = this.base.get(tid) ?? { user: 0, sys: 0 };
+        return [tid, { user: cpu.user - before.user, sys: cpu.sys - before.sys }] as const;
+      })
+      .filter(([, cpu]) => cpu.user + cpu.sys >= 0.02)
+      .map(
+        ([tid, cpu]) =>
+          `${tid === this.pid ? 'main' : tid} user ${cpu.user.toFixed(2)} s, sys ${cpu.sys.toFixed(2)} s`,
+      );
+  }
+}
+
 export interface Run {
   child: ChildProcess;
   stdout: string;
