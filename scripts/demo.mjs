@@ -47,7 +47,17 @@ function step(text) {
 
 async function main() {
   step('signaling server (open mode, loopback only)');
-  const server = await start('server', ['server', '--port', '0', '--open', '--json', '--log-level', 'warn']);
+  const server = await start('server', [
+    'server',
+    '--port',
+    '0',
+    '--open',
+    '--json',
+    '--log-level',
+    'warn',
+    '--data-dir',
+    join(root, 'server'),
+  ]);
   console.log(`listening on ${server.url}`);
 
   step('two agents join the room');

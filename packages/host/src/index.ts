@@ -17,7 +17,7 @@ export { agentHome, readConfig, validateConfig } from './config/load.js';
 export type { HostConfig, PluginSection } from './config/schema.js';
 export { createHooks, type HostHooks, type PluginEventPayload, type StreamHook } from './hooks/hooks.js';
 export { Host, type HostMode } from './host/host.js';
-export { agentIdOf, identityDir } from './identity/agent-id.js';
+export { agentIdOf, checkDerivedAgentId, derivedAgentId, identityDir } from './identity/agent-id.js';
 export {
   type AgentIdentity,
   certificateFingerprint,
@@ -25,6 +25,7 @@ export {
   loadOrCreateIdentity,
   normalizeFingerprint,
 } from './identity/identity.js';
+export { type HelloProof, type ProofCheck, signHelloProof, verifyHelloProof } from './identity/proof.js';
 export { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log/logger.js';
 export { HandshakeDeniedError, PeerUnavailableError, StreamRejectedError } from './p2p/errors.js';
 export type { PeerConnection } from './p2p/peer-connection.js';

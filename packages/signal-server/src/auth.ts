@@ -1,20 +1,39 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { DEFAULT_ROOM } from '@mesh-agent/host';
 
-/** A bearer token, optionally usable only by one agent id. */
+/** Any room at all: what `--open` grants, or `rooms=*` on a token. */
+export const ANY_ROOM = '*';
+
+/** The rooms a connection may join. */
+export type RoomGrant = typeof ANY_ROOM | readonly string[];
+
+/** A bearer token, optionally usable only by one agent id, naming the rooms its holder may join. */
 export interface TokenEntry {
   token: string;
   agentId?: string;
+  /** Default: the default room only. */
+  rooms?: RoomGrant;
+  /** The one certificate the agent id is bound to (needs `agentId`). */
+  fingerprint?: string;
 }
 
-export type AuthResult = 'ok' | 'missing' | 'invalid';
+export type AuthResult =
+  | { ok: true; rooms: RoomGrant; fingerprint: string | undefined }
+  | { ok: false; reason: 'missing' | 'invalid' };
 
 interface HashedToken {
   hash: Buffer;
   agentId: string | undefined;
+  rooms: RoomGrant;
+  fingerprint: string | undefined;
 }
 
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
+}
+
+export function mayJoin(grant: RoomGrant, room: string): boolean {
+  return grant === ANY_ROOM || grant.includes(room);
 }
 
 /**
@@ -28,8 +47,13 @@ export class TokenAuthenticator {
 
   constructor(tokens: ReadonlyArray<TokenEntry | string>) {
     this.#tokens = tokens.map((entry) => {
-      const { token, agentId } = typeof entry === 'string' ? { token: entry, agentId: undefined } : entry;
-      return { hash: sha256(token), agentId };
+      const spec = typeof entry === 'string' ? { token: entry } : entry;
+      return {
+        hash: sha256(spec.token),
+        agentId: spec.agentId,
+        rooms: spec.rooms ?? [DEFAULT_ROOM],
+        fingerprint: spec.fingerprint,
+      };
     });
   }
 
@@ -37,14 +61,27 @@ export class TokenAuthenticator {
     return this.#tokens.length;
   }
 
+  /** Fingerprints pinned by token entries, by agent id. */
+  pinnedFingerprints(): Map<string, string> {
+    const pinned = new Map<string, string>();
+    for (const { agentId, fingerprint } of this.#tokens) {
+      if (agentId !== undefined && fingerprint !== undefined) pinned.set(agentId, fingerprint);
+    }
+    return pinned;
+  }
+
   check(token: string | undefined, agentId: string): AuthResult {
-    if (token === undefined || token.length === 0) return 'missing';
+    if (token === undefined || token.length === 0) return { ok: false, reason: 'missing' };
     const presented = sha256(token);
-    let accepted = false;
+    let match: HashedToken | undefined;
     for (const entry of this.#tokens) {
       const equal = timingSafeEqual(presented, entry.hash);
-      if (equal && (entry.agentId === undefined || entry.agentId === agentId)) accepted = true;
+      if (equal && match === undefined && (entry.agentId === undefined || entry.agentId === agentId)) {
+        match = entry;
+      }
     }
-    return accepted ? 'ok' : 'invalid';
+    return match
+      ? { ok: true, rooms: match.rooms, fingerprint: match.fingerprint }
+      : { ok: false, reason: 'invalid' };
   }
 }

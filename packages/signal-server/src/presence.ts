@@ -14,22 +14,20 @@ export interface AgentConnection {
   readonly rooms: Set<string>;
 }
 
-/** How many agent ids `wasSeen` remembers, so its memory stays bounded. */
+/** How many agent ids `wasSeenIn` remembers, so its memory stays bounded. */
 const SEEN_LIMIT = 10_000;
 
 /** Rooms and who is in them. Pure bookkeeping: no sockets, no I/O. */
 export class Presence<C extends AgentConnection = AgentConnection> {
   readonly #rooms = new Map<string, Set<C>>();
   readonly #byAgent = new Map<string, Set<C>>();
-  readonly #seen = new Set<string>();
+  /** Agent id → rooms it has been in, most recently seen agents last. */
+  readonly #seen = new Map<string, Set<string>>();
 
   add(connection: C): void {
     const set = this.#byAgent.get(connection.agentId) ?? new Set<C>();
     this.#byAgent.set(connection.agentId, set);
     set.add(connection);
-    this.#seen.delete(connection.agentId);
-    this.#seen.add(connection.agentId);
-    if (this.#seen.size > SEEN_LIMIT) this.#seen.delete(this.#seen.values().next().value as string);
   }
 
   /** Forgets the connection; returns the rooms it was in. */
@@ -47,6 +45,15 @@ export class Presence<C extends AgentConnection = AgentConnection> {
     this.#rooms.set(room, set);
     set.add(connection);
     connection.rooms.add(room);
+    this.#remember(connection.agentId, room);
+  }
+
+  #remember(agentId: string, room: string): void {
+    const rooms = this.#seen.get(agentId) ?? new Set<string>();
+    this.#seen.delete(agentId);
+    this.#seen.set(agentId, rooms);
+    rooms.add(room);
+    if (this.#seen.size > SEEN_LIMIT) this.#seen.delete(this.#seen.keys().next().value as string);
   }
 
   /** False when the connection was not in the room. */
@@ -97,8 +104,12 @@ export class Presence<C extends AgentConnection = AgentConnection> {
     return connections.sort((a, b) => b.seq - a.seq);
   }
 
-  /** Whether the agent id has connected to this server before (it may be offline now). */
-  wasSeen(agentId: string): boolean {
-    return this.#seen.has(agentId);
+  /**
+   * Whether the agent has been in one of `rooms` (it may be offline now). Only rooms the asker
+   * shares count, so the answer says nothing about agents in other rooms.
+   */
+  wasSeenIn(agentId: string, rooms: ReadonlySet<string>): boolean {
+    const seen = this.#seen.get(agentId);
+    return seen !== undefined && [...rooms].some((room) => seen.has(room));
   }
 }

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import {
   CLOSE_CODES,
+  checkDerivedAgentId,
   createEnvelope,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_ROOM,
@@ -19,10 +20,12 @@ import {
   SESSION_TTL_MIN_S,
   SILENT_LOGGER,
   type SignalingLogger,
+  verifyHelloProof,
   type WelcomeData,
 } from '@mesh-agent/host';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import { TokenAuthenticator, type TokenEntry } from './auth.js';
+import { ANY_ROOM, mayJoin, type RoomGrant, TokenAuthenticator, type TokenEntry } from './auth.js';
+import { IdentityBindings } from './bindings.js';
 import { type AgentConnection, Presence } from './presence.js';
 import { DEFAULT_RATE_LIMIT, type RateLimitOptions, TokenBucket } from './rate-limit.js';
 import { SERVER_VERSION } from './version.js';
@@ -47,6 +50,8 @@ export interface SignalServerOptions {
   heartbeatIntervalMs?: number;
   /** Rooms one connection may be in at once. Default 16. */
   maxRoomsPerConnection?: number;
+  /** Where identity bindings (agent id → certificate) persist; in memory only when omitted. */
+  dataDir?: string;
 }
 
 export interface SignalServerAddress {
@@ -66,6 +71,8 @@ export const MIN_TOKEN_LENGTH = 16;
 
 interface Connection extends AgentConnection {
   readonly ws: WebSocket;
+  /** The rooms its token lets it join. */
+  readonly allowedRooms: RoomGrant;
 }
 
 /** Per-socket state before and after authentication. */
@@ -74,6 +81,10 @@ interface Socket {
   readonly remote: string;
   readonly bucket: TokenBucket;
   readonly helloTimer: NodeJS.Timeout;
+  /** The one-time challenge this socket's hello must sign. */
+  readonly nonce: string;
+  /** A hello is being checked; nothing else is handled until it is settled. */
+  helloPending: boolean;
   alive: boolean;
   connection?: Connection;
 }
@@ -94,6 +105,8 @@ export class SignalServer {
   readonly #helloTimeoutMs: number;
   readonly #heartbeatIntervalMs: number;
   readonly #maxRooms: number;
+  readonly #dataDir: string | undefined;
+  #bindings: IdentityBindings | undefined;
   readonly #registry = new EventRegistry();
   readonly #presence = new Presence<Connection>();
   readonly #sockets = new Set<Socket>();
@@ -122,10 +135,16 @@ export class SignalServer {
     this.#heartbeatIntervalMs = options.heartbeatIntervalMs ?? 30_000;
     this.#maxRooms = options.maxRoomsPerConnection ?? 16;
     this.#auth = new TokenAuthenticator(tokens);
+    this.#dataDir = options.dataDir;
   }
 
   async start(): Promise<SignalServerAddress> {
     if (this.#wss) throw new Error('signal server already started');
+    this.#bindings ??= await IdentityBindings.open({
+      dataDir: this.#dataDir,
+      pinned: this.#auth.pinnedFingerprints(),
+      log: this.#log,
+    });
     // ws cuts grossly oversized frames itself; up to twice the limit we read them and say why.
     const wss = new WebSocketServer({
       host: this.#host,
@@ -175,6 +194,7 @@ export class SignalServer {
     );
     await Promise.all(closing);
     await new Promise<void>((resolve) => wss.close(() => resolve()));
+    await this.#bindings?.flush();
     this.#log.info({}, 'signal server stopped');
   }
 
@@ -184,6 +204,8 @@ export class SignalServer {
       ws,
       remote,
       bucket: new TokenBucket(this.#rateLimit),
+      nonce: randomBytes(32).toString('base64url'),
+      helloPending: false,
       alive: true,
       helloTimer: setTimeout(() => {
         this.#sendError(socket, { code: 'hello_required', message: 'no system.hello in time' });
@@ -198,6 +220,7 @@ export class SignalServer {
     ws.on('message', (raw, isBinary) => this.#onMessage(socket, raw, isBinary));
     ws.on('error', (error) => this.#log.debug({ remote, err: error.message }, 'socket error'));
     ws.on('close', (code) => this.#onClose(socket, code));
+    this.#send(socket, createEnvelope('system.challenge', { nonce: socket.nonce }));
   }
 
   #onClose(socket: Socket, code: number): void {
@@ -255,7 +278,7 @@ export class SignalServer {
   #handle(socket: Socket, envelope: Envelope): void {
     const connection = socket.connection;
     if (envelope.type === 'system.hello') {
-      if (connection) {
+      if (connection || socket.helloPending) {
         this.#sendError(socket, {
           code: 'already_authenticated',
           message: 'system.hello was already accepted on this connection',
@@ -263,7 +286,15 @@ export class SignalServer {
         });
         return;
       }
-      this.#onHello(socket, envelope as Envelope<unknown> as Envelope<HelloData>);
+      socket.helloPending = true;
+      this.#onHello(socket, envelope as Envelope<unknown> as Envelope<HelloData>)
+        .catch((error: Error) => {
+          this.#log.error({ err: error.message }, 'hello failed');
+          this.#sendError(socket, { code: 'internal', message: 'internal error', ref_id: envelope.id });
+        })
+        .finally(() => {
+          socket.helloPending = false;
+        });
       return;
     }
     if (!connection) {
@@ -308,20 +339,60 @@ export class SignalServer {
     });
   }
 
-  #onHello(socket: Socket, envelope: Envelope<HelloData>): void {
+  async #onHello(socket: Socket, envelope: Envelope<HelloData>): Promise<void> {
     const hello = envelope.data;
+    const refuse = (code: 'unauthorized' | 'identity_conflict' | 'room_forbidden', message: string) => {
+      this.#abuse(socket, CLOSE_CODES.unauthorized, { code, message, ref_id: envelope.id });
+    };
+    const proof = verifyHelloProof(
+      {
+        certificate: hello.certificate,
+        proof: hello.proof,
+        agentId: hello.agent_id,
+        fingerprint: hello.fingerprint,
+      },
+      socket.nonce,
+    );
+    if (proof !== 'ok') {
+      refuse(
+        'unauthorized',
+        `authentication failed: no proof of the key for fingerprint ${hello.fingerprint.slice(0, 16)}… (${proof})`,
+      );
+      return;
+    }
+    let allowedRooms: RoomGrant = ANY_ROOM;
     if (!this.#open) {
       const result = this.#auth.check(hello.token, hello.agent_id);
-      if (result !== 'ok') {
-        const message =
-          result === 'missing'
+      if (!result.ok) {
+        refuse(
+          'unauthorized',
+          result.reason === 'missing'
             ? 'authentication failed: a bearer token is required'
-            : `authentication failed: invalid token for agent "${hello.agent_id}"`;
-        this.#log.warn({ remote: socket.remote, agent_id: hello.agent_id, reason: result }, 'agent rejected');
-        this.#abuse(socket, CLOSE_CODES.unauthorized, { code: 'unauthorized', message, ref_id: envelope.id });
+            : `authentication failed: invalid token for agent "${hello.agent_id}"`,
+        );
         return;
       }
+      allowedRooms = result.rooms;
     }
+    const room = hello.room ?? DEFAULT_ROOM;
+    if (!mayJoin(allowedRooms, room)) {
+      refuse('room_forbidden', `your token does not grant room "${room}"`);
+      return;
+    }
+    if (checkDerivedAgentId(hello.agent_id, hello.fingerprint) === 'mismatch') {
+      refuse('identity_conflict', `agent id "${hello.agent_id}" is derived from another key than yours`);
+      return;
+    }
+    const claim = await this.#bindings!.claim(hello.agent_id, hello.fingerprint);
+    if (!claim.ok) {
+      refuse(
+        'identity_conflict',
+        `agent id "${hello.agent_id}" is bound to another key (fingerprint ${claim.boundTo.slice(0, 16)}…); ` +
+          'use your own id, or ask the server operator to release this one',
+      );
+      return;
+    }
+    if (socket.ws.readyState !== WebSocket.OPEN) return;
     clearTimeout(socket.helloTimer);
     const connection: Connection = {
       id: randomBytes(9).toString('base64url'),
@@ -333,10 +404,10 @@ export class SignalServer {
       seq: ++this.#seq,
       rooms: new Set(),
       ws: socket.ws,
+      allowedRooms,
     };
     socket.connection = connection;
     this.#presence.add(connection);
-    const room = hello.room ?? DEFAULT_ROOM;
     this.#presence.join(connection, room);
     this.#log.info(
       {
@@ -360,6 +431,14 @@ export class SignalServer {
 
   #onJoin(connection: Connection, envelope: Envelope<RoomData>): void {
     const { room } = envelope.data;
+    if (!mayJoin(connection.allowedRooms, room)) {
+      this.#sendError(connection, {
+        code: 'room_forbidden',
+        message: `your token does not grant room "${room}"`,
+        ref_id: envelope.id,
+      });
+      return;
+    }
     if (!connection.rooms.has(room) && connection.rooms.size >= this.#maxRooms) {
       this.#sendError(connection, {
         code: 'too_many_rooms',
@@ -461,12 +540,12 @@ export class SignalServer {
   }
 
   #sendPeerMissing(connection: Connection, peerId: string, refId: string): void {
-    const seen = this.#presence.wasSeen(peerId);
+    const seen = this.#presence.wasSeenIn(peerId, connection.rooms);
     this.#sendError(connection, {
       code: seen ? 'peer_offline' : 'peer_unknown',
       message: seen
         ? `agent "${peerId}" is not connected to any of your rooms`
-        : `agent "${peerId}" is unknown to this server`,
+        : `agent "${peerId}" is not known in your rooms`,
       ref_id: refId,
     });
   }
@@ -494,12 +573,10 @@ export class SignalServer {
   /** Answers with an error and closes: authentication failures and abuse. */
   #abuse(socket: Socket, closeCode: number, error: ErrorData): void {
     if (socket.ws.readyState !== WebSocket.OPEN) return;
-    if (error.code !== 'unauthorized') {
-      this.#log.warn(
-        { remote: socket.remote, agent_id: socket.connection?.agentId, code: error.code },
-        error.message,
-      );
-    }
+    this.#log.warn(
+      { remote: socket.remote, agent_id: socket.connection?.agentId, code: error.code },
+      error.message,
+    );
     this.#sendError(socket, error);
     socket.ws.close(closeCode, error.code);
   }

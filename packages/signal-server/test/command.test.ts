@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { SignalingClient } from '@mesh-agent/host';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import Server from '../src/commands/server.js';
-import { hello } from './helpers.js';
+import { hello, signed } from './helpers.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -45,9 +45,12 @@ describe('mesh-agent server', () => {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'signal-cmd-'));
     delete process.env.MESH_SIGNAL_TOKENS;
+    // Identity bindings go to the test's directory, never the user's state directory.
+    process.env.MESH_SIGNAL_DATA_DIR = join(dir, 'state');
   });
   afterEach(async () => {
     delete process.env.MESH_SIGNAL_TOKENS;
+    delete process.env.MESH_SIGNAL_DATA_DIR;
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -55,6 +58,23 @@ describe('mesh-agent server', () => {
     await expect(Server.run(['--port', '0', '--log-level', 'silent'], { root })).rejects.toThrow(
       /no tokens configured.*--open/,
     );
+  });
+
+  it('refuses --open on a non-loopback address unless --allow-open-network', async () => {
+    await expect(
+      Server.run(['--port', '0', '--open', '--host', '0.0.0.0', '--log-level', 'silent'], { root }),
+    ).rejects.toThrow(/anyone who reaches the port.*--allow-open-network/);
+    const { line, stop } = await runServer([
+      '--port',
+      '0',
+      '--open',
+      '--host',
+      '0.0.0.0',
+      '--allow-open-network',
+      '--json',
+    ]);
+    expect(JSON.parse(line)).toMatchObject({ open: true });
+    await stop();
   });
 
   it('prints JSON with --json and serves agents holding a token from --token-file', async () => {
@@ -74,7 +94,7 @@ describe('mesh-agent server', () => {
     expect(info.url).toBe(`ws://127.0.0.1:${info.port}`);
     const client = new SignalingClient({
       url: info.url,
-      hello: () => hello('alice', { token: 'alice-token-0123456789' }),
+      hello: ({ nonce }) => signed(hello('alice', { token: 'alice-token-0123456789' }), nonce),
     });
     client.start();
     try {
@@ -95,7 +115,7 @@ describe('mesh-agent server', () => {
     const url = line.slice(line.indexOf('ws://'));
     const client = new SignalingClient({
       url,
-      hello: () => hello('bob', { token: 'env-token-b-0123456789' }),
+      hello: ({ nonce }) => signed(hello('bob', { token: 'env-token-b-0123456789' }), nonce),
     });
     client.start();
     try {

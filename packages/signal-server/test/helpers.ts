@@ -1,20 +1,40 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
+  type AgentIdentity,
   type Envelope,
+  generateIdentity,
   type HelloData,
   SignalingClient,
   type SignalingClientOptions,
+  signHelloProof,
 } from '@mesh-agent/host';
 import WebSocket from 'ws';
 import { SignalServer, type SignalServerOptions } from '../src/index.js';
 
 export const TOKEN = 'test-token-0123456789abcdef';
 
-export function fingerprint(): string {
-  return randomBytes(32).toString('hex');
+/** A hello before its proof: the proof signs the nonce each connection is challenged with. */
+export type HelloFields = Omit<HelloData, 'certificate' | 'proof'>;
+
+// Real keys, made up front: every hello must prove its key, and key generation is async.
+const POOL_SIZE = 48;
+const identities = await Promise.all(Array.from({ length: POOL_SIZE }, () => generateIdentity()));
+const byFingerprint = new Map(identities.map((identity) => [identity.fingerprint, identity]));
+let nextIdentity = 0;
+
+/** A fresh identity (a real key and certificate). */
+export function identity(): AgentIdentity {
+  const fresh = identities[nextIdentity++];
+  if (!fresh) throw new Error(`test identity pool (${POOL_SIZE}) exhausted; raise POOL_SIZE`);
+  return fresh;
 }
 
-export function hello(agentId: string, overrides: Partial<HelloData> = {}): HelloData {
+/** The fingerprint of a fresh identity. */
+export function fingerprint(): string {
+  return identity().fingerprint;
+}
+
+export function hello(agentId: string, overrides: Partial<HelloFields> = {}): HelloFields {
   return {
     agent_id: agentId,
     version: '0.1.0-test',
@@ -26,6 +46,13 @@ export function hello(agentId: string, overrides: Partial<HelloData> = {}): Hell
   };
 }
 
+/** The hello with its proof for `nonce`, signed by the key its fingerprint names. */
+export function signed(fields: HelloFields, nonce: string, signer?: AgentIdentity): HelloData {
+  const key = signer ?? byFingerprint.get(fields.fingerprint);
+  if (!key) throw new Error(`no test identity has fingerprint ${fields.fingerprint}`);
+  return { ...fields, ...signHelloProof(key, nonce, fields.agent_id, fields.fingerprint) };
+}
+
 /** Starts what a test needs and tears all of it down afterwards. */
 export class Harness {
   readonly #servers: SignalServer[] = [];
@@ -35,20 +62,30 @@ export class Harness {
   async server(
     options: Partial<SignalServerOptions> = {},
   ): Promise<{ server: SignalServer; url: string; port: number }> {
-    const server = new SignalServer({ host: '127.0.0.1', port: 0, tokens: [TOKEN], ...options });
+    // Any room by default, so tests of room mechanics need no token set-up; room limits are tested apart.
+    const server = new SignalServer({
+      host: '127.0.0.1',
+      port: 0,
+      tokens: [{ token: TOKEN, rooms: '*' }],
+      ...options,
+    });
     this.#servers.push(server);
     const { url, port } = await server.start();
     return { server, url, port };
   }
 
-  client(url: string, helloData: HelloData, options: Partial<SignalingClientOptions> = {}): SignalingClient {
-    const client = new SignalingClient({ url, hello: () => helloData, ...options });
+  client(
+    url: string,
+    helloData: HelloFields,
+    options: Partial<SignalingClientOptions> = {},
+  ): SignalingClient {
+    const client = new SignalingClient({ url, hello: ({ nonce }) => signed(helloData, nonce), ...options });
     this.#clients.push(client);
     client.start();
     return client;
   }
 
-  async connected(url: string, helloData: HelloData): Promise<SignalingClient> {
+  async connected(url: string, helloData: HelloFields): Promise<SignalingClient> {
     const client = this.client(url, helloData);
     await client.whenConnected(5_000);
     return client;
@@ -122,9 +159,17 @@ export class RawAgent {
     return id;
   }
 
-  async hello(data: HelloData): Promise<Envelope> {
+  /** The nonce the server challenged this socket with. */
+  async nonce(): Promise<string> {
+    const challenge = await this.next((e) => e.type === 'system.challenge');
+    return challenge.data.nonce as string;
+  }
+
+  async hello(fields: HelloFields): Promise<Envelope> {
+    const data = signed(fields, await this.nonce());
     this.send('system.hello', data as unknown as Record<string, unknown>);
-    return this.next((e) => e.type === 'system.welcome');
+    // The welcome, or the error a refused hello gets.
+    return this.next((e) => e.type === 'system.welcome' || e.type === 'system.error');
   }
 
   /** The first message received so far (or later) that matches, not consumed. */

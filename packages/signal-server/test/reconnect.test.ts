@@ -1,6 +1,6 @@
 import type { SignalingState } from '@mesh-agent/host';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Harness, hello, memberIds, nextEvent } from './helpers.js';
+import { Harness, hello, memberIds, nextEvent, signed } from './helpers.js';
 
 let harness: Harness;
 afterEach(async () => {
@@ -15,9 +15,9 @@ describe('SignalingClient across a server restart', () => {
     const aliceHello = hello('alice');
     let hellos = 0;
     const alice = harness.client(first.url, aliceHello, {
-      hello: () => {
+      hello: ({ nonce }) => {
         hellos += 1;
-        return aliceHello;
+        return signed(aliceHello, nonce);
       },
     });
     await alice.whenConnected(5_000);

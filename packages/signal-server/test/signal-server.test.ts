@@ -199,7 +199,9 @@ describe('SignalServer with the real SignalingClient', () => {
     // Agents in other rooms cannot be reached.
     const carol = await h.connected(url, hello('carol', { room: 'elsewhere' }));
     const hidden = await carol.request('term.invite', { to: 'alice' });
-    expect(hidden.data.code).toBe('peer_offline');
+    // Exactly as for an agent nobody knows: other rooms' members are not revealed.
+    expect(hidden.data.code).toBe('peer_unknown');
+    expect(hidden.data.message).toBe(String(lost.data.message).replace('ghost', 'alice'));
   });
 
   it('accepts a token bound to the agent id and any agent when open', async () => {
@@ -253,7 +255,7 @@ describe('SignalServer with the real SignalingClient', () => {
     await expect(mallory.whenConnected(5_000)).rejects.toThrow();
     const text = JSON.stringify(records);
     expect(text).toContain('p2p session minted');
-    expect(text).toContain('agent rejected');
+    expect(text).toContain('authentication failed');
     expect(text).not.toContain(TOKEN);
     expect(text).not.toContain('guessed-token-0123456789');
     expect(text).not.toContain(String(session.data.token));

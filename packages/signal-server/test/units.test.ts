@@ -12,20 +12,31 @@ import {
 describe('TokenAuthenticator', () => {
   const auth = new TokenAuthenticator([
     'shared-token-0123456789',
-    { token: 'alice-token-0123456789', agentId: 'alice' },
+    { token: 'alice-token-0123456789', agentId: 'alice', rooms: ['team', 'ops'] },
+    { token: 'any-room-token-0123456789', rooms: '*' },
   ]);
+  const verdict = (token: string | undefined, agentId: string) => {
+    const result = auth.check(token, agentId);
+    return result.ok ? 'ok' : result.reason;
+  };
 
   it('accepts known tokens, honouring agent bindings', () => {
-    expect(auth.check('shared-token-0123456789', 'anyone')).toBe('ok');
-    expect(auth.check('alice-token-0123456789', 'alice')).toBe('ok');
-    expect(auth.check('alice-token-0123456789', 'bob')).toBe('invalid');
+    expect(verdict('shared-token-0123456789', 'anyone')).toBe('ok');
+    expect(verdict('alice-token-0123456789', 'alice')).toBe('ok');
+    expect(verdict('alice-token-0123456789', 'bob')).toBe('invalid');
+  });
+
+  it('grants the rooms the token names, the default room when it names none', () => {
+    expect(auth.check('alice-token-0123456789', 'alice')).toMatchObject({ rooms: ['team', 'ops'] });
+    expect(auth.check('shared-token-0123456789', 'x')).toMatchObject({ rooms: ['default'] });
+    expect(auth.check('any-room-token-0123456789', 'x')).toMatchObject({ rooms: '*' });
   });
 
   it('refuses missing, unknown and near-miss tokens', () => {
-    expect(auth.check(undefined, 'alice')).toBe('missing');
-    expect(auth.check('', 'alice')).toBe('missing');
-    expect(auth.check('shared-token-012345678', 'alice')).toBe('invalid');
-    expect(auth.check('shared-token-01234567890', 'alice')).toBe('invalid');
+    expect(verdict(undefined, 'alice')).toBe('missing');
+    expect(verdict('', 'alice')).toBe('missing');
+    expect(verdict('shared-token-012345678', 'alice')).toBe('invalid');
+    expect(verdict('shared-token-01234567890', 'alice')).toBe('invalid');
   });
 });
 
@@ -58,6 +69,24 @@ describe('token specs', () => {
     expect(parse).toThrow(/tokens\.txt:2/);
     expect(parse).not.toThrow(/secret-value/);
     expect(() => parseTokenFile('alice:\n', 'f')).toThrow(/empty token/);
+  });
+
+  it('reads rooms= and fingerprint= attributes', () => {
+    const fp = 'ab'.repeat(32);
+    expect(
+      parseTokenFile(`alice:tok-a-0123456789 rooms=team+ops fingerprint=${fp.toUpperCase()}\n`, 'f'),
+    ).toEqual([{ token: 'tok-a-0123456789', agentId: 'alice', rooms: ['team', 'ops'], fingerprint: fp }]);
+    expect(parseTokenList(['tok-b-0123456789 rooms=*'], 'env')).toEqual([
+      { token: 'tok-b-0123456789', rooms: '*' },
+    ]);
+    const bad = (spec: string) => () => parseTokenFile(`${spec}\n`, 'f');
+    expect(bad('tok-0123456789 rooms=a,b')).toThrow(/rooms= takes room names/);
+    expect(bad('tok-0123456789 rooms=')).toThrow(/rooms= takes room names/);
+    expect(bad('tok-0123456789 fingerprint=abc')).toThrow(/needs an agent id|64 hex/);
+    expect(bad('a:tok-0123456789 fingerprint=abc')).toThrow(/64 hex/);
+    expect(bad('a:tok-0123456789 colour=red')).toThrow(/unknown attribute "colour"/);
+    expect(bad('tok-0123456789 secret-looking-word')).toThrow(/expected/);
+    expect(bad('tok-0123456789 secret-looking-word')).not.toThrow(/secret-looking/);
   });
 
   it('splits comma-separated lists', () => {

@@ -1,6 +1,7 @@
 import type { HostConfig } from '../config/schema.js';
 import { createHooks, type HostHooks, type PluginEventPayload } from '../hooks/hooks.js';
 import type { AgentIdentity } from '../identity/identity.js';
+import { signHelloProof } from '../identity/proof.js';
 import type { Logger } from '../log/logger.js';
 import { PeerUnavailableError } from '../p2p/errors.js';
 import { registerHostMessages } from '../p2p/messages.js';
@@ -9,7 +10,7 @@ import { P2PService } from '../p2p/service.js';
 import type { MeshPlugin, OpenedStream, PeerTarget, PluginHost } from '../plugins/types.js';
 import { QuicEndpoint } from '../quic/index.js';
 import { SignalingClient } from '../signaling/client.js';
-import type { Envelope, ErrorData, P2pSessionData } from '../signaling/protocol.js';
+import type { Envelope, ErrorData, HelloData, P2pSessionData } from '../signaling/protocol.js';
 import { type SessionGrant, TokenCache } from '../tokens/token-cache.js';
 import { withTimeout } from '../util/timeout.js';
 import { MessageRegistry } from '../wire/registry.js';
@@ -137,7 +138,7 @@ export class Host implements PluginHost {
     if (url) {
       this.signaling = new SignalingClient({
         url,
-        hello: () => this.hello(),
+        hello: ({ nonce }) => this.hello(nonce),
         log: this.log.child({ part: 'signaling' }),
         backoff: {
           initialMs: this.config.signaling.reconnectInitialMs,
@@ -256,7 +257,7 @@ export class Host implements PluginHost {
     return { ...this.status(), peers };
   }
 
-  private hello() {
+  private hello(nonce: string): HelloData {
     const advertise = this.mode === 'daemon';
     const capabilities = this.streamTypes().filter((type) => this.advertise?.includes(type) ?? true);
     return {
@@ -267,6 +268,7 @@ export class Host implements PluginHost {
       fingerprint: this.identity.fingerprint,
       room: this.config.signaling.room,
       ...(this.config.signaling.token ? { token: this.config.signaling.token } : {}),
+      ...signHelloProof(this.identity, nonce, this.agentId, this.identity.fingerprint),
     };
   }
 

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostHooks } from '../hooks/hooks.js';
+import { derivedAgentId } from '../identity/agent-id.js';
 import type { Logger } from '../log/logger.js';
 import type { QuicConnection, QuicEndpoint } from '../quic/index.js';
 import type { RedeemResult, SessionGrant, TokenCache } from '../tokens/token-cache.js';
@@ -33,6 +34,17 @@ const PROTOCOL_ERRORS = new Set<WireErrorCode>([
   'INVALID_MESSAGE',
   'UNEXPECTED_TYPE',
 ]);
+
+/**
+ * Who the peer is: the agent id a grant pins together with its certificate (the control plane
+ * checked that key at hello; a direct grant may pin both too), else, in direct mode where nobody
+ * vouches, the id derived from the certificate the peer proved it holds. The peer's own word
+ * (P2P_HELLO, P2P_OK) never names it.
+ */
+function peerIdentity(grant: SessionGrant, conn: QuicConnection): string {
+  const vouched = grant.peerId !== undefined && grant.peerFingerprint !== undefined;
+  return vouched ? grant.peerId! : derivedAgentId(conn.peerFingerprint);
+}
 
 /** How long a responder waits for a `p2p.session` that races the initiator's dial. */
 const SESSION_RACE_MS = 3_000;
@@ -78,7 +90,7 @@ export class P2PService {
           throw new Error(`expected agent ${grant.peerId} but ${peerAgentId} answered`);
         }
         return this.adopt(conn, {
-          agentId: peerAgentId,
+          agentId: peerIdentity(grant, conn),
           fingerprint: conn.peerFingerprint,
           address,
           port,
@@ -141,7 +153,7 @@ export class P2PService {
       return;
     }
     const peer = this.adopt(conn, {
-      agentId: claim.agentId,
+      agentId: peerIdentity(result.grant, conn),
       fingerprint: conn.peerFingerprint,
       address: conn.remote.address,
       port: conn.remote.port,

@@ -3,6 +3,7 @@ import WebSocket, { type RawData } from 'ws';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import {
   type AgentToServerEvents,
+  type ChallengeData,
   CLOSE_CODES,
   createEnvelope,
   type Envelope,
@@ -22,8 +23,11 @@ export type SignalingState = 'connecting' | 'connected' | 'reconnecting' | 'stop
 export interface SignalingClientOptions {
   /** `ws://host:port` of the signal server. */
   url: string;
-  /** Called on every (re)connect, so the hello carries fresh addresses and capabilities. */
-  hello: () => HelloData;
+  /**
+   * Called on every (re)connect with the server's challenge, so the hello carries fresh
+   * addresses and capabilities and a proof of key possession for this connection's nonce.
+   */
+  hello: (challenge: ChallengeData) => HelloData;
   log?: SignalingLogger;
   backoff?: Partial<BackoffOptions> & {
     /** A connection that lasts this long resets the backoff. Default 10 s. */
@@ -91,7 +95,7 @@ interface PendingRequest {
 export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   readonly registry: EventRegistry;
   readonly #url: string;
-  readonly #hello: () => HelloData;
+  readonly #hello: (challenge: ChallengeData) => HelloData;
   readonly #log: SignalingLogger;
   readonly #backoff: BackoffOptions;
   readonly #stableMs: number;
@@ -103,6 +107,8 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   #state: SignalingState = 'stopped';
   #ws: WebSocket | undefined;
   #welcome: WelcomeData | undefined;
+  /** Whether this connection's hello went out (one per connection, answering the challenge). */
+  #helloSent = false;
   #everConnected = false;
   #attempt = 0;
   #lastInboundAt = 0;
@@ -271,9 +277,21 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   #onOpen(ws: WebSocket): void {
     if (ws !== this.#ws) return;
     this.#markAlive();
+    this.#helloSent = false;
+    // The hello answers the server's challenge; this timer covers both the challenge and the welcome.
+    this.#welcomeTimer = setTimeout(() => {
+      this.#log.warn({ url: this.#url }, 'no system.welcome in time; reconnecting');
+      ws.terminate();
+    }, this.#welcomeTimeoutMs);
+    this.#heartbeatTimer = setInterval(() => this.#heartbeat(ws), this.#heartbeatIntervalMs);
+  }
+
+  #sendHello(ws: WebSocket, challenge: ChallengeData): void {
+    if (this.#helloSent) return;
+    this.#helloSent = true;
     let hello: HelloData;
     try {
-      hello = this.#hello();
+      hello = this.#hello(challenge);
     } catch (error) {
       this.#reject(ws, {
         code: 'invalid_event',
@@ -289,11 +307,6 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     }
     ws.send(JSON.stringify(envelope));
     this.#log.debug({ agent_id: hello.agent_id, room: hello.room, url: this.#url }, 'sent system.hello');
-    this.#welcomeTimer = setTimeout(() => {
-      this.#log.warn({ url: this.#url }, 'no system.welcome in time; reconnecting');
-      ws.terminate();
-    }, this.#welcomeTimeoutMs);
-    this.#heartbeatTimer = setInterval(() => this.#heartbeat(ws), this.#heartbeatIntervalMs);
   }
 
   #onMessage(ws: WebSocket, raw: RawData, isBinary: boolean): void {
@@ -326,6 +339,9 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     }
     const envelope = checked.envelope;
     switch (envelope.type) {
+      case 'system.challenge':
+        this.#sendHello(ws, envelope.data as unknown as ChallengeData);
+        return;
       case 'system.welcome':
         this.#onWelcome(envelope.data as unknown as WelcomeData);
         break;

@@ -37,6 +37,8 @@ export const ERROR_CODES = [
   'hello_required',
   'already_authenticated',
   'unauthorized',
+  'identity_conflict',
+  'room_forbidden',
   'not_in_room',
   'too_many_rooms',
   'peer_unknown',

@@ -34,6 +34,15 @@ export interface HelloData {
   room?: string;
   /** Bearer token; may be omitted only when the server runs `--open`. */
   token?: string;
+  /** The certificate whose fingerprint is claimed, DER as base64. */
+  certificate: string;
+  /** The challenge's nonce, signed with the certificate's key (see `signHelloProof`). */
+  proof: string;
+}
+
+/** The server's first message: a one-time nonce the agent signs to prove it holds its key. */
+export interface ChallengeData {
+  nonce: string;
 }
 
 export interface WelcomeData {
@@ -131,6 +140,7 @@ export interface AgentToServerEvents {
 
 /** Data the server sends, by event type. */
 export interface ServerToAgentEvents {
+  'system.challenge': ChallengeData;
   'system.welcome': WelcomeData;
   'system.ping': PingData;
   'system.pong': PongData;

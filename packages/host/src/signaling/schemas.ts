@@ -43,6 +43,8 @@ const helloProperties = {
   fingerprint,
   room,
   token: { type: 'string', minLength: 1, maxLength: 4096 },
+  certificate: { type: 'string', pattern: '^[A-Za-z0-9+/=]{64,8192}$' },
+  proof: { type: 'string', pattern: '^[A-Za-z0-9+/=]{16,512}$' },
 };
 
 const errorProperties = {
@@ -69,10 +71,13 @@ export interface CoreEventSchemas {
 export const CORE_EVENT_SCHEMAS: Readonly<Record<string, CoreEventSchemas>> = {
   'system.hello': {
     to_server: object(
-      ['agent_id', 'version', 'capabilities', 'addresses', 'fingerprint'],
+      ['agent_id', 'version', 'capabilities', 'addresses', 'fingerprint', 'certificate', 'proof'],
       helloProperties,
       true,
     ),
+  },
+  'system.challenge': {
+    to_agent: object(['nonce'], { nonce: { type: 'string', pattern: '^[A-Za-z0-9_-]{22,128}$' } }, false),
   },
   'system.welcome': {
     to_agent: object(

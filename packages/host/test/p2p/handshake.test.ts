@@ -3,6 +3,7 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Host } from '../../src/host/host.js';
+import { derivedAgentId } from '../../src/identity/agent-id.js';
 import { HandshakeDeniedError, StreamRejectedError } from '../../src/p2p/errors.js';
 import { FrameChannel } from '../../src/wire/channel.js';
 import { TempDirs } from '../helpers/cli.js';
@@ -34,7 +35,8 @@ describe('P2P handshake and stream dispatch over real QUIC on loopback', () => {
       peerFingerprint: alice.identity.fingerprint,
     });
     const { peer, channel } = await alice.openStream(target, 'echo');
-    expect(peer.peer.agentId).toBe('bob');
+    // Direct mode: nobody vouches for an id, so the peer is named after its certificate.
+    expect(peer.peer.agentId).toBe(derivedAgentId(bob.identity.fingerprint));
     await channel.send({ type: 'ECHO', n: 1 }, Buffer.from('hello'));
     const reply = await channel.next(['ECHO']);
     expect(reply.body.toString()).toBe('hello');
@@ -80,7 +82,7 @@ describe('P2P handshake and stream dispatch over real QUIC on loopback', () => {
     await channel.send({ type: 'ECHO', n: 1 }, Buffer.alloc(100_000));
     await channel.next(['ECHO']);
     const status = await bob.statusWithStats();
-    const seen = status.peers.find((p) => p.agentId === 'alice');
+    const seen = status.peers.find((p) => p.agentId === derivedAgentId(alice.identity.fingerprint));
     expect(seen?.stats).toMatchObject({ rttMs: expect.any(Number), cwnd: expect.any(Number) });
     expect(seen?.stats?.recvBytes).toBeGreaterThan(100_000);
     await peer.close();

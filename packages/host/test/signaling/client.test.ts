@@ -12,6 +12,9 @@ const hello: HelloData = {
   addresses: [{ address: '127.0.0.1', port: 4433 }],
   fingerprint: 'ab'.repeat(32),
   token: 'tok',
+  // The fake server checks no proof; the real one is tested in the signal server's suite.
+  certificate: 'A'.repeat(64),
+  proof: 'B'.repeat(16),
 };
 
 /** A scripted stand-in for the signal server: records what the client sends, sends what the test says. */
@@ -25,6 +28,7 @@ class FakeServer {
   private constructor(readonly wss: WebSocketServer) {
     wss.on('connection', (ws) => {
       this.sockets.push(ws);
+      this.send(ws, 'system.challenge', { nonce: 'n'.repeat(32) });
       ws.on('message', (raw) => {
         const envelope = JSON.parse(raw.toString()) as Envelope;
         this.received.push(envelope);
@@ -95,7 +99,7 @@ async function setup(options: Partial<ConstructorParameters<typeof SignalingClie
 }
 
 describe('SignalingClient', () => {
-  it('sends system.hello first and becomes connected on the welcome', async () => {
+  it('answers the challenge with system.hello and becomes connected on the welcome', async () => {
     const { server, client } = await setup();
     const states: SignalingState[] = [];
     client.on('state', (state) => states.push(state));

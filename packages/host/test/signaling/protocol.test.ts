@@ -21,6 +21,8 @@ const hello: HelloData = {
   fingerprint: 'ab'.repeat(32),
   room: 'default',
   token: 'secret',
+  certificate: 'A'.repeat(64),
+  proof: 'B'.repeat(16),
 };
 
 function codeOf(result: ReturnType<typeof validateEnvelope>): string | undefined {
@@ -39,6 +41,8 @@ describe('core event catalogue', () => {
       ['port', { addresses: [{ address: '10.0.0.1', port: 65536 }] }],
       ['capabilities', { capabilities: 'file' }],
       ['room', { room: '' }],
+      ['certificate', { certificate: 'not base64!' }],
+      ['proof', { proof: undefined }],
       ['additional', { extra: true } as Record<string, unknown>],
     ];
     for (const [field, patch] of broken) {

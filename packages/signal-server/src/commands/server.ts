@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import {
   createLogger,
   LOG_LEVELS,
@@ -13,13 +15,25 @@ import { SignalServer, SignalServerConfigError } from '../server.js';
 import { parseTokenFile, parseTokenList, TokenParseError } from '../tokens.js';
 
 const TOKENS_ENV = 'MESH_SIGNAL_TOKENS';
+const DATA_DIR_ENV = 'MESH_SIGNAL_DATA_DIR';
+
+/** Where the server keeps identity bindings unless told otherwise (XDG state directory). */
+function defaultDataDir(): string {
+  const state = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  return join(state, 'mesh-agent', 'signal-server');
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
 
 export default class Server extends Command {
   static override summary = 'Run the reference signaling server: rooms, presence and P2P session tokens.';
 
   static override description = [
     'Agents connect over WebSocket, authenticate with a bearer token, see each other per room and ask for P2P sessions; the server mints a short-lived session token for both sides and relays plugin events between agents of a room.',
-    `Tokens come from --token, --token-file (one token per line, or agentId:token to bind a token to one agent id) and ${TOKENS_ENV} (comma separated). Without tokens the server refuses to start unless --open is given.`,
+    `Tokens come from --token, --token-file (one spec per line) and ${TOKENS_ENV} (comma separated). A spec is "[agentId:]token [rooms=team+ops|*] [fingerprint=<sha256>]": agentId: binds the token to one agent id, rooms= names the rooms its holder may join (default: only "default"), fingerprint= pins the id to one certificate. Without tokens the server refuses to start unless --open is given (any agent, any room).`,
+    `Every agent proves at hello that it holds the key of its certificate. An agent id belongs to the first key that uses it (ids of the form agent-<fingerprint prefix> belong to that key from the start); another key claiming it is refused. Bindings persist in --data-dir (${DATA_DIR_ENV}); delete an entry from bindings.json there to release an id.`,
     'Logs go to stderr; stdout gets only the listen URL (or JSON with --json). SIGINT or SIGTERM stops the server cleanly.',
   ].join('\n\n');
 
@@ -40,8 +54,16 @@ export default class Server extends Command {
     }),
     host: Flags.string({ description: 'interface to listen on', default: '127.0.0.1' }),
     open: Flags.boolean({
-      description: 'accept any agent without a token (trusted networks only)',
+      description:
+        'accept any agent without a token, in any room (loopback only unless --allow-open-network)',
       default: false,
+    }),
+    'allow-open-network': Flags.boolean({
+      description: 'let --open listen on a non-loopback address: anyone who reaches the port gets in',
+      default: false,
+    }),
+    'data-dir': Flags.string({
+      description: `directory for identity bindings (default: $XDG_STATE_HOME/mesh-agent/signal-server, or ${DATA_DIR_ENV})`,
     }),
     token: Flags.string({
       description: 'accepted bearer token, or agentId:token (repeatable)',
@@ -74,6 +96,13 @@ export default class Server extends Command {
         { exit: 2 },
       );
     }
+    if (flags.open && !isLoopback(flags.host) && !flags['allow-open-network']) {
+      this.error(
+        `--open on ${flags.host} would let anyone who reaches the port in; use tokens, or add --allow-open-network if you mean it`,
+        { exit: 2 },
+      );
+    }
+    const dataDir = flags['data-dir'] ?? process.env[DATA_DIR_ENV] ?? defaultDataDir();
     const log = createLogger(flags['log-level'], 'signal-server');
     let server: SignalServer;
     try {
@@ -83,6 +112,7 @@ export default class Server extends Command {
         open: flags.open,
         tokens: flags.open ? [] : tokens,
         sessionTtlS: flags['session-ttl'],
+        dataDir,
         log,
       });
     } catch (error) {
