@@ -137,6 +137,7 @@ export class BindingTransactions {
    */
   receive(packet: Buffer, from: Endpoint): boolean {
     const decoded = decodeStun(packet);
+    from = { address: from.address, port: from.port }; // not whatever else the transport's object holds
     if (!decoded.ok) return false;
     const message = decoded.message;
     if (message.method !== BINDING || (message.class !== 'success' && message.class !== 'error'))

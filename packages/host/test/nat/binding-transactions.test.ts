@@ -93,7 +93,8 @@ describe('BindingTransactions', () => {
     const transactions = new BindingTransactions({ send, rtoMs: 100 });
     const result = track(transactions.request(server));
     await vi.advanceTimersByTimeAsync(350);
-    expect(transactions.receive(answer(sent[0]!.packet), server)).toBe(true);
+    const remoteInfo = { ...server, family: 'IPv4', size: 40 }; // what a dgram socket reports
+    expect(transactions.receive(answer(sent[0]!.packet), remoteInfo)).toBe(true);
     await vi.advanceTimersByTimeAsync(0);
     expect(result.outcome).toEqual({ kind: 'success', mapped: reflexive, from: server });
     await vi.advanceTimersByTimeAsync(60_000);
