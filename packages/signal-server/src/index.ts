@@ -8,5 +8,11 @@ export {
   SignalServerConfigError,
   type SignalServerOptions,
 } from './server.js';
+export {
+  StunResponder,
+  type StunResponderAddress,
+  type StunResponderCounters,
+  type StunResponderOptions,
+} from './stun-responder.js';
 export { parseTokenFile, parseTokenList, parseTokenSpec, TokenParseError } from './tokens.js';
 export { SERVER_VERSION } from './version.js';
