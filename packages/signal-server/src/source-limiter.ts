@@ -1,4 +1,4 @@
-import { canonicalIp, ipToBytes } from '@mesh-agent/host/nat';
+import { ipToBytes, unmapIpv4 } from '@mesh-agent/host/nat';
 import { type RateLimitOptions, TokenBucket } from './rate-limit.js';
 
 /**
@@ -7,9 +7,10 @@ import { type RateLimitOptions, TokenBucket } from './rate-limit.js';
  * multiply its allowance, or a spoofer spread a flood over one victim's addresses.
  */
 export function rateLimitKey(address: string): string {
-  const bytes = ipToBytes(canonicalIp(address) ?? address);
-  if (bytes === undefined) return address;
-  return bytes.length === 4 ? bytes.join('.') : `${bytes.subarray(0, 8).toString('hex')}/64`;
+  const parsed = ipToBytes(address);
+  if (parsed === undefined) return address;
+  const ip = unmapIpv4(parsed);
+  return ip.length === 4 ? ip.join('.') : `${ip.subarray(0, 8).toString('hex')}/64`;
 }
 
 interface Entry {

@@ -5,7 +5,7 @@ export {
   BindingTransactions,
   type BindingTransactionsOptions,
 } from './binding-transactions.js';
-export { bytesToIp, canonicalIp, type Endpoint, ipToBytes, sameEndpoint } from './ip.js';
+export { bytesToIp, canonicalIp, type Endpoint, ipToBytes, sameEndpoint, unmapIpv4 } from './ip.js';
 export {
   type BindingProbe,
   classifyNat,

@@ -67,8 +67,12 @@ function longestZeroRun(words: string[]): { start: number; length: number } {
  */
 export function canonicalIp(address: string): string | undefined {
   const bytes = ipToBytes(address);
-  if (bytes === undefined) return undefined;
-  return bytes.length === 16 && isIpv4Mapped(bytes) ? bytesToIp(bytes.subarray(12)) : bytesToIp(bytes);
+  return bytes && bytesToIp(unmapIpv4(bytes));
+}
+
+/** The IPv4 address inside an IPv4-mapped IPv6 one; any other address as it is. */
+export function unmapIpv4(bytes: Buffer): Buffer {
+  return bytes.length === 16 && isIpv4Mapped(bytes) ? bytes.subarray(12) : bytes;
 }
 
 /** Whether two endpoints are the same address (in any spelling) and port. */

@@ -1,4 +1,4 @@
-import { bytesToIp, canonicalIp, type Endpoint, ipToBytes } from './ip.js';
+import { bytesToIp, type Endpoint, ipToBytes, unmapIpv4 } from './ip.js';
 import { MAGIC_COOKIE, StunAttr, type StunAttribute, type StunMessage } from './stun.js';
 
 /** RFC 8489 §14.3/§14.8/§14.14: what a sender may write, and what a receiver must still accept. */
@@ -39,9 +39,9 @@ export function unknownRequiredAttributes(
 
 /** XOR-MAPPED-ADDRESS (§14.2) for `endpoint`; an IPv4-mapped IPv6 address is written as IPv4. */
 export function xorMappedAddressAttribute(endpoint: Endpoint, transactionId: Buffer): StunAttribute {
-  const canonical = canonicalIp(endpoint.address);
-  const ip = canonical === undefined ? undefined : ipToBytes(canonical);
-  if (ip === undefined) throw new RangeError(`${endpoint.address} is not an IP address`);
+  const parsed = ipToBytes(endpoint.address);
+  if (parsed === undefined) throw new RangeError(`${endpoint.address} is not an IP address`);
+  const ip = unmapIpv4(parsed);
   if (!Number.isInteger(endpoint.port) || endpoint.port < 0 || endpoint.port > 0xffff) {
     throw new RangeError(`${endpoint.port} is not a port`);
   }

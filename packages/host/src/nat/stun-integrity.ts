@@ -7,9 +7,9 @@ const MIN_MAC_LENGTH = 16;
 const FULL_MAC_LENGTH = 32;
 
 /**
- * The 2-byte message length an integrity or fingerprint attribute at `attrOffset` with a
- * `valueLength`-byte value is computed with (RFC 8489 §14.5–14.7): as if that attribute ended
- * the message, whatever follows it.
+ * The 2-byte message length an integrity attribute at `attrOffset` with a `valueLength`-byte
+ * value is computed with (RFC 8489 §14.5, §14.6): as if that attribute ended the message,
+ * whatever follows it.
  */
 function lengthThrough(attrOffset: number, valueLength: number): Buffer {
   const length = Buffer.alloc(2);
@@ -36,12 +36,12 @@ export function integrityMac(
     .digest();
 }
 
-/** The FINGERPRINT value (RFC 8489 §14.7) for one that starts at `attrOffset`. */
+/**
+ * The FINGERPRINT value (RFC 8489 §14.7) for one that starts at `attrOffset`. FINGERPRINT is
+ * always last, so the header's length already counts it, as the CRC needs.
+ */
 export function fingerprintOf(packet: Buffer, attrOffset: number): number {
-  let crc = crc32(packet.subarray(0, 2));
-  crc = crc32(lengthThrough(attrOffset, 4), crc);
-  crc = crc32(packet.subarray(4, attrOffset), crc);
-  return (crc ^ FINGERPRINT_XOR) >>> 0;
+  return (crc32(packet.subarray(0, attrOffset)) ^ FINGERPRINT_XOR) >>> 0;
 }
 
 /**
