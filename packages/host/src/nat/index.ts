@@ -46,3 +46,5 @@ export {
   xorMappedAddressAttribute,
 } from './stun-attributes.js';
 export { verifyIntegrity } from './stun-integrity.js';
+export * from './relay-client.js';
+export * from './relay-protocol.js';
