@@ -1,6 +1,7 @@
 export { type AuthResult, TokenAuthenticator, type TokenEntry } from './auth.js';
 export { type AgentConnection, Presence } from './presence.js';
 export { DEFAULT_RATE_LIMIT, type RateLimitOptions, TokenBucket } from './rate-limit.js';
+export * from './relay/index.js';
 export {
   MIN_TOKEN_LENGTH,
   SignalServer,

@@ -10,7 +10,10 @@ export const DEFAULT_RATE_LIMIT: Readonly<RateLimitOptions> = Object.freeze({
   burst: 40,
 });
 
-/** Token bucket: holds up to `burst` tokens, refilled at `messagesPerSecond`; each message takes one. */
+/**
+ * Token bucket: holds up to `burst` tokens, refilled at `messagesPerSecond`; each message takes one
+ * (or `cost`, when the tokens stand for bytes).
+ */
 export class TokenBucket {
   #tokens: number;
   #updatedAt: number;
@@ -23,14 +26,14 @@ export class TokenBucket {
     this.#updatedAt = now();
   }
 
-  /** Takes one token; false when the bucket is empty. */
-  take(): boolean {
+  /** Takes `cost` tokens; false (taking none) when the bucket holds fewer. */
+  take(cost = 1): boolean {
     const now = this.now();
     const refill = ((now - this.#updatedAt) / 1000) * this.options.messagesPerSecond;
     this.#tokens = Math.min(this.options.burst, this.#tokens + refill);
     this.#updatedAt = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+    if (this.#tokens < cost) return false;
+    this.#tokens -= cost;
     return true;
   }
 }

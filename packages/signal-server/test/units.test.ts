@@ -51,6 +51,16 @@ describe('TokenBucket', () => {
     now += 10_000;
     expect([bucket.take(), bucket.take(), bucket.take(), bucket.take()]).toEqual([true, true, true, false]);
   });
+
+  it('takes a cost of several tokens, or none when fewer are left', () => {
+    let now = 0;
+    const bytes = new TokenBucket({ messagesPerSecond: 1000, burst: 1500 }, () => now);
+    expect(bytes.take(1000)).toBe(true);
+    expect(bytes.take(1000)).toBe(false);
+    expect(bytes.take(500)).toBe(true);
+    now += 1000;
+    expect(bytes.take(1000)).toBe(true);
+  });
 });
 
 describe('token specs', () => {

@@ -1,0 +1,105 @@
+import { readFile } from 'node:fs/promises';
+import { createLogger, LOG_LEVELS, RELAY_PATH, untilSignal } from '@mesh-agent/host';
+import { Command, Flags } from '@oclif/core';
+import { parseRelaySecret, RelayGrantError } from '../relay/grants.js';
+import { DEFAULT_RELAY_LIMITS, type RelayLimits } from '../relay/limits.js';
+import { RelayServer } from '../relay/relay-server.js';
+
+const SECRET_ENV = 'MESH_RELAY_SECRET';
+
+export default class Relay extends Command {
+  static override summary =
+    'Run the relay alone: forwards QUIC packets between two agents when hole punching fails.';
+
+  static override description = [
+    `Agents whose direct path fails bind a WebSocket on ${RELAY_PATH} with a relay grant the signal server minted for their P2P session; the relay then forwards their QUIC packets, as binary messages, between the two agents of that session. QUIC's TLS runs end to end: the relay reads and forges nothing.`,
+    `The grants are signed with a secret shared with the signal server: --secret-file, or ${SECRET_ENV}; at least 32 bytes (surrounding whitespace is ignored). Without one the relay refuses to start.`,
+    'Logs go to stderr; stdout gets only the listen URL (or JSON with --json). SIGINT or SIGTERM stops the relay cleanly.',
+  ].join('\n\n');
+
+  static override examples = [
+    'openssl rand -base64 48 > relay.secret && <%= config.bin %> <%= command.id %> --secret-file relay.secret',
+    `${SECRET_ENV}="$(cat relay.secret)" <%= config.bin %> <%= command.id %> --host 0.0.0.0 --port 8791 --json`,
+    '<%= config.bin %> <%= command.id %> --secret-file relay.secret --session-rate 4194304 --max-sessions-per-agent 4',
+  ];
+
+  static override flags = {
+    port: Flags.integer({
+      char: 'p',
+      description: 'TCP port to listen on (0 picks a free one)',
+      default: 8791,
+      min: 0,
+      max: 65535,
+    }),
+    host: Flags.string({ description: 'interface to listen on', default: '127.0.0.1' }),
+    'secret-file': Flags.file({
+      description: `file holding the grant secret shared with the signal server (else ${SECRET_ENV})`,
+      exists: true,
+    }),
+    'session-rate': Flags.integer({
+      description: 'bytes per second one session may relay, both directions together; more is dropped',
+      default: DEFAULT_RELAY_LIMITS.sessionBytesPerSecond,
+      min: 1,
+    }),
+    'session-max-bytes': Flags.integer({
+      description: 'bytes one session may relay in all; then both sides are closed',
+      default: DEFAULT_RELAY_LIMITS.sessionMaxBytes,
+      min: 1,
+    }),
+    'max-sessions-per-agent': Flags.integer({
+      description: 'relayed sessions one agent may have at once',
+      default: DEFAULT_RELAY_LIMITS.maxSessionsPerAgent,
+      min: 1,
+    }),
+    'log-level': Flags.option({
+      description: 'log level (stderr)',
+      options: LOG_LEVELS,
+      default: 'info' as const,
+    })(),
+    json: Flags.boolean({ description: 'print the listen address as JSON', default: false }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Relay);
+    const secret = await this.readSecret(flags['secret-file']);
+    const limits: Partial<RelayLimits> = {
+      sessionBytesPerSecond: flags['session-rate'],
+      // A burst of an eighth of a second, and never less than one datagram.
+      sessionBurstBytes: Math.max(
+        DEFAULT_RELAY_LIMITS.maxDatagramBytes,
+        Math.ceil(flags['session-rate'] / 8),
+      ),
+      sessionMaxBytes: flags['session-max-bytes'],
+      maxSessionsPerAgent: flags['max-sessions-per-agent'],
+    };
+    const log = createLogger(flags['log-level'], 'relay');
+    const relay = new RelayServer({ host: flags.host, port: flags.port, secret, limits, log });
+    let listening: Awaited<ReturnType<RelayServer['start']>>;
+    try {
+      listening = await relay.start();
+    } catch (error) {
+      await relay.hub.close();
+      this.error(`cannot listen on ${flags.host}:${flags.port}: ${(error as Error).message}`, { exit: 1 });
+    }
+    this.log(
+      flags.json
+        ? JSON.stringify({ url: listening.url, address: listening.address, port: listening.port })
+        : `relay listening on ${listening.url}`,
+    );
+    const signal = await untilSignal();
+    log.info({ signal }, 'shutting down');
+    await relay.stop();
+  }
+
+  private async readSecret(file: string | undefined): Promise<Buffer> {
+    const fromEnv = process.env[SECRET_ENV];
+    try {
+      if (file) return parseRelaySecret(await readFile(file, 'utf8'), file);
+      if (fromEnv) return parseRelaySecret(fromEnv, SECRET_ENV);
+    } catch (error) {
+      if (error instanceof RelayGrantError) this.error(error.message, { exit: 2 });
+      throw error;
+    }
+    this.error(`no relay secret: pass --secret-file or set ${SECRET_ENV} (at least 32 bytes)`, { exit: 2 });
+  }
+}
