@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { RelayClient } from '@mesh-agent/host';
+import { RelayClient } from '@mesh-agent/host/nat';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mintRelayGrant } from '../src/index.js';
 import { collect, until } from './relay-helpers.js';

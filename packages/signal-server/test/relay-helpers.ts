@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { RelayClient, type RelayClientOptions } from '@mesh-agent/host';
+import { RelayClient, type RelayClientOptions } from '@mesh-agent/host/nat';
 import WebSocket, { WebSocketServer } from 'ws';
 import { mintRelayGrant, RelayHub, type RelayLimits } from '../src/index.js';
 

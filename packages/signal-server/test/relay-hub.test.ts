@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { RELAY_CLOSE_CODES, RelayClientError } from '@mesh-agent/host';
+import { RELAY_CLOSE_CODES, RelayClientError } from '@mesh-agent/host/nat';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mintRelayGrant, RelayHub } from '../src/index.js';
 import { collect, RelayHarness, until } from './relay-helpers.js';

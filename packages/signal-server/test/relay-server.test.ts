@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { get } from 'node:http';
 import { Worker } from 'node:worker_threads';
-import { RELAY_CLOSE_CODES, RelayClient } from '@mesh-agent/host';
+import { RELAY_CLOSE_CODES, RelayClient } from '@mesh-agent/host/nat';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { mintRelayGrant, RelayServer } from '../src/index.js';

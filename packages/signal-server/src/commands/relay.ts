@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { createLogger, LOG_LEVELS, RELAY_PATH, untilSignal } from '@mesh-agent/host';
+import { createLogger, LOG_LEVELS, untilSignal } from '@mesh-agent/host';
+import { RELAY_PATH } from '@mesh-agent/host/nat';
 import { Command, Flags } from '@oclif/core';
 import { parseRelaySecret, RelayGrantError } from '../relay/grants.js';
 import { DEFAULT_RELAY_LIMITS, type RelayLimits } from '../relay/limits.js';

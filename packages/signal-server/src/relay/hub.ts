@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { SILENT_LOGGER, type SignalingLogger } from '@mesh-agent/host';
 import {
   MAX_RELAY_BIND_BYTES,
   parseRelayBind,
@@ -7,9 +8,7 @@ import {
   RELAY_ERROR_CLOSE_CODES,
   type RelayErrorCode,
   type RelayServerMessage,
-  SILENT_LOGGER,
-  type SignalingLogger,
-} from '@mesh-agent/host';
+} from '@mesh-agent/host/nat';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { TokenBucket } from '../rate-limit.js';
 import { checkRelaySecret, type RelayGrant, type RelayGrantRefusal, verifyRelayGrant } from './grants.js';

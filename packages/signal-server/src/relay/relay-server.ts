@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { RELAY_PATH, SILENT_LOGGER, type SignalingLogger } from '@mesh-agent/host';
+import { SILENT_LOGGER, type SignalingLogger } from '@mesh-agent/host';
+import { RELAY_PATH } from '@mesh-agent/host/nat';
 import { RelayHub, type RelayHubOptions } from './hub.js';
 
 export interface RelayServerOptions extends RelayHubOptions {
