@@ -438,6 +438,24 @@ static napi_value get_send_calls(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/*
+ * Test support: SO_NO_CHECK on fd. The kernel then refuses GSO sends with EINVAL, as it refuses
+ * them with EIO on a device without checksum offload, while plain sends still go.
+ */
+static napi_value refuse_gso(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  int on = 1;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &on, sizeof(on)) != 0) {
+    napi_throw_error(env, NULL, "SO_NO_CHECK failed");
+    return NULL;
+  }
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"sendSegments", NULL, send_segments, NULL, NULL, NULL, napi_default, NULL},
@@ -464,5 +482,8 @@ NAPI_MODULE_INIT() {
   CHECK(env, napi_set_named_property(env, limits, "recordInts", make_u32(env, UB_RECORD_INTS)));
   CHECK(env, napi_set_named_property(env, limits, "sourceSlots", make_u32(env, UB_SOURCE_SLOTS)));
   CHECK(env, napi_set_named_property(env, exports, "limits", limits));
+  napi_value refuse;
+  CHECK(env, napi_create_function(env, "refuseGso", NAPI_AUTO_LENGTH, refuse_gso, NULL, &refuse));
+  CHECK(env, napi_set_named_property(env, exports, "refuseGso", refuse));
   return exports;
 }

@@ -17,6 +17,8 @@ export class BatchReceiver {
   private readonly names: string[];
   private readonly recordInts: number;
   private active = true;
+  /** Messages recvmmsg returned. */
+  reads = 0;
 
   constructor(
     private readonly native: UdpBatchNative,
@@ -43,6 +45,7 @@ export class BatchReceiver {
   readonly onReadable = (): void => {
     for (let round = 0; round < DRAINS_PER_WAKEUP && this.active; round++) {
       const count = this.native.drain(this.slab, this.slotSize, this.records, this.names);
+      this.reads += count;
       this.deliver(count);
       if (count < this.slots) return;
     }

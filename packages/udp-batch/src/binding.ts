@@ -50,6 +50,8 @@ export interface Binding {
     /** Size of the names array drain keeps. */
     sourceSlots: number;
   };
+  /** Tests only: makes the kernel refuse GSO on the socket of fd (SO_NO_CHECK). */
+  refuseGso(fd: number): void;
 }
 
 const ADDON = '../build/Release/udp_batch.node';

@@ -1,6 +1,6 @@
 import type dgram from 'node:dgram';
 import { DgramHandoff } from './dgram-handoff.js';
-import type { BatchUdp, DatagramHandler, OutgoingDatagram, SendCounters } from './types.js';
+import type { BatchUdp, Counters, DatagramHandler, OutgoingDatagram } from './types.js';
 
 /** BatchUdp over plain node:dgram: what callers get where batching is unavailable. */
 export class FallbackUdp implements BatchUdp {
@@ -8,7 +8,7 @@ export class FallbackUdp implements BatchUdp {
   readonly gsoOffReason = null;
   readonly gro = false;
   readonly lastSendError = null;
-  readonly counters: SendCounters = { batched: 0, calls: 0, handedOff: 0 };
+  readonly counters: Counters = { batched: 0, calls: 0, handedOff: 0, reads: 0 };
   private readonly handoff: DgramHandoff;
   private listener: ((msg: Buffer, rinfo: dgram.RemoteInfo) => void) | null = null;
 
@@ -47,7 +47,10 @@ export class FallbackUdp implements BatchUdp {
 
   startReceiving(onDatagram: DatagramHandler): void {
     this.stopReceiving();
-    this.listener = (msg, rinfo) => onDatagram(msg, 0, msg.length, rinfo.address, rinfo.port);
+    this.listener = (msg, rinfo) => {
+      this.counters.reads++;
+      onDatagram(msg, 0, msg.length, rinfo.address, rinfo.port);
+    };
     this.socket.on('message', this.listener);
   }
 

@@ -1,9 +1,9 @@
 export { type AttachOptions, attach, ENV_SWITCH } from './attach.js';
 export type {
   BatchUdp,
+  Counters,
   DatagramHandler,
   OutgoingDatagram,
   ReceiveOptions,
-  SendCounters,
   SendPath,
 } from './types.js';

@@ -6,10 +6,10 @@ import { DgramHandoff } from './dgram-handoff.js';
 import { errnoName } from './errno.js';
 import type {
   BatchUdp,
+  Counters,
   DatagramHandler,
   OutgoingDatagram,
   ReceiveOptions,
-  SendCounters,
   SendPath,
 } from './types.js';
 
@@ -22,6 +22,8 @@ export class NativeUdp implements BatchUdp {
   private groOn = false;
   private batched = 0;
   private handedOff = 0;
+  /** Of receivers stopped before the current one. */
+  private pastReads = 0;
   private closed = false;
 
   constructor(
@@ -50,8 +52,17 @@ export class NativeUdp implements BatchUdp {
     return this.groOn;
   }
 
-  get counters(): SendCounters {
-    return { batched: this.batched, calls: this.native.sendCalls, handedOff: this.handedOff };
+  get counters(): Counters {
+    return {
+      batched: this.batched,
+      calls: this.native.sendCalls,
+      handedOff: this.handedOff,
+      reads: this.reads,
+    };
+  }
+
+  private get reads(): number {
+    return this.pastReads + (this.receiver?.reads ?? 0);
   }
 
   idle(): boolean {
@@ -118,8 +129,7 @@ export class NativeUdp implements BatchUdp {
 
   stopReceiving(): void {
     if (!this.receiver) return;
-    this.receiver.stop();
-    this.receiver = null;
+    this.dropReceiver();
     if (this.closed) return;
     this.native.poll(null);
     // dgram could not split coalesced reads.
@@ -136,10 +146,15 @@ export class NativeUdp implements BatchUdp {
   }
 
   private readonly onSocketClose = (): void => {
-    this.receiver?.stop();
-    this.receiver = null;
+    this.dropReceiver();
     this.release();
   };
+
+  private dropReceiver(): void {
+    this.pastReads = this.reads;
+    this.receiver?.stop();
+    this.receiver = null;
+  }
 
   private release(): void {
     this.closed = true;

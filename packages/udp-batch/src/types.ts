@@ -26,13 +26,15 @@ export interface ReceiveOptions {
   slabBytes?: number;
 }
 
-export interface SendCounters {
+export interface Counters {
   /** Datagrams the kernel took from batched calls. */
   batched: number;
   /** sendmsg/sendmmsg calls made. */
   calls: number;
   /** Datagrams handed to node:dgram: on the fallback path, or the rest after EAGAIN, ENOBUFS, … */
   handedOff: number;
+  /** Reads that returned data: recvmmsg messages (several datagrams each with GRO), or dgram messages. */
+  reads: number;
 }
 
 /** Batched UDP I/O on a bound node:dgram socket, or node:dgram itself behind the same interface. */
@@ -46,7 +48,7 @@ export interface BatchUdp {
   readonly gro: boolean;
   /** The errno name that sent the rest of the last send to node:dgram ('EAGAIN', …), else null. */
   readonly lastSendError: string | null;
-  readonly counters: SendCounters;
+  readonly counters: Counters;
   /**
    * Sends `length` bytes at `offset` as datagrams of `segmentSize` bytes (the last may be shorter),
    * all to one destination. Returns how many went out batched; the kernel refused the rest, which
