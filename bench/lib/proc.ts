@@ -47,6 +47,21 @@ function childrenOf(root: number): number[] {
   return out;
 }
 
+/** Clock ticks per second of /proc's CPU times on Linux. */
+const USER_HZ = 100;
+
+/** Resident memory of one process now, in MB (10^6 bytes). */
+export function rssMb(pid: number): number {
+  return statusField(pid, 'VmRSS') / 1e6;
+}
+
+/** User plus system CPU seconds a process has used so far, all its threads together. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+}
+
 /**
  * Peak resident memory of a process and its descendants: the sum of VmRSS sampled every 50 ms,
  * and the kernel's own high-water mark (VmHWM) of the root, whichever is larger.
@@ -87,7 +102,6 @@ export class ThreadCpu {
   /** What each thread had used when this started. */
   private readonly base: Map<number, { user: number; sys: number }>;
   private readonly timer: NodeJS.Timeout;
-  private static readonly TICK = 100; // USER_HZ on Linux
 
   constructor(private readonly pid: number) {
     this.sample();
@@ -107,8 +121,8 @@ export class ThreadCpu {
         const stat = readFileSync(`/proc/${this.pid}/task/${tid}/stat`, 'utf8');
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
         this.last.set(Number(tid), {
-          user: Number(fields[11]) / ThreadCpu.TICK,
-          sys: Number(fields[12]) / ThreadCpu.TICK,
+          user: Number(fields[11]) / USER_HZ,
+          sys: Number(fields[12]) / USER_HZ,
         });
       } catch {
         // The thread ended while we looked.

@@ -48,3 +48,4 @@ export {
 export { verifyIntegrity } from './stun-integrity.js';
 export * from './relay-client.js';
 export * from './relay-protocol.js';
+export * from './tick-corker.js';

@@ -8,6 +8,7 @@ import {
   type RelayErrorCode,
   type RelayPeerState,
 } from './relay-protocol.js';
+import { TickCorker } from './tick-corker.js';
 
 export interface RelayClientOptions {
   /** `ws://host:port/relay` (or `wss://…`). */
@@ -44,6 +45,8 @@ export type RelayClientEvents = {
   close: [code: number, reason: string];
 };
 
+const BINARY = { binary: true } as const;
+
 export const DEFAULT_RELAY_CLIENT_BUFFER_BYTES = 1024 * 1024;
 
 /**
@@ -57,6 +60,7 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
   readonly #log: SignalingLogger;
   readonly #maxBufferedBytes: number;
   readonly #connectTimeoutMs: number;
+  readonly #corker = new TickCorker();
   #ws: WebSocket | undefined;
   #bound = false;
   #peerPresent = false;
@@ -153,7 +157,8 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
       this.#dropped++;
       return false;
     }
-    ws.send(datagram, { binary: true });
+    this.#corker.cork(ws);
+    ws.send(datagram, BINARY);
     return true;
   }
 

@@ -8,6 +8,7 @@ import {
   RELAY_ERROR_CLOSE_CODES,
   type RelayErrorCode,
   type RelayServerMessage,
+  TickCorker,
 } from '@mesh-agent/host/nat';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { TokenBucket } from '../rate-limit.js';
@@ -91,6 +92,7 @@ export class RelayHub {
   readonly #unboundByAddress = new Map<string, number>();
   readonly #sweep: NodeJS.Timeout;
   readonly #heartbeat: NodeJS.Timeout;
+  readonly #corker = new TickCorker();
   #wss: WebSocketServer | undefined;
   #closed = false;
   readonly #counters = {
@@ -315,6 +317,7 @@ export class RelayHub {
       this.#counters.droppedBackpressure++;
       return;
     }
+    this.#corker.cork(to);
     to.send(datagram, BINARY);
     this.#counters.datagramsForwarded++;
     this.#counters.bytesForwarded += datagram.length;
