@@ -347,6 +347,21 @@ describe('RelayHub lifecycle', () => {
     ).toThrow(/sessionBurstBytes must be at least maxDatagramBytes/);
   });
 
+  it('terminates a bound socket that stops answering pings, and keeps one that answers', async () => {
+    const h = await start({ heartbeatIntervalMs: 100 });
+    const { a, b } = h.pair();
+    const alice = await h.connected(a);
+    const bob = await h.raw();
+    bob.bind(b);
+    await bob.nextJson();
+    await until(() => alice.peerPresent);
+    const gone = once(alice, 'peer');
+    bob.ws.pause(); // a dead peer: no pong comes back
+    expect(await gone).toEqual(['gone']);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(h.hub.stats().boundSockets).toBe(1); // alice's client answers the pings
+  });
+
   it('close() closes every client with 1001 and refuses new sockets', async () => {
     const h = await start();
     const { a, b } = h.pair();
