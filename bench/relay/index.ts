@@ -14,7 +14,7 @@ import { fork } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
-import { RelayClient } from '@mesh-agent/host';
+import { RelayClient } from '@mesh-agent/host/nat';
 import { mintRelayGrant } from '@mesh-agent/signal-server';
 import { cpuSeconds, PeakRss, rssMb, start, waitFor } from '../lib/proc.js';
 import { type BenchRow, report } from '../lib/report.js';

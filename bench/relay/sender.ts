@@ -4,7 +4,7 @@
  * cap lets it and reports how many it sent.
  */
 import { randomBytes } from 'node:crypto';
-import { RelayClient } from '@mesh-agent/host';
+import { RelayClient } from '@mesh-agent/host/nat';
 
 export interface SenderSpec {
   url: string;

@@ -28,7 +28,7 @@ export {
 export { type HelloProof, type ProofCheck, signHelloProof, verifyHelloProof } from './identity/proof.js';
 export { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log/logger.js';
 export { HandshakeDeniedError, PeerUnavailableError, StreamRejectedError } from './p2p/errors.js';
-export type { PeerConnection } from './p2p/peer-connection.js';
+export type { PeerConnection, PeerRoute } from './p2p/peer-connection.js';
 export type { IncomingStream, PeerInfo, StreamOpenHeader } from './p2p/types.js';
 export {
   definePlugin,

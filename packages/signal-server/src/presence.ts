@@ -1,4 +1,4 @@
-import type { Member, SocketAddress } from '@mesh-agent/host';
+import type { Candidate, Member, NatKind, SocketAddress } from '@mesh-agent/host';
 
 /** One authenticated WebSocket of an agent. An agent may hold several (daemon + one-shot command). */
 export interface AgentConnection {
@@ -12,6 +12,9 @@ export interface AgentConnection {
   /** Strictly increasing per server: larger is newer. */
   readonly seq: number;
   readonly rooms: Set<string>;
+  /** Where its QUIC socket may be reached, as it last announced (`p2p.candidates`). */
+  candidates: Candidate[];
+  nat: NatKind | undefined;
 }
 
 /** How many agent ids `wasSeenIn` remembers, so its memory stays bounded. */
@@ -85,12 +88,15 @@ export class Presence<C extends AgentConnection = AgentConnection> {
       connections.sort((a, b) => b.seq - a.seq);
       const newest = connections[0]!;
       const capabilities = [...new Set(connections.flatMap((c) => c.capabilities))];
+      const nat = connections.find((c) => c.nat !== undefined)?.nat;
       members.push({
         agent_id: agentId,
         capabilities,
         addresses: newest.addresses.map((a) => ({ ...a })),
         fingerprint: newest.fingerprint,
         connected_at: Math.min(...connections.map((c) => c.connectedAt)),
+        // A one-shot command (no data plane) may be newer than the daemon that found the NAT kind.
+        ...(nat ? { nat } : {}),
       });
     }
     return members.sort((a, b) => a.agent_id.localeCompare(b.agent_id));

@@ -1,6 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import {
+  type Candidate,
+  type CandidatesData,
   CLOSE_CODES,
   checkDerivedAgentId,
   createEnvelope,
@@ -23,11 +26,17 @@ import {
   verifyHelloProof,
   type WelcomeData,
 } from '@mesh-agent/host';
+import { RELAY_PATH } from '@mesh-agent/host/nat';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { ANY_ROOM, mayJoin, type RoomGrant, TokenAuthenticator, type TokenEntry } from './auth.js';
 import { IdentityBindings } from './bindings.js';
 import { type AgentConnection, Presence } from './presence.js';
 import { DEFAULT_RATE_LIMIT, type RateLimitOptions, TokenBucket } from './rate-limit.js';
+import { mintRelayGrant } from './relay/grants.js';
+import { RelayHub } from './relay/hub.js';
+import type { RelayLimits } from './relay/limits.js';
+import { pathOf } from './relay/relay-server.js';
+import { StunResponder } from './stun-responder.js';
 import { SERVER_VERSION } from './version.js';
 
 export interface SignalServerOptions {
@@ -52,6 +61,13 @@ export interface SignalServerOptions {
   maxRoomsPerConnection?: number;
   /** Where identity bindings (agent id → certificate) persist; in memory only when omitted. */
   dataDir?: string;
+  /** Two UDP ports that answer STUN on the listen host (0: free ones); no STUN when omitted. */
+  stunPorts?: readonly [number, number];
+  /**
+   * The relay for sessions whose agents cannot punch through: with `url`, an external one
+   * (`mesh-agent relay`) sharing `secret`; without, the hub runs here on `/relay`.
+   */
+  relay?: { secret: Buffer; url?: string; limits?: Partial<RelayLimits> };
 }
 
 export interface SignalServerAddress {
@@ -59,6 +75,10 @@ export interface SignalServerAddress {
   port: number;
   /** `ws://…` URL agents can use (with the listen address as given). */
   url: string;
+  /** UDP ports answering STUN, when enabled. */
+  stunPorts?: [number, number];
+  /** Where the relay listens, when this server runs it. */
+  relayUrl?: string;
 }
 
 /** Raised by the constructor for options that cannot work. */
@@ -111,6 +131,11 @@ export class SignalServer {
   readonly #presence = new Presence<Connection>();
   readonly #sockets = new Set<Socket>();
   #wss: WebSocketServer | undefined;
+  #http: Server | undefined;
+  #stun: StunResponder | undefined;
+  #stunPorts: [number, number] | undefined;
+  readonly #relayOptions: SignalServerOptions['relay'];
+  #relayHub: RelayHub | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #seq = 0;
 
@@ -136,6 +161,8 @@ export class SignalServer {
     this.#maxRooms = options.maxRoomsPerConnection ?? 16;
     this.#auth = new TokenAuthenticator(tokens);
     this.#dataDir = options.dataDir;
+    this.#relayOptions = options.relay;
+    if (options.stunPorts) this.#stun = new StunResponder({ host: this.#host, ports: options.stunPorts });
   }
 
   async start(): Promise<SignalServerAddress> {
@@ -146,32 +173,78 @@ export class SignalServer {
       log: this.#log,
     });
     // ws cuts grossly oversized frames itself; up to twice the limit we read them and say why.
-    const wss = new WebSocketServer({
-      host: this.#host,
-      port: this.#port,
-      maxPayload: this.#maxMessageBytes * 2,
-    });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: this.#maxMessageBytes * 2 });
     this.#wss = wss;
+    if (this.#relayOptions && this.#relayOptions.url === undefined) {
+      this.#relayHub = new RelayHub({
+        secret: this.#relayOptions.secret,
+        log: this.#log,
+        limits: this.#relayOptions.limits,
+      });
+    }
+    const http = createServer((_request, response) => {
+      response
+        .writeHead(426, { 'content-type': 'text/plain' })
+        .end('mesh-agent signaling: connect with WebSocket\n');
+    });
+    http.on('upgrade', (request, socket, head) => this.#onUpgrade(request, socket, head));
+    this.#http = http;
     await new Promise<void>((resolve, reject) => {
-      wss.once('listening', resolve);
-      wss.once('error', reject);
+      http.once('error', reject);
+      http.listen(this.#port, this.#host, () => {
+        http.off('error', reject);
+        resolve();
+      });
     }).catch((error: Error) => {
       this.#wss = undefined;
-      wss.close();
+      this.#http = undefined;
       throw error;
     });
-    wss.on('error', (error) => this.#log.error({ err: error.message }, 'signal server error'));
+    if (this.#stun) {
+      try {
+        this.#stunPorts = (await this.#stun.start()).ports;
+      } catch (error) {
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+        this.#wss = undefined;
+        this.#http = undefined;
+        throw new Error(`STUN ports: ${(error as Error).message}`);
+      }
+    }
+    http.on('error', (error) => this.#log.error({ err: error.message }, 'signal server error'));
     wss.on('connection', (ws, request) => this.#onConnection(ws, request));
     this.#heartbeat = setInterval(() => this.#checkAlive(), this.#heartbeatIntervalMs);
-    const bound = wss.address();
+    const bound = http.address();
     const address = typeof bound === 'object' && bound ? bound.address : this.#host;
     const port = typeof bound === 'object' && bound ? bound.port : this.#port;
     const url = `ws://${address.includes(':') ? `[${address}]` : address}:${port}`;
+    const relayUrl = this.#relayHub ? `${url}${RELAY_PATH}` : this.#relayOptions?.url;
     this.#log.info(
-      { url, open: this.#open, tokens: this.#auth.size, session_ttl_s: this.#sessionTtlS },
+      {
+        url,
+        open: this.#open,
+        tokens: this.#auth.size,
+        session_ttl_s: this.#sessionTtlS,
+        stun_ports: this.#stunPorts,
+        relay: relayUrl,
+      },
       'signal server listening',
     );
-    return { address, port, url };
+    return {
+      address,
+      port,
+      url,
+      ...(this.#stunPorts ? { stunPorts: this.#stunPorts } : {}),
+      ...(relayUrl ? { relayUrl } : {}),
+    };
+  }
+
+  /** Upgrades on the relay path go to the relay hub (when it runs here), every other to signaling. */
+  #onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#relayHub && pathOf(request) === RELAY_PATH) {
+      this.#relayHub.upgrade(request, socket, head);
+      return;
+    }
+    this.#wss?.handleUpgrade(request, socket, head, (ws) => this.#wss?.emit('connection', ws, request));
   }
 
   /** Closes every connection (1001) and the listening socket. */
@@ -193,7 +266,13 @@ export class SignalServer {
         }),
     );
     await Promise.all(closing);
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    await this.#relayHub?.close();
+    this.#relayHub = undefined;
+    await this.#stun?.stop();
+    wss.close();
+    const http = this.#http;
+    this.#http = undefined;
+    if (http) await new Promise<void>((resolve) => http.close(() => resolve()));
     await this.#bindings?.flush();
     this.#log.info({}, 'signal server stopped');
   }
@@ -326,6 +405,12 @@ export class SignalServer {
       case 'p2p.request':
         this.#onP2pRequest(connection, envelope as Envelope<unknown> as Envelope<P2pRequestData>);
         return;
+      case 'p2p.candidates': {
+        const { candidates, nat } = (envelope as Envelope<unknown> as Envelope<CandidatesData>).data;
+        connection.candidates = candidates;
+        connection.nat = nat;
+        return;
+      }
     }
     if (!isCorePlane(envelope.type)) {
       this.#relay(connection, envelope);
@@ -405,6 +490,9 @@ export class SignalServer {
       rooms: new Set(),
       ws: socket.ws,
       allowedRooms,
+      // Until it announces candidates (after its STUN round trip), its listen addresses stand in.
+      candidates: hello.addresses.map((a) => ({ address: a.address, port: a.port, type: 'host' as const })),
+      nat: undefined,
     };
     socket.connection = connection;
     this.#presence.add(connection);
@@ -424,6 +512,7 @@ export class SignalServer {
       server_version: SERVER_VERSION,
       session_ttl_s: this.#sessionTtlS,
       connection_id: connection.id,
+      ...(this.#stunPorts ? { stun: { ports: this.#stunPorts } } : {}),
     };
     this.#send(connection, createEnvelope('system.welcome', welcome));
     this.#broadcastMembers(room);
@@ -475,7 +564,7 @@ export class SignalServer {
   }
 
   #onP2pRequest(initiator: Connection, envelope: Envelope<P2pRequestData>): void {
-    const { peer_id: peerId, stream_type: streamType } = envelope.data;
+    const { peer_id: peerId, stream_type: streamType, candidates, nat } = envelope.data;
     if (peerId === initiator.agentId) {
       this.#sendError(initiator, {
         code: 'peer_is_self',
@@ -484,13 +573,13 @@ export class SignalServer {
       });
       return;
     }
-    const candidates = this.#presence.reachableConnections(peerId, initiator);
-    if (candidates.length === 0) {
+    const reachable = this.#presence.reachableConnections(peerId, initiator);
+    if (reachable.length === 0) {
       this.#sendPeerMissing(initiator, peerId, envelope.id);
       return;
     }
     // The peer's preferred connection: one that handles the stream type, the newest of those.
-    const responder = candidates.find((c) => c.capabilities.includes(streamType));
+    const responder = reachable.find((c) => c.capabilities.includes(streamType));
     if (!responder) {
       this.#sendError(initiator, {
         code: 'capability_missing',
@@ -509,8 +598,21 @@ export class SignalServer {
       stream_type: streamType,
       request_id: envelope.id,
     };
-    const toInitiator: P2pSessionData = { ...common, ...peerFields(responder), role: 'initiator' };
-    const toResponder: P2pSessionData = { ...common, ...peerFields(initiator), role: 'responder' };
+    // A one-shot initiator announces its candidates with the request; a daemon's are on file.
+    const initiatorPath = { candidates: candidates ?? initiator.candidates, nat: nat ?? initiator.nat };
+    const responderPath = { candidates: responder.candidates, nat: responder.nat };
+    const toInitiator: P2pSessionData = {
+      ...common,
+      ...peerFields(responder, responderPath),
+      ...this.#relayFor(sessionId, initiator.agentId, responder.agentId, expiresAt),
+      role: 'initiator',
+    };
+    const toResponder: P2pSessionData = {
+      ...common,
+      ...peerFields(initiator, initiatorPath),
+      ...this.#relayFor(sessionId, responder.agentId, initiator.agentId, expiresAt),
+      role: 'responder',
+    };
     this.#send(initiator, createEnvelope('p2p.session', toInitiator));
     this.#send(responder, createEnvelope('p2p.session', toResponder));
     this.#log.info(
@@ -523,6 +625,14 @@ export class SignalServer {
       },
       'p2p session minted',
     );
+  }
+
+  /** The relay grant of one side of a session, when a relay is configured. */
+  #relayFor(sessionId: string, agentId: string, peerId: string, expiresAt: number) {
+    const relay = this.#relayOptions;
+    if (!relay) return {};
+    const grant = mintRelayGrant(relay.secret, { sessionId, agentId, peerId, expiresAt });
+    return { relay: relay.url ? { grant, url: relay.url } : { grant } };
   }
 
   /** A plugin event: hand it to the addressed agent of a shared room, stamped with the sender. */
@@ -606,11 +716,13 @@ export class SignalServer {
   }
 }
 
-function peerFields(peer: Connection) {
+function peerFields(peer: Connection, path: { candidates: Candidate[]; nat: Connection['nat'] }) {
   return {
     peer_id: peer.agentId,
     peer_addresses: peer.addresses.map((a) => ({ address: a.address, port: a.port })),
     peer_fingerprint: peer.fingerprint,
+    peer_candidates: path.candidates.map((c) => ({ address: c.address, port: c.port, type: c.type })),
+    ...(path.nat ? { peer_nat: path.nat } : {}),
   };
 }
 

@@ -92,7 +92,7 @@ export function validateConfig(
 ): HostConfig {
   const tree = structuredClone(
     mergeConfig(
-      { agent: {}, signaling: {}, quic: {}, tokens: {}, log: {}, plugins: {} },
+      { agent: {}, signaling: {}, quic: {}, nat: {}, tokens: {}, log: {}, plugins: {} },
       raw.tree,
       overrides,
     ),

@@ -35,6 +35,20 @@ export const hostConfigSchema = {
         ...quicOptionsSchema.properties,
       },
     },
+    nat: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        // host:port of STUN servers (two on one host tell the NAT kind); default: the signaling server's.
+        stunServers: {
+          type: 'array',
+          maxItems: 8,
+          items: { type: 'string', pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$' },
+        },
+        // Hole punching and the relay for brokered sessions; false: dial the peer's addresses only.
+        traversal: { type: 'boolean', default: true },
+      },
+    },
     tokens: {
       type: 'object',
       additionalProperties: false,
@@ -67,6 +81,7 @@ export interface HostConfig {
     reconnectMaxMs: number;
   };
   quic: { host: string; port: number } & Partial<QuicOptions>;
+  nat: { stunServers?: string[]; traversal: boolean };
   tokens: { maxEntries: number };
   log: { level: (typeof LOG_LEVELS)[number] };
   plugins: Record<string, PluginSection>;

@@ -6,6 +6,7 @@ import type { Logger } from '../log/logger.js';
 import { PeerUnavailableError } from '../p2p/errors.js';
 import { registerHostMessages } from '../p2p/messages.js';
 import type { PeerConnection } from '../p2p/peer-connection.js';
+import { Reachability } from '../p2p/reachability.js';
 import { P2PService } from '../p2p/service.js';
 import type { MeshPlugin, OpenedStream, PeerTarget, PluginHost } from '../plugins/types.js';
 import { QuicEndpoint } from '../quic/index.js';
@@ -56,6 +57,9 @@ export class Host implements PluginHost {
   private readonly streamTypeNames = new Set<string>();
   /** Responders waiting for a `p2p.session` that raced their peer's dial. */
   private readonly sessionWaiters = new Map<string, () => void>();
+  private reach?: Reachability;
+  /** The first NAT discovery after the welcome; session requests wait for it (briefly). */
+  private natReady: Promise<unknown> = Promise.resolve();
   private refuse: (error: ErrorData) => void = () => {};
   /** Settles if the signaling server refuses this agent's credentials (it will not retry). */
   readonly refused = new Promise<ErrorData>((resolve) => {
@@ -146,6 +150,7 @@ export class Host implements PluginHost {
         },
       });
       this.signaling.onEvent((env) => this.hooks.event.get(env.type)?.call(env));
+      this.signaling.on('welcome', (welcome) => this.onWelcome(welcome.stun?.ports));
       this.signaling.on('rejected', (error) => {
         this.log.error({ code: error.code }, `signaling server refused the agent: ${error.message}`);
         this.refuse(error);
@@ -172,13 +177,45 @@ export class Host implements PluginHost {
       agentId: this.agentId,
       log: this.log.child({ part: 'p2p' }),
       awaitSession: (id, ms) => this.awaitSession(id, ms),
+      route: (grant) => this.reach!.route(grant),
+      pathOf: (sessionId) => this.pathOf(sessionId),
     });
+    const nat = this.config.nat;
+    this.reach = new Reachability({
+      endpoint: this.endpoint,
+      log: this.log.child({ part: 'nat' }),
+      hostAddresses: () => this.listenAddresses(),
+      stunServers: nat.stunServers,
+      signalingUrl: this.config.signaling.url,
+    });
+    this.hooks.peerDisconnected.tap('host', (info) => this.reach?.release(info.sessionId));
+  }
+
+  /** Learns the NAT kind and candidates from this socket, and tells the server (daemons). */
+  private onWelcome(stunPorts: number[] | undefined): void {
+    const reach = this.reach;
+    if (!reach || !this.config.nat.traversal) return;
+    reach.useServerStun(stunPorts);
+    const announce = () => {
+      if (this.mode !== 'daemon') return;
+      try {
+        this.signaling?.send('p2p.candidates', { candidates: reach.candidates(), nat: reach.nat.kind });
+      } catch (error) {
+        this.log.debug({ err: (error as Error).message }, 'could not announce candidates');
+      }
+    };
+    this.natReady = reach.discover().then((state) => {
+      this.log.info({ nat: state.kind, mapped: state.mapped }, 'nat discovered');
+      announce();
+    });
+    if (this.mode === 'daemon') reach.keepFresh(announce);
   }
 
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
     await this.hooks.stop.promise();
+    this.reach?.stop();
     await this.p2p?.close();
     await this.signaling?.stop();
     await this.endpoint?.close();
@@ -206,9 +243,17 @@ export class Host implements PluginHost {
           'no signaling server configured: use direct mode (--peer-addr, --session-id, --token)',
         );
       await signaling.whenConnected(10_000);
+      // Candidates go with the request, so the peer can probe us at once; discovery takes one round trip.
+      await withTimeout(this.natReady, 3_000).catch(() => {});
+      const reach = this.reach;
+      const traversal = reach && this.config.nat.traversal;
       const reply = await signaling.request(
         'p2p.request',
-        { peer_id: target.agentId, stream_type: streamType },
+        {
+          peer_id: target.agentId,
+          stream_type: streamType,
+          ...(traversal ? { candidates: reach.candidates(), nat: reach.nat.kind } : {}),
+        },
         { timeoutMs: 10_000 },
       );
       if (reply.type === 'system.error') {
@@ -241,7 +286,8 @@ export class Host implements PluginHost {
       listen: this.listenAddresses(),
       capabilities: this.streamTypes(),
       sessions: this.tokens.list(),
-      peers: this.p2p?.connections() ?? [],
+      nat: this.reach ? { kind: this.reach.nat.kind, candidates: this.reach.candidates() } : null,
+      peers: (this.p2p?.connections() ?? []).map((peer) => ({ ...peer, path: this.pathOf(peer.sessionId) })),
       activeStreams: this.p2p?.streamCount ?? 0,
     };
   }
@@ -251,6 +297,7 @@ export class Host implements PluginHost {
     const peers = await Promise.all(
       [...(this.p2p?.peerConnections() ?? [])].map(async (peer) => ({
         ...peer.peer,
+        path: this.pathOf(peer.peer.sessionId),
         stats: await withTimeout(peer.quic.stats(), 2_000).catch(() => null),
       })),
     );
@@ -272,6 +319,11 @@ export class Host implements PluginHost {
     };
   }
 
+  /** `direct` or `relay`: which path carries a session's connection (`direct` when nothing was punched). */
+  pathOf(sessionId: string): 'direct' | 'relay' {
+    return this.reach?.pathOf(sessionId)?.kind ?? 'direct';
+  }
+
   private listenAddresses() {
     return this.endpoint ? advertisedAddresses(this.config.quic.host, this.endpoint.address().port) : [];
   }
@@ -287,12 +339,18 @@ export class Host implements PluginHost {
       peerAddresses: d.peer_addresses,
       role: d.role,
       streamType: d.stream_type,
+      ...(this.config.nat.traversal && d.peer_candidates ? { peerCandidates: d.peer_candidates } : {}),
+      ...(d.peer_nat ? { peerNat: d.peer_nat } : {}),
+      ...(d.relay ? { relay: d.relay } : {}),
     };
   }
 
   private onSession(env: Envelope<P2pSessionData>): void {
     // Both roles cache the session (status shows it; either side may dial, as hole punching needs).
-    this.tokens.add(this.grantFrom(env));
+    const grant = this.grantFrom(env);
+    this.tokens.add(grant);
+    // Both sides start probing now: the server told both at the same moment.
+    if (grant.role === 'responder' && this.config.nat.traversal) this.reach?.prepare(grant);
     this.sessionWaiters.get(env.data.session_id)?.();
   }
 

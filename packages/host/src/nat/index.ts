@@ -13,6 +13,8 @@ export {
   type NatDiscovery,
   type NatKind,
 } from './nat-kind.js';
+export * from './relay-client.js';
+export * from './relay-protocol.js';
 export {
   BINDING,
   type DecodedStunMessage,
@@ -46,6 +48,4 @@ export {
   xorMappedAddressAttribute,
 } from './stun-attributes.js';
 export { verifyIntegrity } from './stun-integrity.js';
-export * from './relay-client.js';
-export * from './relay-protocol.js';
 export * from './tick-corker.js';

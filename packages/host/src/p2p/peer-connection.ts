@@ -1,4 +1,5 @@
 import type { QuicConnection } from '../quic/index.js';
+import type { PathKind } from '../quic/protocol.js';
 import { withTimeout } from '../util/timeout.js';
 import { FrameChannel } from '../wire/channel.js';
 import type { MessageRegistry } from '../wire/registry.js';
@@ -7,13 +8,29 @@ import { HANDSHAKE_TIMEOUT_MS } from './handshake.js';
 import { STREAM_ACCEPT, STREAM_OPEN, STREAM_REJECT } from './messages.js';
 import type { PeerInfo } from './types.js';
 
+/** Which path carries a connection and how long its round trip takes now. */
+export interface PeerRoute {
+  path: PathKind;
+  rttMs: number | null;
+}
+
 /** An authenticated data-plane connection to one peer; every stream starts with STREAM_OPEN. */
 export class PeerConnection {
   constructor(
     readonly quic: QuicConnection,
     readonly peer: PeerInfo,
     private readonly registry: MessageRegistry,
+    private readonly pathOf: (sessionId: string) => PathKind,
   ) {}
+
+  /** `direct` or `relay`, and QUIC's smoothed RTT (null when the driver does not answer in time). */
+  async route(): Promise<PeerRoute> {
+    const stats = await withTimeout(this.quic.stats(), 2_000).catch(() => null);
+    return {
+      path: this.pathOf(this.peer.sessionId),
+      rttMs: stats ? Math.round(stats.rttMs * 100) / 100 : null,
+    };
+  }
 
   /** Opens a stream of `streamType`; resolves once the peer accepted it, with the frame channel to use. */
   async openStream(streamType: string, fields: Record<string, unknown> = {}): Promise<FrameChannel> {

@@ -4,6 +4,7 @@ import type { HostHooks } from '../hooks/hooks.js';
 import { derivedAgentId } from '../identity/agent-id.js';
 import type { Logger } from '../log/logger.js';
 import type { QuicConnection, QuicEndpoint } from '../quic/index.js';
+import type { PathKind } from '../quic/protocol.js';
 import type { RedeemResult, SessionGrant, TokenCache } from '../tokens/token-cache.js';
 import { withTimeout } from '../util/timeout.js';
 import { FrameChannel } from '../wire/channel.js';
@@ -23,6 +24,10 @@ export interface P2PServiceOptions {
   log: Logger;
   /** Waits for a session the control plane has announced but whose event may still be in flight. */
   awaitSession(sessionId: string, ms: number): Promise<void>;
+  /** Where to dial a session's peer (its addresses, loopback, or a punched path's mapped address). */
+  route(grant: SessionGrant): Promise<Array<{ address: string; port: number }>>;
+  /** Which path carries a session's connection now. */
+  pathOf(sessionId: string): PathKind;
 }
 
 /** Wire errors that show the peer is broken or hostile, as opposed to a stream that merely ended. */
@@ -70,10 +75,10 @@ export class P2PService {
   async dial(grant: SessionGrant): Promise<PeerConnection> {
     if (!grant.peerFingerprint)
       throw new Error('refusing to dial a peer without a pinned certificate fingerprint');
-    if (grant.peerAddresses.length === 0)
-      throw new Error(`the peer ${grant.peerId ?? ''} advertised no address`);
+    const targets = await this.opts.route(grant);
+    if (targets.length === 0) throw new Error(`the peer ${grant.peerId ?? ''} advertised no address`);
     let lastError: Error | undefined;
-    for (const { address, port } of grant.peerAddresses) {
+    for (const { address, port } of targets) {
       let conn: QuicConnection | undefined;
       try {
         conn = await this.opts.endpoint.connect({
@@ -174,7 +179,7 @@ export class P2PService {
   }
 
   private adopt(conn: QuicConnection, info: PeerInfo): PeerConnection {
-    const peer = new PeerConnection(conn, info, this.opts.registry);
+    const peer = new PeerConnection(conn, info, this.opts.registry, this.opts.pathOf);
     this.peers.add(peer);
     this.opts.log.info({ peer: info.agentId, address: info.address, port: info.port }, 'peer connected');
     this.opts.hooks.peerConnected.call(info);

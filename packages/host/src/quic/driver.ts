@@ -16,11 +16,13 @@ import { StreamReader } from './driver/stream-reader.js';
 import { StreamWriter } from './driver/stream-writer.js';
 import { ConnectionTimers } from './driver/timers.js';
 import type { DriverTurn } from './driver/turn.js';
+import { PacketLayer } from './paths/packet-layer.js';
 import type {
   ConnectionCloseInfo,
   ConnectionStats,
   DriverCommand,
   DriverStartOptions,
+  PunchSpec,
   RemoteAddress,
 } from './protocol.js';
 import { ScavengePacer } from './scavenge-pacer.js';
@@ -37,6 +39,7 @@ const SEND_BUDGET_BYTES = 512 * 1024;
  */
 export class QuicDriver {
   private socket: dgram.Socket | null = null;
+  private layer: PacketLayer | null = null;
   private local: Host = { host: '0.0.0.0', port: 0 };
   private configs: QuicheConfigs | null = null;
   private readonly table = new ConnectionTable();
@@ -61,7 +64,7 @@ export class QuicDriver {
       transmit: (conn) => this.transmit(conn),
     };
     this.outbox = new Outbox(deliver);
-    this.sender = new PacketSender(this.counters);
+    this.sender = new PacketSender();
     this.admission = new Admission(this.sender, this.counters);
     this.reader = new StreamReader(this.outbox);
     this.writer = new StreamWriter(this.outbox);
@@ -82,7 +85,17 @@ export class QuicDriver {
         // Addresses are always IP literals here; a synchronous lookup lets send() go out immediately.
         lookup: (address, _options, callback) => callback(null, address, family),
       });
-      socket.on('message', this.onMessage);
+      const layer = new PacketLayer(socket, this.counters, {
+        quic: this.onQuic,
+        path: (path) => this.outbox.push({ ev: 'path', path }),
+      });
+      this.layer = layer;
+      socket.on('message', (msg, rinfo) => {
+        this.counters.datagramsIn++;
+        this.counters.bytesIn += msg.length;
+        this.scavenges.received(msg.length);
+        layer.receive(msg, rinfo);
+      });
       // Send errors (e.g. unreachable peer) surface here; quiche's loss recovery deals with them.
       socket.on('error', () => {});
       await new Promise<void>((resolve, reject) => {
@@ -93,7 +106,7 @@ export class QuicDriver {
         });
       });
       this.socket = socket;
-      this.sender.attach(socket, configs);
+      this.sender.attach(socket, layer, configs);
       const bound = socket.address();
       this.local = { host: bound.address, port: bound.port };
       this.outbox.push({ ev: 'listening', address: bound.address, port: bound.port });
@@ -124,6 +137,15 @@ export class QuicDriver {
         case 'close':
           this.closeConnection(cmd.h, cmd.code, cmd.reason);
           break;
+        case 'stun':
+          this.discover(cmd.req, cmd.servers);
+          break;
+        case 'punch':
+          this.punch(cmd.req, cmd.spec);
+          break;
+        case 'unpunch':
+          this.layer?.unpunch(cmd.sessionId);
+          break;
         case 'stats':
           this.outbox.push({
             ev: 'stats',
@@ -142,10 +164,8 @@ export class QuicDriver {
 
   // ---- incoming datagrams -------------------------------------------------------------------
 
-  private readonly onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
-    this.counters.datagramsIn++;
-    this.counters.bytesIn += msg.length;
-    this.scavenges.received(msg.length);
+  /** A QUIC datagram, from the socket or a relay; `from` is the peer's real or mapped address. */
+  private readonly onQuic = (msg: Buffer, from: RemoteAddress): void => {
     let conn: DriverConnection | undefined;
     const first = msg[0];
     if (first === undefined) {
@@ -165,7 +185,7 @@ export class QuicDriver {
       }
       conn = this.table.withKey(cidKey(header.dcid));
       if (!conn) {
-        const accepted = this.accept(msg, rinfo, header);
+        const accepted = this.accept(msg, from, header);
         if (accepted === 'answered') return;
         conn = accepted;
       }
@@ -175,9 +195,9 @@ export class QuicDriver {
       return;
     }
     const info =
-      rinfo.port === conn.recvInfo.from.port && rinfo.address === conn.recvInfo.from.host
+      from.port === conn.recvInfo.from.port && from.address === conn.recvInfo.from.host
         ? conn.recvInfo
-        : { from: { host: rinfo.address, port: rinfo.port }, to: this.local };
+        : { from: { host: from.address, port: from.port }, to: this.local };
     try {
       conn.q.recv(msg, info);
     } catch {
@@ -195,7 +215,7 @@ export class QuicDriver {
   /** A packet for no known connection: perhaps a client's first (see Admission). */
   private accept(
     msg: Buffer,
-    rinfo: dgram.RemoteInfo,
+    rinfo: RemoteAddress,
     header: InitialHeader,
   ): DriverConnection | 'answered' | undefined {
     if (this.closing || !this.configs) return undefined;
@@ -219,6 +239,34 @@ export class QuicDriver {
   }
 
   // ---- commands ----------------------------------------------------------------------------
+
+  private discover(req: number, servers: RemoteAddress[]): void {
+    const layer = this.layer;
+    if (!layer) {
+      this.outbox.push({ ev: 'stun', req, mapped: servers.map(() => null) });
+      return;
+    }
+    void layer.discover(servers).then((mapped) => {
+      this.outbox.push({ ev: 'stun', req, mapped });
+      this.outbox.flush();
+    });
+  }
+
+  private punch(req: number, spec: PunchSpec): void {
+    const layer = this.layer;
+    if (!layer || this.closing) {
+      this.outbox.push({ ev: 'punchFailed', req, error: 'endpoint is closed' });
+      return;
+    }
+    void layer.punch(spec).then((result) => {
+      this.outbox.push(
+        'error' in result
+          ? { ev: 'punchFailed', req, error: result.error }
+          : { ev: 'punched', req, mapped: result.mapped, path: result.path },
+      );
+      this.outbox.flush();
+    });
+  }
 
   private connect(req: number, host: string, port: number, fingerprint: string | null): void {
     const fail = (error: string) => this.outbox.push({ ev: 'connectFailed', req, error });
@@ -307,6 +355,8 @@ export class QuicDriver {
       this.sender.drainSend(conn, Number.POSITIVE_INFINITY);
       this.finish(conn, { code: 0, reason: 'endpoint closed', byPeer: false });
     }
+    this.layer?.close();
+    this.layer = null;
     this.socket?.close();
     this.socket = null;
     this.sender.detach();

@@ -11,6 +11,8 @@ import {
   type DriverCommand,
   type DriverEvent,
   type EndpointStats,
+  type PathInfo,
+  type PunchSpec,
   type RemoteAddress,
   WRITE_BUFFER_SIZE,
 } from './protocol.js';
@@ -39,6 +41,15 @@ export interface QuicConnectOptions {
 export interface QuicEndpointEvents {
   connection: [QuicConnection];
   error: [Error];
+  /** A punched session's path changed (relay → direct, or back). */
+  path: [PathInfo];
+}
+
+/** A session's way to its peer, as `punch` found it. */
+export interface PunchedPath {
+  /** Where QUIC reaches the peer, whatever carries the packets. */
+  mapped: RemoteAddress;
+  path: PathInfo;
 }
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
@@ -65,6 +76,7 @@ export class QuicEndpoint extends EventEmitter<QuicEndpointEvents> {
   /** Write buffers the driver handed back; bounded so an idle endpoint does not keep a burst's worth. */
   private readonly writeBuffers: ArrayBuffer[] = [];
   private readonly scavenges = new ScavengePacer();
+  private readonly paths = new Map<string, PathInfo>();
 
   private constructor(
     readonly options: QuicOptions,
@@ -180,6 +192,35 @@ export class QuicEndpoint extends EventEmitter<QuicEndpointEvents> {
     }
   }
 
+  /** The server-reflexive address of this endpoint's socket as each STUN server sees it (null: no answer). */
+  async stun(servers: RemoteAddress[]): Promise<Array<RemoteAddress | null>> {
+    if (this.closing) throw new QuicEndpointClosedError();
+    return this.request((req) => ({ op: 'stun', req, servers }));
+  }
+
+  /**
+   * Finds a path to a brokered session's peer: signed probes to its candidates from this very
+   * socket (so the NAT mapping is QUIC's), with the relay as fallback. Resolves once a path
+   * carries packets; `connect` to `mapped` then reaches the peer over it.
+   */
+  async punch(spec: PunchSpec): Promise<PunchedPath> {
+    if (this.closing) throw new QuicEndpointClosedError();
+    const punched = await this.request<PunchedPath>((req) => ({ op: 'punch', req, spec }));
+    this.paths.set(spec.sessionId, punched.path);
+    return punched;
+  }
+
+  /** Stops probing and leaves the relay for a session (its connection is over). */
+  unpunch(sessionId: string): void {
+    this.paths.delete(sessionId);
+    this.command({ op: 'unpunch', sessionId });
+  }
+
+  /** The current path of a punched session. */
+  pathOf(sessionId: string): PathInfo | undefined {
+    return this.paths.get(sessionId);
+  }
+
   async stats(): Promise<EndpointStats> {
     if (this.closing) throw new QuicEndpointClosedError();
     return this.request<EndpointStats>((req) => ({ op: 'stats', req, h: null }));
@@ -291,7 +332,19 @@ export class QuicEndpoint extends EventEmitter<QuicEndpointEvents> {
         break;
       }
       case 'stats':
-        this.settle(event.req, event.stats);
+      case 'stun':
+        this.settle(event.req, event.ev === 'stats' ? event.stats : event.mapped);
+        break;
+      case 'punched':
+        this.settle(event.req, { mapped: event.mapped, path: event.path });
+        break;
+      case 'punchFailed':
+        this.settle(event.req, undefined, new QuicConnectError(`no path to the peer: ${event.error}`));
+        break;
+      case 'path':
+        if (this.paths.has(event.path.sessionId)) this.paths.set(event.path.sessionId, event.path);
+        this.log?.info({ session_id: event.path.sessionId, path: event.path.kind }, 'peer path changed');
+        this.emit('path', event.path);
         break;
       case 'shutdownDone':
         this.settle(event.req, undefined);

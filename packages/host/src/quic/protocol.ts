@@ -19,8 +19,33 @@ export interface RemoteAddress {
   port: number;
 }
 
+/** How to reach a peer of a brokered session: probe its candidates, and keep a relay in reserve. */
+export interface PunchSpec {
+  sessionId: string;
+  /** The probe key (see paths/probe-key.ts), base64. */
+  key: string;
+  /** Where the peer may be reached: its host and server-reflexive addresses. */
+  candidates: RemoteAddress[];
+  relay?: { url: string; grant: string };
+  /** Use the relay as soon as it is up instead of giving probes a head start (both NATs map per destination). */
+  preferRelay: boolean;
+}
+
+export type PathKind = 'direct' | 'relay';
+
+/** Which path carries a session's packets now. */
+export interface PathInfo {
+  sessionId: string;
+  kind: PathKind;
+  /** The peer's address on a direct path. */
+  remote: RemoteAddress | null;
+}
+
 export type DriverCommand =
   | { op: 'connect'; req: number; host: string; port: number; fingerprint: string | null }
+  | { op: 'stun'; req: number; servers: RemoteAddress[] }
+  | { op: 'punch'; req: number; spec: PunchSpec }
+  | { op: 'unpunch'; sessionId: string }
   | { op: 'write'; h: number; sid: number; data: ArrayBuffer; len: number; fin: boolean }
   | { op: 'end'; h: number; sid: number }
   | { op: 'credit'; h: number; sid: number; n: number }
@@ -42,6 +67,13 @@ export type DriverEvent =
   | { ev: 'startFailed'; error: string }
   | { ev: 'connected'; req: number; h: number; remote: RemoteAddress; peerFingerprint: string }
   | { ev: 'connectFailed'; req: number; error: string; expected?: string; actual?: string }
+  /** Server-reflexive addresses, one per server asked (null: no answer). */
+  | { ev: 'stun'; req: number; mapped: Array<RemoteAddress | null> }
+  /** The session has a path; QUIC reaches the peer at `mapped` whatever the path. */
+  | { ev: 'punched'; req: number; mapped: RemoteAddress; path: PathInfo }
+  | { ev: 'punchFailed'; req: number; error: string }
+  /** A session's path changed (a direct path took over from the relay, or the relay went away). */
+  | { ev: 'path'; path: PathInfo }
   | { ev: 'accepted'; h: number; remote: RemoteAddress; peerFingerprint: string }
   | { ev: 'stream'; h: number; sid: number }
   | { ev: 'data'; h: number; sid: number; data: ArrayBuffer }
@@ -79,6 +111,8 @@ export interface EndpointStats {
   /** Datagrams that were not QUIC, were for no known connection, or failed to parse. */
   droppedDatagrams: number;
   retriesSent: number;
+  /** Hole-punching probes dropped: unknown session, bad MAC, replayed or over the rate. */
+  droppedProbes: number;
 }
 
 /**

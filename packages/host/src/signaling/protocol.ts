@@ -10,6 +10,7 @@ export interface Envelope<D = Record<string, unknown>> {
   data: D;
 }
 
+import type { NatKind } from '../nat/nat-kind.js';
 import type { CORE_PLANES, ERROR_CODES } from './constants.js';
 
 export type CorePlane = (typeof CORE_PLANES)[number];
@@ -51,6 +52,21 @@ export interface WelcomeData {
   session_ttl_s: number;
   /** Opaque id of this connection; relayed events carry it as `from_conn`. */
   connection_id?: string;
+  /** UDP ports on the server's host that answer STUN Binding requests (two: NAT kind discovery). */
+  stun?: { ports: number[] };
+}
+
+export type { NatKind } from '../nat/nat-kind.js';
+
+/** Where an agent's QUIC socket may be reached: an interface address, or its NAT's mapping. */
+export interface Candidate extends SocketAddress {
+  type: 'host' | 'srflx';
+}
+
+/** An agent's current candidates and NAT kind (agent → server), for sessions brokered to it. */
+export interface CandidatesData {
+  candidates: Candidate[];
+  nat: NatKind;
 }
 
 export interface ErrorData {
@@ -71,6 +87,7 @@ export interface Member {
   fingerprint: string;
   /** Ms epoch since when the agent has been present (its oldest live connection). */
   connected_at: number;
+  nat?: NatKind;
 }
 
 export interface MembersData {
@@ -83,6 +100,9 @@ export interface MembersData {
 export interface P2pRequestData {
   peer_id: string;
   stream_type: string;
+  /** The initiator's candidates, for the peer's probes. */
+  candidates?: Candidate[];
+  nat?: NatKind;
 }
 
 export type P2pRole = 'initiator' | 'responder';
@@ -100,6 +120,11 @@ export interface P2pSessionData {
   stream_type: string;
   /** Id of the `p2p.request` envelope that caused the session. */
   request_id: string;
+  /** Where to send hole-punching probes; both sides start when this event arrives. */
+  peer_candidates?: Candidate[];
+  peer_nat?: NatKind;
+  /** The relay for this session: a grant naming this agent and its peer, and the relay's URL (default: the signaling URL's `/relay`). */
+  relay?: { grant: string; url?: string };
 }
 
 export interface PingData {
@@ -136,6 +161,7 @@ export interface AgentToServerEvents {
   'room.leave': RoomData;
   'room.members': RoomData;
   'p2p.request': P2pRequestData;
+  'p2p.candidates': CandidatesData;
 }
 
 /** Data the server sends, by event type. */

@@ -29,6 +29,20 @@ const socketAddress = {
   },
 } as const;
 const addresses = { type: 'array', maxItems: 32, items: socketAddress } as const;
+const candidates = {
+  type: 'array',
+  maxItems: 32,
+  items: {
+    type: 'object',
+    required: ['address', 'port', 'type'],
+    additionalProperties: false,
+    properties: { ...socketAddress.properties, type: { type: 'string', enum: ['host', 'srflx'] } },
+  },
+} as const;
+const natKind = {
+  type: 'string',
+  enum: ['none', 'endpoint-independent', 'endpoint-dependent', 'unknown', 'udp-blocked'],
+} as const;
 const capabilities = { type: 'array', maxItems: 64, uniqueItems: true, items: streamType } as const;
 
 function object(required: readonly string[], properties: Record<string, unknown>, strict: boolean) {
@@ -59,7 +73,7 @@ const roomProperties = { room };
 
 const member = object(
   ['agent_id', 'capabilities', 'addresses', 'fingerprint', 'connected_at'],
-  { agent_id: agentId, capabilities, addresses, fingerprint, connected_at: msEpoch },
+  { agent_id: agentId, capabilities, addresses, fingerprint, connected_at: msEpoch, nat: natKind },
   false,
 );
 
@@ -87,6 +101,18 @@ export const CORE_EVENT_SCHEMAS: Readonly<Record<string, CoreEventSchemas>> = {
         server_version: { type: 'string', maxLength: 64 },
         session_ttl_s: { type: 'integer', minimum: 1 },
         connection_id: { type: 'string', maxLength: 64 },
+        stun: {
+          type: 'object',
+          required: ['ports'],
+          properties: {
+            ports: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 2,
+              items: { type: 'integer', minimum: 1, maximum: 65535 },
+            },
+          },
+        },
       },
       false,
     ),
@@ -114,7 +140,14 @@ export const CORE_EVENT_SCHEMAS: Readonly<Record<string, CoreEventSchemas>> = {
     ),
   },
   'p2p.request': {
-    to_server: object(['peer_id', 'stream_type'], { peer_id: agentId, stream_type: streamType }, true),
+    to_server: object(
+      ['peer_id', 'stream_type'],
+      { peer_id: agentId, stream_type: streamType, candidates, nat: natKind },
+      true,
+    ),
+  },
+  'p2p.candidates': {
+    to_server: object(['candidates', 'nat'], { candidates, nat: natKind }, true),
   },
   'p2p.session': {
     to_agent: object(
@@ -140,6 +173,16 @@ export const CORE_EVENT_SCHEMAS: Readonly<Record<string, CoreEventSchemas>> = {
         role: { type: 'string', enum: ['initiator', 'responder'] },
         stream_type: streamType,
         request_id: uuid,
+        peer_candidates: candidates,
+        peer_nat: natKind,
+        relay: {
+          type: 'object',
+          required: ['grant'],
+          properties: {
+            grant: { type: 'string', minLength: 16, maxLength: 1024 },
+            url: { type: 'string', pattern: '^wss?://', maxLength: 2048 },
+          },
+        },
       },
       false,
     ),

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Candidate, NatKind } from '../signaling/protocol.js';
 
 /** What the control plane (or the user, in direct mode) granted for one P2P session. */
 export interface SessionGrant {
@@ -13,6 +14,11 @@ export interface SessionGrant {
   peerAddresses: Array<{ address: string; port: number }>;
   role: 'initiator' | 'responder';
   streamType?: string;
+  /** Where the peer's probes go and come from (brokered sessions of a NAT-aware server). */
+  peerCandidates?: Candidate[];
+  peerNat?: NatKind;
+  /** This agent's relay grant for the session, and the relay's URL when not the signaling server's. */
+  relay?: { grant: string; url?: string };
 }
 
 export type RedeemFailure =

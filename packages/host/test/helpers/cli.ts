@@ -31,14 +31,19 @@ export function agentEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Pr
   return { ...env, ...extra };
 }
 
+function commandLine(args: string[], launcher: string[] = []): string[] {
+  return [...launcher, process.execPath, BIN, ...args];
+}
+
 /** Runs a command to completion. */
 export function runCli(
   args: string[],
   env: NodeJS.ProcessEnv,
-  opts: { timeoutMs?: number; cwd?: string } = {},
+  opts: { timeoutMs?: number; cwd?: string; launcher?: string[] } = {},
 ): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const [command, ...prefix] = commandLine(args, opts.launcher);
+    const child = spawn(command!, prefix, {
       env,
       cwd: opts.cwd ?? env.HOME,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -71,8 +76,10 @@ export class CliProcess {
   private waiters: Array<{ test: (line: string) => boolean; resolve: (line: string) => void }> = [];
   readonly exited: Promise<number | null>;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [BIN, ...args], {
+  /** `launcher`: a command the CLI runs under, e.g. `ip netns exec <ns>`. */
+  constructor(args: string[], env: NodeJS.ProcessEnv, launcher?: string[]) {
+    const [command, ...rest] = commandLine(args, launcher);
+    this.child = spawn(command!, rest, {
       env,
       cwd: env.HOME,
       stdio: ['ignore', 'pipe', 'pipe'],

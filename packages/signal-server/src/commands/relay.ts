@@ -1,12 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import { createLogger, LOG_LEVELS, untilSignal } from '@mesh-agent/host';
 import { RELAY_PATH } from '@mesh-agent/host/nat';
 import { Command, Flags } from '@oclif/core';
-import { parseRelaySecret, RelayGrantError } from '../relay/grants.js';
+import { loadRelaySecret, RELAY_SECRET_ENV, RelayGrantError } from '../relay/grants.js';
 import { DEFAULT_RELAY_LIMITS, type RelayLimits } from '../relay/limits.js';
 import { RelayServer } from '../relay/relay-server.js';
 
-const SECRET_ENV = 'MESH_RELAY_SECRET';
+const SECRET_ENV = RELAY_SECRET_ENV;
 
 export default class Relay extends Command {
   static override summary =
@@ -93,14 +92,14 @@ export default class Relay extends Command {
   }
 
   private async readSecret(file: string | undefined): Promise<Buffer> {
-    const fromEnv = process.env[SECRET_ENV];
+    let secret: Buffer | undefined;
     try {
-      if (file) return parseRelaySecret(await readFile(file, 'utf8'), file);
-      if (fromEnv) return parseRelaySecret(fromEnv, SECRET_ENV);
+      secret = await loadRelaySecret(file);
     } catch (error) {
       if (error instanceof RelayGrantError) this.error(error.message, { exit: 2 });
       throw error;
     }
+    if (secret) return secret;
     this.error(`no relay secret: pass --secret-file or set ${SECRET_ENV} (at least 32 bytes)`, { exit: 2 });
   }
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import {
 } from '@mesh-agent/host';
 import { Command, Flags } from '@oclif/core';
 import type { TokenEntry } from '../auth.js';
+import { loadRelaySecret, RELAY_SECRET_ENV, RelayGrantError } from '../relay/grants.js';
 import { SignalServer, SignalServerConfigError } from '../server.js';
 import { parseTokenFile, parseTokenList, TokenParseError } from '../tokens.js';
 
@@ -34,6 +36,7 @@ export default class Server extends Command {
     'Agents connect over WebSocket, authenticate with a bearer token, see each other per room and ask for P2P sessions; the server mints a short-lived session token for both sides and relays plugin events between agents of a room.',
     `Tokens come from --token, --token-file (one spec per line) and ${TOKENS_ENV} (comma separated). A spec is "[agentId:]token [rooms=team+ops|*] [fingerprint=<sha256>]": agentId: binds the token to one agent id, rooms= names the rooms its holder may join (default: only "default"), fingerprint= pins the id to one certificate. Without tokens the server refuses to start unless --open is given (any agent, any room).`,
     `Every agent proves at hello that it holds the key of its certificate. An agent id belongs to the first key that uses it (ids of the form agent-<fingerprint prefix> belong to that key from the start); another key claiming it is refused. Bindings persist in --data-dir (${DATA_DIR_ENV}); delete an entry from bindings.json there to release an id.`,
+    "Agents behind NAT: the server answers STUN on two UDP ports (--stun-port and the next one; by default the same number as --port), so agents learn their public address and NAT kind, and it relays QUIC packets over WebSocket on /relay of its own port for sessions whose agents cannot punch through (--no-relay to turn that off, --relay-url to name a separate `mesh-agent relay` sharing --relay-secret-file). The relay forwards ciphertext only: agents still pin each other's certificates end to end.",
     'Logs go to stderr; stdout gets only the listen URL (or JSON with --json). SIGINT or SIGTERM stops the server cleanly.',
   ].join('\n\n');
 
@@ -84,6 +87,25 @@ export default class Server extends Command {
       options: LOG_LEVELS,
       default: 'info' as const,
     })(),
+    'stun-port': Flags.integer({
+      description:
+        'first of the two UDP ports answering STUN (default: the same number as --port; 0: free ones)',
+      min: 0,
+      max: 65534,
+    }),
+    stun: Flags.boolean({ description: 'answer STUN on UDP (--no-stun: off)', default: true, allowNo: true }),
+    relay: Flags.boolean({
+      description: 'offer a relay to sessions that cannot punch through (--no-relay: off)',
+      default: true,
+      allowNo: true,
+    }),
+    'relay-url': Flags.string({
+      description: 'a separate relay (mesh-agent relay) to hand out instead of running one here',
+    }),
+    'relay-secret-file': Flags.file({
+      description: `secret shared with a separate relay (else ${RELAY_SECRET_ENV}; a built-in relay makes its own)`,
+      exists: true,
+    }),
     json: Flags.boolean({ description: 'print the listen address as JSON', default: false }),
   };
 
@@ -103,6 +125,9 @@ export default class Server extends Command {
       );
     }
     const dataDir = flags['data-dir'] ?? process.env[DATA_DIR_ENV] ?? defaultDataDir();
+    const relay = await this.relayOptions(flags.relay, flags['relay-url'], flags['relay-secret-file']);
+    const stunPort = flags['stun-port'] ?? flags.port;
+    const stunPorts = flags.stun ? ([stunPort, stunPort === 0 ? 0 : stunPort + 1] as const) : undefined;
     const log = createLogger(flags['log-level'], 'signal-server');
     let server: SignalServer;
     try {
@@ -113,6 +138,8 @@ export default class Server extends Command {
         tokens: flags.open ? [] : tokens,
         sessionTtlS: flags['session-ttl'],
         dataDir,
+        stunPorts,
+        relay,
         log,
       });
     } catch (error) {
@@ -134,6 +161,8 @@ export default class Server extends Command {
           port: listening.port,
           open: flags.open,
           session_ttl_s: flags['session-ttl'],
+          stun_ports: listening.stunPorts ?? null,
+          relay_url: listening.relayUrl ?? null,
         }),
       );
     } else {
@@ -144,6 +173,32 @@ export default class Server extends Command {
     const signal = await untilSignal();
     log.info({ signal }, 'shutting down');
     await server.stop();
+  }
+
+  private async relayOptions(
+    enabled: boolean,
+    url: string | undefined,
+    secretFile: string | undefined,
+  ): Promise<{ secret: Buffer; url?: string } | undefined> {
+    if (!enabled) return undefined;
+    let secret: Buffer | undefined;
+    try {
+      secret = await loadRelaySecret(secretFile);
+    } catch (error) {
+      if (error instanceof RelayGrantError) this.error(error.message, { exit: 2 });
+      throw error;
+    }
+    if (url !== undefined) {
+      if (!/^wss?:\/\//.test(url))
+        this.error(`--relay-url must start with ws:// or wss://, got "${url}"`, { exit: 2 });
+      if (!secret)
+        this.error(`--relay-url needs the relay's secret: --relay-secret-file or ${RELAY_SECRET_ENV}`, {
+          exit: 2,
+        });
+      return { secret, url };
+    }
+    // A built-in relay only checks grants this process minted: a fresh secret will do.
+    return { secret: secret ?? randomBytes(32) };
   }
 
   private async collectTokens(flagTokens: string[], tokenFile: string | undefined): Promise<TokenEntry[]> {

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { AGENT_ID_PATTERN } from '@mesh-agent/host';
 
 /**
@@ -130,6 +131,15 @@ function grantProblem(grant: Partial<Record<keyof RelayGrant, unknown>>): string
     return 'expiresAt must be a positive integer (Unix ms)';
   }
   return undefined;
+}
+
+export const RELAY_SECRET_ENV = 'MESH_RELAY_SECRET';
+
+/** The relay secret from `file`, else from MESH_RELAY_SECRET; undefined when neither is set. */
+export async function loadRelaySecret(file: string | undefined): Promise<Buffer | undefined> {
+  if (file) return parseRelaySecret(await readFile(file, 'utf8'), file);
+  const fromEnv = process.env[RELAY_SECRET_ENV];
+  return fromEnv ? parseRelaySecret(fromEnv, RELAY_SECRET_ENV) : undefined;
 }
 
 /**

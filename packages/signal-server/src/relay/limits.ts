@@ -30,9 +30,9 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   // QUIC packets fit in 1500-byte paths; 16 KiB leaves room for jumbo frames plus headroom.
   maxDatagramBytes: 16 * KIB + 512,
   bindTimeoutMs: 5_000,
-  // 16 MiB/s ≈ 134 Mbit/s per session: a fallback path, shared by every session on the relay.
-  sessionBytesPerSecond: 16 * MIB,
-  sessionBurstBytes: 2 * MIB,
+  // 64 MiB/s ≈ 540 Mbit/s per session: a fallback path, shared by every session on the relay.
+  sessionBytesPerSecond: 64 * MIB,
+  sessionBurstBytes: 8 * MIB,
   sessionMaxBytes: 8 * GIB,
   maxSessionsPerAgent: 8,
   maxUnboundPerAddress: 16,

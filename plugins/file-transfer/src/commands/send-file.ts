@@ -88,7 +88,12 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
           throw error;
         }
       }
-      return { peer: opened?.peer.peer.agentId ?? '', files: results };
+      const route = opened ? await opened.peer.route() : null;
+      return {
+        peer: opened?.peer.peer.agentId ?? '',
+        ...(route ? { path: route.path, rttMs: route.rttMs } : {}),
+        files: results,
+      };
     });
   }
 }

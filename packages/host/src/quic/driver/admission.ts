@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type dgram from 'node:dgram';
 import type { Connection, Host } from '@matrixai/quic/native/index.js';
 import { quiche } from '@matrixai/quic/native/index.js';
+import type { RemoteAddress } from '../protocol.js';
 import { RetryTokens } from '../retry-token.js';
 import { CID_LEN } from './connection-table.js';
 import type { PacketSender } from './packet-sender.js';
@@ -25,7 +25,7 @@ export class Admission {
    */
   accept(
     msg: Buffer,
-    rinfo: dgram.RemoteInfo,
+    rinfo: RemoteAddress,
     header: InitialHeader,
     configs: QuicheConfigs,
     local: Host,

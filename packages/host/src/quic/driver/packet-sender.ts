@@ -1,8 +1,8 @@
 import type dgram from 'node:dgram';
 import type { Connection } from '@matrixai/quic/native/index.js';
+import type { PacketLayer } from '../paths/packet-layer.js';
 import type { QuicheConfigs } from './quiche-config.js';
 import type { DriverConnection } from './state.js';
-import type { DriverCounters } from './stats.js';
 
 /** Outgoing packets are carved from slabs: no allocation per packet, and a queued packet's bytes are never reused. */
 const SLAB_SIZE = 1 << 20;
@@ -10,27 +10,29 @@ const SLAB_SIZE = 1 << 20;
 /** The datagram side of the send path: drains quiche's packets into the driver's socket. */
 export class PacketSender {
   private socket: dgram.Socket | null = null;
+  private layer: PacketLayer | null = null;
   private configs: QuicheConfigs | null = null;
   private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
   private slabOffset = 0;
 
-  constructor(private readonly counters: DriverCounters) {}
-
-  /** Sends go out on the driver's bound socket, in datagrams sized per peer by `configs`. */
-  attach(socket: dgram.Socket, configs: QuicheConfigs): void {
+  /** Sends go out through the packet layer, in datagrams sized per peer by `configs`. */
+  attach(socket: dgram.Socket, layer: PacketLayer, configs: QuicheConfigs): void {
     this.socket = socket;
+    this.layer = layer;
     this.configs = configs;
   }
 
   /** The driver closed its socket: nothing more goes out. */
   detach(): void {
     this.socket = null;
+    this.layer = null;
   }
 
   /** Writes quiche's packets to the socket; returns true when the budget ran out before quiche did. */
   drainSend(conn: DriverConnection, budget: number): boolean {
     const socket = this.socket;
-    if (!socket) return false;
+    const layer = this.layer;
+    if (!socket || !layer) return false;
     const max = this.configs!.sendPayload(conn.remote.address);
     const { port, address } = conn.remote;
     let sent = 0;
@@ -48,11 +50,9 @@ export class PacketSender {
       }
       if (result === null) break;
       const len = result[0];
-      socket.send(this.slab.subarray(start, start + len), port, address);
+      layer.send(this.slab.subarray(start, start + len), address, port);
       this.slabOffset = start + ((len + 7) & ~7);
       sent += len;
-      this.counters.datagramsOut++;
-      this.counters.bytesOut += len;
     }
     // Sends usually complete synchronously; when none is queued the slab can be reused from the start.
     if (socket.getSendQueueCount() === 0) this.slabOffset = 0;
@@ -61,9 +61,6 @@ export class PacketSender {
 
   /** A packet built outside any connection (version negotiation, retry). */
   sendRaw(data: Buffer, port: number, address: string): void {
-    if (!this.socket) return;
-    this.socket.send(data, port, address);
-    this.counters.datagramsOut++;
-    this.counters.bytesOut += data.length;
+    this.layer?.send(data, address, port);
   }
 }

@@ -12,6 +12,7 @@ export function newCounters(): DriverCounters {
     bytesOut: 0,
     droppedDatagrams: 0,
     retriesSent: 0,
+    droppedProbes: 0,
   };
 }
 
