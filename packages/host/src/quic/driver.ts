@@ -87,7 +87,11 @@ export class QuicDriver {
       });
       const layer = new PacketLayer(socket, this.counters, {
         quic: this.onQuic,
-        path: (path) => this.outbox.push({ ev: 'path', path }),
+        path: (path) => {
+          this.outbox.push({ ev: 'path', path });
+          this.outbox.flush();
+        },
+        pathLost: (mapped, reason) => this.dropConnectionsTo(mapped, reason),
       });
       this.layer = layer;
       socket.on('message', (msg, rinfo) => {
@@ -361,6 +365,15 @@ export class QuicDriver {
     this.socket = null;
     this.sender.detach();
     this.outbox.push({ ev: 'shutdownDone', req });
+  }
+
+  /** Connections whose only path is gone end now, with the reason, instead of at the idle timeout. */
+  private dropConnectionsTo(remote: RemoteAddress, reason: string): void {
+    for (const conn of this.table.all()) {
+      if (conn.remote.address !== remote.address || conn.remote.port !== remote.port) continue;
+      this.finish(conn, { code: 0, reason, byPeer: false, error: reason });
+    }
+    this.outbox.flush();
   }
 
   private connectionStats(h: number): ConnectionStats | null {

@@ -1,11 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// The file plugin's check of what arrived: BLAKE3 by a second implementation.
-import { blake3Of } from '../../../../plugins/file-transfer/test/helpers/fixtures.js';
-import { agentEnv, CliProcess, runCli, TempDirs } from '../helpers/cli.js';
+import { TempDirs } from '../helpers/cli.js';
 import { createLab, type Lab, natLabAvailable } from './lab.js';
+import { LabMesh } from './lab-mesh.js';
 
 /**
  * Agents behind real kernel NATs (network namespaces, iptables MASQUERADE, routers that drop
@@ -14,51 +10,16 @@ import { createLab, type Lab, natLabAvailable } from './lab.js';
  */
 const lab = natLabAvailable();
 if (!lab.ok) console.warn(`NAT lab tests skipped: ${lab.reason}`);
-const required = process.env.NAT_LAB_REQUIRED === '1';
+const run = lab.ok || process.env.NAT_LAB_REQUIRED === '1';
 
-describe.skipIf(!lab.ok && !required)('reaching agents behind NAT (real kernel NAT, real processes)', () => {
+describe.skipIf(!run)('reaching agents behind NAT (real kernel NAT, real processes)', () => {
   const dirs = new TempDirs();
   let net: Lab;
-  let server: CliProcess;
-  let serverUrl: string;
-  const daemons: CliProcess[] = [];
-  const homes = new Map<string, string>();
+  let mesh: LabMesh;
 
-  const ns = (node: string) => ['ip', 'netns', 'exec', net.ns(node)];
-  const envOf = (name: string) => agentEnv(homes.get(name)!, { MESH_AGENT_ID: name });
-
-  async function daemon(name: string): Promise<void> {
-    homes.set(name, await dirs.make(`nat-${name}-`));
-    const proc = new CliProcess(
-      ['run', '--server', serverUrl, '--json', '--log-level', 'info'],
-      envOf(name),
-      ns(name),
-    );
-    daemons.push(proc);
-    await proc.waitForJson('listen', 30_000);
-  }
-
-  async function send(from: string, to: string, mib = 4) {
-    homes.set(from, homes.get(from) ?? (await dirs.make(`nat-${from}-`)));
-    const file = join(await dirs.make('nat-file-'), `${from}-to-${to}.bin`);
-    await writeFile(file, randomBytes(mib * 1024 * 1024));
-    const result = await runCli(
-      ['send-file', file, '--to', to, '--server', serverUrl, '--json'],
-      envOf(from),
-      {
-        launcher: ns(from),
-        timeoutMs: 90_000,
-      },
-    );
-    expect(result.code, result.stderr.slice(-3000)).toBe(0);
-    const report = JSON.parse(result.stdout) as {
-      path: string;
-      rttMs: number;
-      files: Array<{ savedAs: string }>;
-    };
-    const received = join(homes.get(to)!, 'downloads', report.files[0]!.savedAs);
-    expect(await blake3Of(received)).toBe(await blake3Of(file));
-    return report;
+  async function moved(from: string, to: string, mib = 4) {
+    const file = await mesh.file(`${from}-to-${to}.bin`, mib);
+    return mesh.verified(await mesh.send(from, to, file), to, file);
   }
 
   beforeAll(async () => {
@@ -69,69 +30,68 @@ describe.skipIf(!lab.ok && !required)('reaching agents behind NAT (real kernel N
         mobile: { nat: 'edm', hosts: ['carol'] },
         carrier: { nat: 'edm', hosts: ['dave'] },
         hotel: { nat: 'eim', blockUdp: true, hosts: ['erin'] },
+        cafe: { nat: 'eim', hosts: ['frank'] },
       },
     });
-    const serverHome = await dirs.make('nat-server-');
-    server = new CliProcess(
-      [
-        'server',
-        '--open',
-        '--allow-open-network',
-        '--host',
-        net.serverAddress,
-        '--port',
-        '7300',
-        '--data-dir',
-        serverHome,
-        '--json',
-      ],
-      agentEnv(serverHome),
-      ns('pub'),
-    );
-    serverUrl = (await server.waitForJson<{ url: string }>('url', 30_000)).url;
-    await Promise.all(['bob', 'alice2', 'dave', 'erin'].map(daemon));
+    mesh = new LabMesh(net, dirs);
+    await mesh.startServer();
+    await Promise.all(['bob', 'alice2', 'dave', 'erin', 'frank'].map((name) => mesh.daemon(name)));
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all([...daemons.map((d) => d.stop()), server?.stop()]);
+    await mesh?.stop();
     await net?.teardown();
     await dirs.cleanup();
   });
 
   it('both NATs endpoint-independent: the punch succeeds, the file goes direct', async () => {
-    const report = await send('alice', 'bob');
-    expect(report.path).toBe('direct');
+    expect((await moved('alice', 'bob')).path).toBe('direct');
   }, 120_000);
 
   it('two agents behind the same NAT: direct on their LAN addresses', async () => {
-    const report = await send('alice', 'alice2');
-    expect(report.path).toBe('direct');
-    expect(daemons[1]!.stderr).toContain(`"remote":{"address":"${net.address('alice')}"`);
+    expect((await moved('alice', 'alice2')).path).toBe('direct');
+    expect(mesh.daemonOf('alice2').stderr).toContain(`"remote":{"address":"${net.address('alice')}"`);
   }, 120_000);
 
   it('both NATs endpoint-dependent: no pair can meet, so the relay carries it, end to end encrypted', async () => {
-    const report = await send('carol', 'dave');
-    expect(report.path).toBe('relay');
+    expect((await moved('carol', 'dave')).path).toBe('relay');
   }, 120_000);
 
   it('UDP blocked by one router: the relay over WebSocket carries it', async () => {
-    const report = await send('alice', 'erin');
-    expect(report.path).toBe('relay');
+    expect((await moved('alice', 'erin')).path).toBe('relay');
   }, 120_000);
 
+  it('starts on the relay while UDP between the sites is blocked, and moves to a direct path when it opens', async () => {
+    // A firewall between the two sites only (STUN to the server still works): probes fail, the relay carries.
+    const rule = ['FORWARD', '-o', 'wan', '-d', net.publicAddress('frank'), '-p', 'udp', '-j', 'DROP'];
+    const block = await net.exec('home', net.iptables, ['-I', ...rule]);
+    expect(block.code, block.stderr).toBe(0);
+    const file = await mesh.file('upgrade.bin', 192);
+    const sending = mesh.send('alice', 'frank', file);
+    await expectEventually(() => mesh.daemonOf('frank').stderr.includes('"path":"relay"'), 20_000);
+    expect((await net.exec('home', net.iptables, ['-D', ...rule])).code).toBe(0);
+    const report = await mesh.verified(await sending, 'frank', file);
+    expect(report.path).toBe('direct');
+    expect(mesh.daemonOf('frank').stderr).toMatch(/"path":"direct"[^\n]*peer path changed/);
+  }, 180_000);
+
   it('status and peers --json show the NAT kind each agent found', async () => {
-    const status = JSON.parse(
-      (await runCli(['status', '--json'], envOf('dave'), { launcher: ns('dave') })).stdout,
-    ) as {
+    const status = JSON.parse((await mesh.cli('dave', ['status', '--json'])).stdout) as {
       nat: { kind: string };
     };
     expect(status.nat.kind).toBe('endpoint-dependent');
-    const peers = await runCli(['peers', '--server', serverUrl, '--json'], envOf('bob'), {
-      launcher: ns('bob'),
-    });
+    const peers = await mesh.cli('bob', ['peers', '--server', mesh.serverUrl, '--json']);
     const members = (JSON.parse(peers.stdout) as { members: Array<{ agent_id: string; nat?: string }> })
       .members;
     expect(members.find((m) => m.agent_id === 'bob')?.nat).toBe('endpoint-independent');
     expect(members.find((m) => m.agent_id === 'erin')?.nat).toBe('udp-blocked');
   }, 60_000);
 });
+
+async function expectEventually(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

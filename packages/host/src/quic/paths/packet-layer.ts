@@ -19,6 +19,8 @@ export interface PacketLayerEvents {
   /** A QUIC datagram for the driver, from a real or a mapped address. */
   quic(packet: Buffer, from: Endpoint): void;
   path(path: PathInfo): void;
+  /** The session lost its only path (the relay went away, no direct path): its QUIC connection is dead. */
+  pathLost(mapped: Endpoint, reason: string): void;
 }
 
 interface SessionEntry {
@@ -174,7 +176,11 @@ export class PacketLayer {
           sendUdp: (packet, address, port) => this.sendUdp(packet, address, port),
           deliver: (packet) => this.events.quic(packet, mapped),
           onPath: (path) => {
-            if (!path) return;
+            if (!path) {
+              if (!entry.settle)
+                this.events.pathLost(mapped, 'the relay connection was lost and there is no direct path');
+              return;
+            }
             if (entry.settle) {
               entry.settle({ mapped, path });
               entry.settle = null;

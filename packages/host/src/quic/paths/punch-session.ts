@@ -49,6 +49,7 @@ export class PunchSession {
   readonly key: Buffer;
   /** Peer addresses proven by a signed probe or answer: QUIC from them belongs to this session. */
   readonly peerAddresses = new Set<string>();
+  readonly #triggeredAt = new Map<string, number>();
   #direct: Endpoint | null = null;
   #relay: RelayClient | null = null;
   #relayUp = false;
@@ -95,9 +96,18 @@ export class PunchSession {
 
   /** A signed probe from the peer arrived from `from`: that address is the peer's. */
   probedFrom(from: Endpoint): void {
-    this.peerAddresses.add(endpointKey(from.address, from.port));
-    // A triggered check (as in ICE): the peer just opened our NAT toward this address, so try it now.
-    if (!this.#direct) this.#probe(from);
+    const key = endpointKey(from.address, from.port);
+    this.peerAddresses.add(key);
+    // A triggered check (as in ICE): the peer just opened our NAT toward this address, so try it
+    // now; at most once per probe interval per address, so probes never multiply.
+    const now = performance.now();
+    if (
+      this.#direct ||
+      now - (this.#triggeredAt.get(key) ?? Number.NEGATIVE_INFINITY) < this.deps.timing.probeIntervalMs
+    )
+      return;
+    this.#triggeredAt.set(key, now);
+    this.#probe(from);
   }
 
   close(): void {
