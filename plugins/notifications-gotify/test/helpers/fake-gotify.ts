@@ -4,9 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { Ajv } from 'ajv';
 
-/** The repository root (…/main); CI keeps the shared contracts next to it in ../shared. */
-export const REPO_ROOT = resolve(import.meta.dirname, '../../../..');
-export const SPEC_PATH = resolve(REPO_ROOT, '../shared/contracts/gotify/spec.json');
+/** Gotify's published REST contract, vendored (source and licence in test/contracts/README.md). */
+const SPEC_PATH = resolve(import.meta.dirname, '../contracts/gotify-spec.json');
 
 interface SchemaObject {
   required?: string[];
