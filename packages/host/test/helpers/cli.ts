@@ -7,6 +7,9 @@ import { createInterface } from 'node:readline';
 /** The CLI as users run it. Tests need `pnpm build` first (the test command does it). */
 export const BIN = resolve(import.meta.dirname, '../../../../bin/run.js');
 
+/** oclif wraps long error lines and prefixes them with ›. */
+export const unwrap = (stderr: string) => stderr.replace(/\s*›\s*/g, ' ');
+
 export interface CliResult {
   code: number | null;
   stdout: string;

@@ -1,0 +1,23 @@
+import { type Hook, toConfiguredId } from '@oclif/core';
+import askDidYouMean from '@oclif/plugin-not-found';
+import { closest } from 'fastest-levenshtein';
+
+/**
+ * An unknown command. At a terminal, oclif's plugin-not-found asks "Did you mean …?" and runs the
+ * answer; without one (scripts, CI) that plugin names no command, so the closest one is named here.
+ */
+const hook: Hook.CommandNotFound = async function (opts) {
+  if (process.stdin.isTTY) return askDidYouMean.call(this, opts);
+  const { config } = opts;
+  const hidden = new Set(config.commands.filter((c) => c.hidden).map((c) => c.id));
+  const known = [...config.commandIDs, ...config.commands.flatMap((c) => c.aliases)].filter(
+    (id) => !hidden.has(id),
+  );
+  this.error(
+    `${toConfiguredId(opts.id, config)} is not a ${config.bin} command. ` +
+      `Did you mean ${toConfiguredId(closest(opts.id, known), config)}? ` +
+      `Run ${config.bin} help for a list of available commands.`,
+    { exit: 127 },
+  );
+};
+export default hook;

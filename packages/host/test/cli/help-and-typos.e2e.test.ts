@@ -1,0 +1,50 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliLine, TtyCli } from '../../../../plugins/terminal/test/helpers.js';
+import { agentEnv, runCli, TempDirs, unwrap } from '../helpers/cli.js';
+
+describe('help, version and mistyped commands', () => {
+  const dirs = new TempDirs();
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    env = agentEnv(await dirs.make());
+  });
+  afterAll(() => dirs.cleanup());
+
+  it('help send-file prints that command’s help', async () => {
+    const result = await runCli(['help', 'send-file'], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('Send files to another agent');
+    expect(result.stdout).toMatch(/USAGE\s+\$ mesh-agent send-file FILE\.\.\./);
+    expect(result.stdout).toContain('--to');
+  });
+
+  it('version prints the CLI package’s version', async () => {
+    const root = resolve(import.meta.dirname, '../../../../package.json');
+    const { version } = JSON.parse(await readFile(root, 'utf8')) as { version: string };
+    const result = await runCli(['version'], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`mesh-agent/${version} ${process.platform}-${process.arch} node-`);
+  });
+
+  it('a typo without a terminal names the right command and fails at once, asking nothing', async () => {
+    const result = await runCli(['sendfile', 'a.txt'], env, { timeoutMs: 10_000 });
+    expect(result.code).toBe(127);
+    expect(unwrap(result.stderr)).toMatch(
+      /sendfile a\.txt is not a mesh-agent command\. Did you mean send-file\? Run mesh-agent help/,
+    );
+  });
+
+  it('a typo at a terminal asks "Did you mean send-file?" and fails on no', async () => {
+    const tty = new TtyCli(cliLine(['sendfile']), env);
+    try {
+      await tty.waitFor(/Did you mean .*send-file.*\(Y\/n\)/);
+      tty.type('n\r');
+      expect(await tty.exited).toBe(127);
+    } finally {
+      tty.kill();
+    }
+  });
+});
