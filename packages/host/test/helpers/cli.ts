@@ -7,6 +7,10 @@ import { createInterface } from 'node:readline';
 /** The CLI as users run it. Tests need `pnpm build` first (the test command does it). */
 export const BIN = resolve(import.meta.dirname, '../../../../bin/run.js');
 
+/** The command line that starts mesh-agent: the repository's build, or an installed `mesh-agent`. */
+export type Cli = readonly [command: string, ...args: string[]];
+export const REPO_CLI: Cli = [process.execPath, BIN];
+
 /** oclif wraps long error lines and prefixes them with ›. */
 export const unwrap = (stderr: string) => stderr.replace(/\s*›\s*/g, ' ');
 
@@ -34,19 +38,15 @@ export function agentEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Pr
   return { ...env, ...extra };
 }
 
-function commandLine(args: string[], launcher: string[] = []): string[] {
-  return [...launcher, process.execPath, BIN, ...args];
-}
-
 /** Runs a command to completion. */
 export function runCli(
   args: string[],
   env: NodeJS.ProcessEnv,
-  opts: { timeoutMs?: number; cwd?: string; launcher?: string[] } = {},
+  opts: { timeoutMs?: number; cwd?: string; cli?: Cli } = {},
 ): Promise<CliResult> {
+  const [command, ...leading] = opts.cli ?? REPO_CLI;
   return new Promise((resolvePromise, reject) => {
-    const [command, ...prefix] = commandLine(args, opts.launcher);
-    const child = spawn(command!, prefix, {
+    const child = spawn(command, [...leading, ...args], {
       env,
       cwd: opts.cwd ?? env.HOME,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -79,10 +79,9 @@ export class CliProcess {
   private waiters: Array<{ test: (line: string) => boolean; resolve: (line: string) => void }> = [];
   readonly exited: Promise<number | null>;
 
-  /** `launcher`: a command the CLI runs under, e.g. `ip netns exec <ns>`. */
-  constructor(args: string[], env: NodeJS.ProcessEnv, launcher?: string[]) {
-    const [command, ...rest] = commandLine(args, launcher);
-    this.child = spawn(command!, rest, {
+  constructor(args: string[], env: NodeJS.ProcessEnv, cli: Cli = REPO_CLI) {
+    const [command, ...leading] = cli;
+    this.child = spawn(command, [...leading, ...args], {
       env,
       cwd: env.HOME,
       stdio: ['ignore', 'pipe', 'pipe'],

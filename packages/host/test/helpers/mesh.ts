@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { agentEnv, CliProcess, runCli, type TempDirs } from './cli.js';
+import { agentEnv, type Cli, CliProcess, REPO_CLI, runCli, type TempDirs } from './cli.js';
 
 export const ECHO_PLUGIN = resolve(import.meta.dirname, '../fixtures/echo-plugin');
 
@@ -10,9 +10,14 @@ export interface Server {
 }
 
 /** `mesh-agent server` on a loopback port (0: any free one). */
-export async function startServer(dirs: TempDirs, args: string[] = ['--open'], port = 0): Promise<Server> {
+export async function startServer(
+  dirs: TempDirs,
+  args: string[] = ['--open'],
+  port = 0,
+  cli: Cli = REPO_CLI,
+): Promise<Server> {
   const home = await dirs.make('mesh-server-');
-  const proc = new CliProcess(['server', '--port', String(port), '--json', ...args], agentEnv(home));
+  const proc = new CliProcess(['server', '--port', String(port), '--json', ...args], agentEnv(home), cli);
   const info = await proc.waitForJson<{ url: string; port: number }>('url');
   return { proc, url: info.url, port: info.port };
 }
@@ -28,35 +33,38 @@ export interface Agent {
   fingerprint: string;
   /** QUIC port once the daemon runs. */
   port?: number;
+  /** The mesh-agent that runs its commands (default: the repository's). */
+  cli?: Cli;
 }
 
 /** An agent home with its identity created and, optionally, the echo fixture plugin linked. */
 export async function makeAgent(
   dirs: TempDirs,
-  opts: { echo?: boolean; env?: NodeJS.ProcessEnv } = {},
+  opts: { echo?: boolean; env?: NodeJS.ProcessEnv; cli?: Cli } = {},
 ): Promise<Agent> {
   const home = await dirs.make('mesh-agent-');
   const env = agentEnv(home, opts.env);
+  const cli = opts.cli ?? REPO_CLI;
   if (opts.echo) {
-    const linked = await runCli(['plugins', 'link', ECHO_PLUGIN, '--no-install'], env);
+    const linked = await runCli(['plugins', 'link', ECHO_PLUGIN, '--no-install'], env, { cli });
     if (linked.code !== 0) throw new Error(`plugins link failed: ${linked.stderr}`);
   }
-  const identity = await runCli(['identity', '--json'], env);
+  const identity = await runCli(['identity', '--json'], env, { cli });
   if (identity.code !== 0) throw new Error(`identity failed: ${identity.stderr}`);
   const { agentId, fingerprint } = JSON.parse(identity.stdout) as { agentId: string; fingerprint: string };
-  return { home, env, id: agentId, fingerprint };
+  return { home, env, id: agentId, fingerprint, cli };
 }
 
 /** Starts `mesh-agent run` for the agent and waits until it is ready. */
 export async function startDaemon(agent: Agent, args: string[]): Promise<Agent> {
-  agent.proc = new CliProcess(['run', '--listen', '127.0.0.1:0', '--json', ...args], agent.env);
+  agent.proc = new CliProcess(['run', '--listen', '127.0.0.1:0', '--json', ...args], agent.env, agent.cli);
   const ready = await agent.proc.waitForJson<{ listen: Array<{ port: number }> }>('listen');
   agent.port = ready.listen[0]?.port;
   return agent;
 }
 
-export async function peersOf(serverUrl: string, env: NodeJS.ProcessEnv): Promise<string[]> {
-  const result = await runCli(['peers', '--server', serverUrl, '--json'], env);
+export async function peersOf(serverUrl: string, env: NodeJS.ProcessEnv, cli?: Cli): Promise<string[]> {
+  const result = await runCli(['peers', '--server', serverUrl, '--json'], env, { cli });
   if (result.code !== 0) throw new Error(`peers failed: ${result.stderr}`);
   return (JSON.parse(result.stdout) as { members: Array<{ agent_id: string }> }).members.map(
     (m) => m.agent_id,

@@ -3,7 +3,15 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 // The file plugin's check of what arrived: BLAKE3 by a second implementation.
 import { blake3Of } from '../../../../plugins/file-transfer/test/helpers/fixtures.js';
-import { agentEnv, CliProcess, type CliResult, runCli, type TempDirs } from '../helpers/cli.js';
+import {
+  agentEnv,
+  type Cli,
+  CliProcess,
+  type CliResult,
+  REPO_CLI,
+  runCli,
+  type TempDirs,
+} from '../helpers/cli.js';
 import type { Lab } from './lab.js';
 
 export interface SendReport {
@@ -27,13 +35,14 @@ export class LabMesh {
     private readonly dirs: TempDirs,
   ) {}
 
-  launcher(node: string): string[] {
-    return ['ip', 'netns', 'exec', this.lab.ns(node)];
+  /** The repository's CLI, run inside `node`'s namespace. */
+  cliIn(node: string): Cli {
+    return ['ip', 'netns', 'exec', this.lab.ns(node), ...REPO_CLI];
   }
 
   /** A long-running CLI process in `node`'s namespace. */
   spawn(node: string, args: string[], env: NodeJS.ProcessEnv): CliProcess {
-    const proc = new CliProcess(args, env, this.launcher(node));
+    const proc = new CliProcess(args, env, this.cliIn(node));
     this.#processes.push(proc);
     return proc;
   }
@@ -68,7 +77,7 @@ export class LabMesh {
   }
 
   async cli(node: string, args: string[], timeoutMs = 90_000): Promise<CliResult> {
-    return runCli(args, await this.env(node), { launcher: this.launcher(node), timeoutMs });
+    return runCli(args, await this.env(node), { cli: this.cliIn(node), timeoutMs });
   }
 
   async file(name: string, mib: number): Promise<string> {

@@ -1,0 +1,88 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile, realpath, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentEnv, type Cli, eventually, runCli, TempDirs } from '../packages/host/test/helpers/cli.js';
+import {
+  type Agent,
+  makeAgent,
+  peersOf,
+  type Server,
+  startDaemon,
+  startServer,
+} from '../packages/host/test/helpers/mesh.js';
+
+const run = promisify(execFile);
+const PACK_INSTALL = resolve(import.meta.dirname, '../scripts/pack-install.mjs');
+
+/** What a user gets from `scripts/pack-install.mjs`: the packed tarballs installed into a fresh npm prefix. */
+describe('mesh-agent installed from packed tarballs', () => {
+  const dirs = new TempDirs();
+  let prefix: string;
+  let cli: Cli;
+  let server: Server | undefined;
+  const agents: Agent[] = [];
+
+  beforeAll(async () => {
+    prefix = await dirs.make('mesh-agent-prefix-');
+    await run(process.execPath, [PACK_INSTALL, prefix], { maxBuffer: 64 * 1024 * 1024 });
+    cli = [join(prefix, 'bin', 'mesh-agent')];
+  }, 300_000);
+
+  afterAll(async () => {
+    await Promise.all([server?.proc.stop(), ...agents.map((a) => a.proc?.stop())]);
+    await dirs.cleanup();
+  });
+
+  it('puts the command in the prefix, running the installed packages rather than the repository', async () => {
+    expect(await realpath(cli[0])).toBe(
+      join(await realpath(prefix), 'lib/node_modules/mesh-agent/bin/run.js'),
+    );
+    const result = await runCli(['--help'], agentEnv(await dirs.make()), { cli });
+    expect(result.code, result.stderr).toBe(0);
+    for (const command of [
+      'run',
+      'server',
+      'identity',
+      'send-file',
+      'send-folder',
+      'share-terminal',
+      'notify',
+    ])
+      expect(result.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+  });
+
+  it('built the terminal plugin’s native PTY addon', async () => {
+    const terminal = join(prefix, 'lib/node_modules/@mesh-agent/plugin-terminal');
+    const echo = `require('node-pty').spawn('/bin/echo', ['pty-ok'], {}).onData((d) => process.stdout.write(d))`;
+    const { stdout } = await run(process.execPath, ['-e', echo], { cwd: terminal });
+    expect(stdout).toContain('pty-ok');
+  });
+
+  it('creates an identity', async () => {
+    const agent = await makeAgent(dirs, { cli });
+    expect(agent.id).toMatch(/^agent-[0-9a-f]{12}$/);
+    expect(agent.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('sends a file between two daemons through its own signaling server, byte for byte', async () => {
+    server = await startServer(dirs, ['--open'], 0, cli);
+    const { url } = server;
+    const [alice, bob] = await Promise.all([makeAgent(dirs, { cli }), makeAgent(dirs, { cli })]);
+    agents.push(alice, bob);
+    await Promise.all(agents.map((a) => startDaemon(a, ['--server', url])));
+    await eventually(async () => (await peersOf(url, alice.env, cli)).includes(bob.id), 15_000);
+
+    const file = join(await dirs.make('mesh-agent-files-'), 'payload.bin');
+    const bytes = randomBytes(3 * 1024 * 1024 + 5);
+    await writeFile(file, bytes);
+    const sent = await runCli(['send-file', file, '--to', bob.id, '--server', url, '--json'], alice.env, {
+      cli,
+      timeoutMs: 60_000,
+    });
+    expect(sent.code, sent.stderr).toBe(0);
+    expect((await readFile(join(bob.home, 'downloads', 'payload.bin'))).equals(bytes)).toBe(true);
+  }, 90_000);
+});
