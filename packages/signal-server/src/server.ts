@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import {
   type Candidate,
@@ -68,6 +69,8 @@ export interface SignalServerOptions {
    * (`mesh-agent relay`) sharing `secret`; without, the hub runs here on `/relay`.
    */
   relay?: { secret: Buffer; url?: string; limits?: Partial<RelayLimits> };
+  /** PEM certificate chain and key: serve `wss://` (signaling and the relay) instead of `ws://`. */
+  tls?: { cert: string; key: string };
 }
 
 export interface SignalServerAddress {
@@ -135,6 +138,7 @@ export class SignalServer {
   #stun: StunResponder | undefined;
   #stunPorts: [number, number] | undefined;
   readonly #relayOptions: SignalServerOptions['relay'];
+  readonly #tls: SignalServerOptions['tls'];
   #relayHub: RelayHub | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #seq = 0;
@@ -162,6 +166,7 @@ export class SignalServer {
     this.#auth = new TokenAuthenticator(tokens);
     this.#dataDir = options.dataDir;
     this.#relayOptions = options.relay;
+    this.#tls = options.tls;
     if (options.stunPorts) this.#stun = new StunResponder({ host: this.#host, ports: options.stunPorts });
   }
 
@@ -182,11 +187,12 @@ export class SignalServer {
         limits: this.#relayOptions.limits,
       });
     }
-    const http = createServer((_request, response) => {
+    const answer = (_request: IncomingMessage, response: ServerResponse) => {
       response
         .writeHead(426, { 'content-type': 'text/plain' })
         .end('mesh-agent signaling: connect with WebSocket\n');
-    });
+    };
+    const http: Server = this.#tls ? createTlsServer(this.#tls, answer) : createServer(answer);
     http.on('upgrade', (request, socket, head) => this.#onUpgrade(request, socket, head));
     this.#http = http;
     await new Promise<void>((resolve, reject) => {
@@ -216,7 +222,7 @@ export class SignalServer {
     const bound = http.address();
     const address = typeof bound === 'object' && bound ? bound.address : this.#host;
     const port = typeof bound === 'object' && bound ? bound.port : this.#port;
-    const url = `ws://${address.includes(':') ? `[${address}]` : address}:${port}`;
+    const url = `${this.#tls ? 'wss' : 'ws'}://${address.includes(':') ? `[${address}]` : address}:${port}`;
     const relayUrl = this.#relayHub ? `${url}${RELAY_PATH}` : this.#relayOptions?.url;
     this.#log.info(
       {

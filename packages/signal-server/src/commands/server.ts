@@ -45,6 +45,7 @@ export default class Server extends Command {
     '<%= config.bin %> <%= command.id %> --host 0.0.0.0 --port 8790 --token "$(openssl rand -base64 32)"',
     `${TOKENS_ENV}=alice:tok-alice-0123456789,bob:tok-bob-0123456789 <%= config.bin %> <%= command.id %> --json`,
     '<%= config.bin %> <%= command.id %> --open --port 0   # any agent, trusted network only',
+    '<%= config.bin %> <%= command.id %> --host 0.0.0.0 --port 443 --tls-cert fullchain.pem --tls-key privkey.pem --token-file tokens.txt',
   ];
 
   static override flags = {
@@ -106,6 +107,16 @@ export default class Server extends Command {
       description: `secret shared with a separate relay (else ${RELAY_SECRET_ENV}; a built-in relay makes its own)`,
       exists: true,
     }),
+    'tls-cert': Flags.file({
+      description: 'PEM certificate (chain) to serve wss:// — signaling and the relay on one port',
+      exists: true,
+      dependsOn: ['tls-key'],
+    }),
+    'tls-key': Flags.file({
+      description: 'PEM private key for --tls-cert',
+      exists: true,
+      dependsOn: ['tls-cert'],
+    }),
     json: Flags.boolean({ description: 'print the listen address as JSON', default: false }),
   };
 
@@ -140,6 +151,14 @@ export default class Server extends Command {
         dataDir,
         stunPorts,
         relay,
+        ...(flags['tls-cert'] && flags['tls-key']
+          ? {
+              tls: {
+                cert: await readFile(flags['tls-cert'], 'utf8'),
+                key: await readFile(flags['tls-key'], 'utf8'),
+              },
+            }
+          : {}),
         log,
       });
     } catch (error) {
