@@ -10,13 +10,11 @@
  * Throughput is end to end: the file size over the sender's wall time (process start, connection,
  * verification included). RSS is the peak of sender and receiver.
  */
-import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeTimedRun } from '../lib/before-run.js';
+import { blake3, randomFile } from '../lib/files.js';
 import { type BenchRow, report } from '../lib/report.js';
 import { interleaved, median, runsArg } from '../lib/rounds.js';
 import { type Measurement, meshAgent, nc, scp } from './tools.js';
@@ -24,33 +22,6 @@ import { type Measurement, meshAgent, nc, scp } from './tools.js';
 const MIB = 1024 * 1024;
 /** The largest datagram the QUIC options accept is 16383; 16000 leaves room like bench/quic-throughput. */
 const LARGE_PAYLOAD = 16_000;
-
-const require = createRequire(new URL('../../plugins/file-transfer/package.json', import.meta.url));
-const { createBLAKE3 } = require('hash-wasm') as {
-  createBLAKE3(): Promise<{
-    init(): unknown;
-    update(data: Uint8Array): unknown;
-    digest(encoding: 'hex'): string;
-  }>;
-};
-
-async function blake3(path: string): Promise<string> {
-  const hasher = await createBLAKE3();
-  hasher.init();
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 * MIB }))
-    hasher.update(chunk as Buffer);
-  return hasher.digest('hex');
-}
-
-async function randomFile(path: string, bytes: number): Promise<void> {
-  const handle = await open(path, 'w');
-  try {
-    for (let done = 0; done < bytes; done += 16 * MIB)
-      await handle.write(randomBytes(Math.min(16 * MIB, bytes - done)));
-  } finally {
-    await handle.close();
-  }
-}
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);

@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { agentEnv, BIN, CLI_NODE_ARGS, directListenFlags } from '../lib/mesh.js';
 import { type BenchRow, hasFlag, report } from '../lib/report.js';
+import { percentile } from '../lib/rounds.js';
 import { LoopbackSshd } from '../lib/sshd.js';
 
 // node-pty is a dependency of the terminal plugin, not of the workspace root.
@@ -70,10 +71,6 @@ function countUntilEnd(stream: Readable): Promise<Flood> {
 
 function mbps(flood: Flood): number {
   return flood.bytes / 1e6 / flood.seconds;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] as number;
 }
 
 /** Sends one byte at a time and waits for its echo; round trips in µs. */
