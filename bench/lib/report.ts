@@ -7,8 +7,11 @@ export interface BenchRow {
   unit: string;
 }
 
-/** Prints the rows as JSON (with --json) or as an aligned table, with a ratio column per case and metric. */
-export function report(rows: BenchRow[], opts: { json: boolean; reference: string; title: string }): void {
+/**
+ * Prints the rows as JSON (with --json) or as an aligned table, with a ratio column per case and metric
+ * against the `reference` tool (none without one).
+ */
+export function report(rows: BenchRow[], opts: { json: boolean; reference?: string; title: string }): void {
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(rows)}\n`);
     return;
@@ -18,13 +21,10 @@ export function report(rows: BenchRow[], opts: { json: boolean; reference: strin
   );
   const table = rows.map((r) => {
     const base = ref.get(`${r.case}/${r.metric}`);
-    return {
-      case: r.case,
-      tool: r.tool,
-      metric: r.metric,
-      value: `${round(r.value)} ${r.unit}`,
-      [`vs ${opts.reference}`]: base ? `${round(r.value / base)}x` : '',
-    };
+    const row = { case: r.case, tool: r.tool, metric: r.metric, value: `${round(r.value)} ${r.unit}` };
+    return opts.reference
+      ? { ...row, [`vs ${opts.reference}`]: base ? `${round(r.value / base)}x` : '' }
+      : row;
   });
   console.log(`\n${opts.title}`);
   console.table(table);
