@@ -6,8 +6,9 @@
  *   (default 256 MiB, 3 runs of each large transfer, 15 tiny sends per set-up case; all interleaved)
  *
  * Set-up: `send-file --to` of a 1 KiB file from a fresh sender process, from the sender's debug logs:
- * `connect` runs from "signaling connected" to "peer connected" (session grant, NAT discovery, punch or
- * relay bind, QUIC and peer handshake); `wall` from spawn to the verified transfer. Paths:
+ * `connect` runs from "signaling connected" to "peer connected", split into `stun` (NAT discovery),
+ * `path` (session grant, then the punch or the relay bind) and `handshake` (QUIC and the peer's
+ * authentication); `wall` from spawn to the verified transfer. Paths:
  *   direct   two `nat: 'none'` sites open to inbound: nothing to traverse
  *   punched  eim ↔ eim: each side's probes open its own NAT
  *   relay    edm ↔ edm (never meet) and udp-blocked → eim: the relay carries it over WebSocket
@@ -26,7 +27,7 @@ import { blake3, randomFile } from '../lib/files.js';
 import { type BenchRow, report } from '../lib/report.js';
 import { interleaved, median, percentile, runsArg } from '../lib/rounds.js';
 import { MeshLab } from './mesh-lab.js';
-import { type PathCase, type SetupSample, setupOnce } from './setup.js';
+import { type PathCase, PHASES, type SetupSample, setupOnce } from './setup.js';
 import { type ThroughputSample, throughputOnce } from './throughput.js';
 
 const MIB = 1024 * 1024;
@@ -89,6 +90,7 @@ function setupRows(results: Map<PathCase, SetupSample[]>): BenchRow[] {
     return [
       row('connect p50', percentile(connect, 50)),
       row('connect p99', percentile(connect, 99)),
+      ...PHASES.map((p) => row(`${p.name} p50`, median(samples.map((s) => s.phasesMs[p.name])))),
       row('wall p50', percentile(wall, 50)),
       row('wall p99', percentile(wall, 99)),
       row('rtt p50', median(samples.map((s) => s.rttMs))),

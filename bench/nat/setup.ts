@@ -9,9 +9,25 @@ export interface PathCase {
   path: 'direct' | 'relay';
 }
 
+/**
+ * The phases of `connect`, one after the other in the sender's log, each ending at its message; the
+ * first starts at "signaling connected".
+ */
+export const PHASES = [
+  // STUN from the QUIC socket: the NAT kind and mapped address (a UDP-blocked one waits out the timeout).
+  { name: 'stun', until: 'nat discovered' },
+  // Session grant, then probes until a pair answers (the punch), or the relay bind.
+  { name: 'path', until: 'peer path ready' },
+  // QUIC handshake and the peer's authentication over that path.
+  { name: 'handshake', until: 'peer connected' },
+] as const;
+
+export type Phase = (typeof PHASES)[number]['name'];
+
 export interface SetupSample {
-  /** Signaling connected → peer connected: session grant, NAT discovery, punch or relay bind, QUIC and peer handshake. */
+  /** Signaling connected → peer connected: the PHASES together. */
   connectMs: number;
+  phasesMs: Record<Phase, number>;
   /** Spawn → exit of the sender: process start, the above and the verified transfer. */
   wallMs: number;
   rttMs: number;
@@ -20,9 +36,20 @@ export interface SetupSample {
 export async function setupOnce(mesh: MeshLab, c: PathCase, file: string): Promise<SetupSample> {
   const send = await mesh.send(c.from, c.to, file);
   expectPath(c, send);
-  const connected = logTime(send, 'signaling connected');
-  const peer = logTime(send, 'peer connected');
-  return { connectMs: peer - connected, wallMs: send.wallSeconds * 1000, rttMs: send.report.rttMs ?? 0 };
+  let last = logTime(send, 'signaling connected');
+  const start = last;
+  const phasesMs = {} as Record<Phase, number>;
+  for (const phase of PHASES) {
+    const at = logTime(send, phase.until);
+    phasesMs[phase.name] = at - last;
+    last = at;
+  }
+  return {
+    connectMs: last - start,
+    phasesMs,
+    wallMs: send.wallSeconds * 1000,
+    rttMs: send.report.rttMs ?? 0,
+  };
 }
 
 export function expectPath(c: PathCase, send: Send): void {
