@@ -13,7 +13,7 @@
  *   punched  eim ↔ eim: each side's probes open its own NAT
  *   relay    edm ↔ edm (never meet) and udp-blocked → eim: the relay carries it over WebSocket
  * Throughput: the sender's figure for the file (connection excluded), eim ↔ eim punched vs edm ↔ edm
- * relayed, each received file's BLAKE3 checked. The relay is the signal server's built-in one, capped at
+ * relayed, and the two open sites as the no-NAT reference; each received file's BLAKE3 checked. The relay is the signal server's built-in one, capped at
  * 64 MiB/s per session (DEFAULT_RELAY_LIMITS) with no server flag to change that; --relay-rate runs
  * `mesh-agent relay --session-rate` beside the server instead, and its process is the one measured.
  *
@@ -53,6 +53,8 @@ const SETUP_CASES: PathCase[] = [
 const THROUGHPUT_CASES: PathCase[] = [
   { name: 'throughput direct', from: 'alice', to: 'bob', path: 'direct' },
   { name: 'throughput relay', from: 'carol', to: 'dave', path: 'relay' },
+  // The same path with no NAT on it: what the two routers' conntrack and MASQUERADE cost the punched one.
+  { name: 'throughput direct no-nat', from: 'erin', to: 'frank', path: 'direct' },
 ];
 
 function parseArgs(argv: string[]) {
@@ -103,11 +105,11 @@ function throughputRows(results: Map<PathCase, ThroughputSample[]>, bytes: numbe
   const row = (name: string, metric: string, value: number, unit: string) =>
     rows.push({ case: name, tool: TOOL, metric, value, unit });
   const speed = new Map(
-    [...results].map(([c, samples]) => [c.path, median(samples.map((s) => s.mbPerSecond))]),
+    [...results].map(([c, samples]) => [c.name, median(samples.map((s) => s.mbPerSecond))]),
   );
-  for (const c of results.keys()) row(c.name, 'throughput', speed.get(c.path) ?? 0, 'MB/s');
-  const direct = speed.get('direct');
-  const relayed = speed.get('relay');
+  for (const [name, value] of speed) row(name, 'throughput', value, 'MB/s');
+  const direct = speed.get('throughput direct');
+  const relayed = speed.get('throughput relay');
   if (direct && relayed) row('throughput relay', 'vs direct', relayed / direct, 'x');
   const costs = [...results.values()].flat().flatMap((s) => (s.relay ? [s.relay] : []));
   if (costs.length > 0) {
@@ -149,9 +151,11 @@ async function main(): Promise<void> {
     for (const c of SETUP_CASES) await setupOnce(lab, c, tiny);
     say(`set-up: ${args.sends} sends of 1 KiB per path …`);
     const setup = await interleaved(SETUP_CASES, args.sends, (c) => setupOnce(lab, c, tiny));
-    const throughput = await interleaved(THROUGHPUT_CASES, args.runs, (c) => {
+    const throughput = await interleaved(THROUGHPUT_CASES, args.runs, async (c) => {
       say(`${c.name}: ${args.mib} MiB ${c.from} → ${c.to} …`);
-      return throughputOnce(lab, c, source, dir);
+      const sample = await throughputOnce(lab, c, source, dir);
+      say(`  ${sample.mbPerSecond.toFixed(1)} MB/s`);
+      return sample;
     });
 
     const relay = args.relayRate
