@@ -12,9 +12,11 @@
  *   direct   two `nat: 'none'` sites open to inbound: nothing to traverse
  *   punched  eim ↔ eim: each side's probes open its own NAT
  *   relay    edm ↔ edm (never meet) and udp-blocked → eim: the relay carries it over WebSocket
+ * p99 is nearest-rank: of 15 sends, the slowest.
  * Throughput: the sender's figure for the file (connection excluded), eim ↔ eim punched vs edm ↔ edm
- * relayed, and the two open sites as the no-NAT reference; each received file's BLAKE3 checked. The relay is the signal server's built-in one, capped at
- * 64 MiB/s per session (DEFAULT_RELAY_LIMITS) with no server flag to change that; --relay-rate runs
+ * relayed, and the two open sites as the no-NAT reference; each received file's BLAKE3 checked.
+ * The relay is the signal server's built-in one, capped at 64 MiB/s per session, both directions
+ * together (DEFAULT_RELAY_LIMITS), with no server flag to change that; --relay-rate runs
  * `mesh-agent relay --session-rate` beside the server instead, and its process is the one measured.
  *
  * Needs root, iproute2 and iptables; without them it says why and exits 0 with no rows. `pnpm build` first.
