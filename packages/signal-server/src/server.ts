@@ -31,6 +31,7 @@ import { RELAY_PATH } from '@mesh-agent/host/nat';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { ANY_ROOM, mayJoin, type RoomGrant, TokenAuthenticator, type TokenEntry } from './auth.js';
 import { IdentityBindings } from './bindings.js';
+import { listen } from './listen.js';
 import { type AgentConnection, Presence } from './presence.js';
 import { DEFAULT_RATE_LIMIT, type RateLimitOptions, TokenBucket } from './rate-limit.js';
 import { mintRelayGrant } from './relay/grants.js';
@@ -195,13 +196,7 @@ export class SignalServer {
     const http: Server = this.#tls ? createTlsServer(this.#tls, answer) : createServer(answer);
     http.on('upgrade', (request, socket, head) => this.#onUpgrade(request, socket, head));
     this.#http = http;
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(this.#port, this.#host, () => {
-        http.off('error', reject);
-        resolve();
-      });
-    }).catch((error: Error) => {
+    await listen(http, this.#port, this.#host).catch((error: Error) => {
       this.#wss = undefined;
       this.#http = undefined;
       throw error;

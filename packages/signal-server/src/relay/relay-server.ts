@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { SILENT_LOGGER, type SignalingLogger } from '@mesh-agent/host';
 import { RELAY_PATH } from '@mesh-agent/host/nat';
+import { listen } from '../listen.js';
 import { RelayHub, type RelayHubOptions } from './hub.js';
 
 export interface RelayServerOptions extends RelayHubOptions {
@@ -40,13 +41,7 @@ export class RelayServer {
     });
     http.on('upgrade', (request, socket, head) => this.#onUpgrade(request, socket, head));
     this.#http = http;
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(this.#port, this.#host, () => {
-        http.off('error', reject);
-        resolve();
-      });
-    }).catch((error: Error) => {
+    await listen(http, this.#port, this.#host).catch((error: Error) => {
       this.#http = undefined;
       throw error;
     });
