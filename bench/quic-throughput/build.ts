@@ -6,16 +6,16 @@ import ts from 'typescript';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The sources a benchmark peer runs: the QUIC driver, what it imports, and the peer scripts. */
+/**
+ * The sources a benchmark peer runs: the host's (the QUIC driver and what it imports, e.g. the
+ * packet layer's nat/ and signaling/ modules) and the peer scripts.
+ */
 async function sources(): Promise<string[]> {
-  const quic = (await readdir(join(ROOT, 'packages/host/src/quic'), { recursive: true }))
+  const host = (await readdir(join(ROOT, 'packages/host/src'), { recursive: true }))
     .filter((f) => f.endsWith('.ts'))
-    .map((f) => `packages/host/src/quic/${f}`);
+    .map((f) => `packages/host/src/${f}`);
   return [
-    ...quic,
-    'packages/host/src/identity/identity.ts',
-    'packages/host/src/log/logger.ts',
-    'packages/host/src/util/thread-priority.ts',
+    ...host,
     'bench/quic-throughput/peer.ts',
     'bench/quic-throughput/plain.ts',
     'bench/quic-throughput/latency.ts',
