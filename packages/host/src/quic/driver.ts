@@ -3,6 +3,7 @@ import dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import type { Connection, Host } from '@matrixai/quic/native/index.js';
 import { quiche } from '@matrixai/quic/native/index.js';
+import { attach, type BatchUdp } from '@mesh-agent/udp-batch';
 import { Admission, type InitialHeader } from './driver/admission.js';
 import { CID_LEN, ConnectionTable, cidKey } from './driver/connection-table.js';
 import { Handshake } from './driver/handshake.js';
@@ -39,6 +40,7 @@ const SEND_BUDGET_BYTES = 512 * 1024;
  */
 export class QuicDriver {
   private socket: dgram.Socket | null = null;
+  private io: BatchUdp | null = null;
   private layer: PacketLayer | null = null;
   private local: Host = { host: '0.0.0.0', port: 0 };
   private configs: QuicheConfigs | null = null;
@@ -47,7 +49,7 @@ export class QuicDriver {
   private pumpScheduled = false;
   private closing = false;
   private readonly counters = newCounters();
-  /** node:dgram allocates a Buffer per datagram, outside the heap: freed as they go (see ScavengePacer). */
+  /** Without batching, node:dgram allocates a Buffer per datagram, outside the heap: freed as they go (see ScavengePacer). */
   private readonly scavenges = new ScavengePacer();
   private readonly outbox: Outbox;
   private readonly sender: PacketSender;
@@ -85,21 +87,6 @@ export class QuicDriver {
         // Addresses are always IP literals here; a synchronous lookup lets send() go out immediately.
         lookup: (address, _options, callback) => callback(null, address, family),
       });
-      const layer = new PacketLayer(socket, this.counters, {
-        quic: this.onQuic,
-        path: (path) => {
-          this.outbox.push({ ev: 'path', path });
-          this.outbox.flush();
-        },
-        pathLost: (mapped, reason) => this.dropConnectionsTo(mapped, reason),
-      });
-      this.layer = layer;
-      socket.on('message', (msg, rinfo) => {
-        this.counters.datagramsIn++;
-        this.counters.bytesIn += msg.length;
-        this.scavenges.received(msg.length);
-        layer.receive(msg, rinfo);
-      });
       // Send errors (e.g. unreachable peer) surface here; quiche's loss recovery deals with them.
       socket.on('error', () => {});
       await new Promise<void>((resolve, reject) => {
@@ -110,7 +97,27 @@ export class QuicDriver {
         });
       });
       this.socket = socket;
-      this.sender.attach(socket, layer, configs);
+      const io = attach(socket);
+      this.io = io;
+      const layer = new PacketLayer(io, this.counters, {
+        quic: this.onQuic,
+        path: (path) => {
+          this.outbox.push({ ev: 'path', path });
+          this.outbox.flush();
+        },
+        pathLost: (mapped, reason) => this.dropConnectionsTo(mapped, reason),
+      });
+      this.layer = layer;
+      this.sender.attach(layer, configs);
+      const copied = io.path === 'dgram';
+      // GRO: a burst from one peer arrives in one read, split by the addon.
+      io.startReceiving(
+        (buf, offset, length, address, port) => {
+          if (copied) this.scavenges.received(length);
+          layer.receive(buf.subarray(offset, offset + length), address, port);
+        },
+        { gro: true },
+      );
       const bound = socket.address();
       this.local = { host: bound.address, port: bound.port };
       this.outbox.push({ ev: 'listening', address: bound.address, port: bound.port });
@@ -155,7 +162,9 @@ export class QuicDriver {
             ev: 'stats',
             req: cmd.req,
             stats:
-              cmd.h === null ? endpointStats(this.table.size, this.counters) : this.connectionStats(cmd.h),
+              cmd.h === null
+                ? endpointStats(this.table.size, this.counters, this.io)
+                : this.connectionStats(cmd.h),
           });
           break;
         case 'shutdown':
@@ -361,6 +370,7 @@ export class QuicDriver {
     }
     this.layer?.close();
     this.layer = null;
+    this.io?.close();
     this.socket?.close();
     this.socket = null;
     this.sender.detach();

@@ -22,5 +22,11 @@ export {
   quicOptionsSchema,
   resolveQuicOptions,
 } from './options.js';
-export type { ConnectionCloseInfo, ConnectionStats, EndpointStats, RemoteAddress } from './protocol.js';
+export type {
+  ConnectionCloseInfo,
+  ConnectionStats,
+  EndpointStats,
+  RemoteAddress,
+  UdpIoStats,
+} from './protocol.js';
 export { QuicStream } from './stream.js';

@@ -113,6 +113,21 @@ export interface EndpointStats {
   retriesSent: number;
   /** Hole-punching probes dropped: unknown session, bad MAC, replayed or over the rate. */
   droppedProbes: number;
+  udp: UdpIoStats;
+}
+
+/** How the endpoint's datagrams leave and arrive (see @mesh-agent/udp-batch). */
+export interface UdpIoStats {
+  /** 'gso': trains of datagrams per sendmsg; 'sendmmsg': several datagrams per call; 'dgram': one each. */
+  path: 'gso' | 'sendmmsg' | 'dgram';
+  /** Why not 'gso' (the addon is missing, disabled, or the kernel refused GSO), else null. */
+  whyNotGso: string | null;
+  /** Reads coalesce bursts (UDP GRO). */
+  gro: boolean;
+  /** Datagrams sent through batched calls, those calls, and datagrams sent one by one by node:dgram. */
+  batched: number;
+  sendCalls: number;
+  handedOff: number;
 }
 
 /**

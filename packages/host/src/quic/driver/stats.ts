@@ -1,8 +1,9 @@
 import type { Connection } from '@matrixai/quic/native/index.js';
-import type { ConnectionStats, EndpointStats } from '../protocol.js';
+import type { BatchUdp } from '@mesh-agent/udp-batch';
+import type { ConnectionStats, EndpointStats, UdpIoStats } from '../protocol.js';
 
 /** The endpoint's datagram counters, kept by the receive and send paths. */
-export type DriverCounters = Omit<EndpointStats, 'connections'>;
+export type DriverCounters = Omit<EndpointStats, 'connections' | 'udp'>;
 
 export function newCounters(): DriverCounters {
   return {
@@ -16,8 +17,26 @@ export function newCounters(): DriverCounters {
   };
 }
 
-export function endpointStats(connections: number, counters: DriverCounters): EndpointStats {
-  return { connections, ...counters };
+export function endpointStats(
+  connections: number,
+  counters: DriverCounters,
+  io: BatchUdp | null,
+): EndpointStats {
+  return { connections, ...counters, udp: udpIoStats(io) };
+}
+
+function udpIoStats(io: BatchUdp | null): UdpIoStats {
+  if (!io)
+    return { path: 'dgram', whyNotGso: 'no socket', gro: false, batched: 0, sendCalls: 0, handedOff: 0 };
+  const { batched, calls, handedOff } = io.counters;
+  return {
+    path: io.path,
+    whyNotGso: io.unavailableReason ?? io.gsoOffReason,
+    gro: io.gro,
+    batched,
+    sendCalls: calls,
+    handedOff,
+  };
 }
 
 export function connectionStats(q: Connection): ConnectionStats {

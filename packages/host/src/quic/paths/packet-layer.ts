@@ -1,4 +1,4 @@
-import type dgram from 'node:dgram';
+import type { BatchUdp } from '@mesh-agent/udp-batch';
 import { answerBinding } from '../../nat/binding-answer.js';
 import { BindingTransactions } from '../../nat/binding-transactions.js';
 import type { Endpoint } from '../../nat/ip.js';
@@ -48,7 +48,8 @@ export class PacketLayer {
   readonly #probes: BindingTransactions;
 
   constructor(
-    private readonly socket: dgram.Socket,
+    /** The socket's I/O: every datagram goes through it, so a batch never overtakes a single send. */
+    private readonly io: BatchUdp,
     private readonly counters: DriverCounters,
     private readonly events: PacketLayerEvents,
     private readonly timing: PunchTiming = DEFAULT_PUNCH_TIMING,
@@ -67,21 +68,26 @@ export class PacketLayer {
 
   // ---- inbound ------------------------------------------------------------------------------
 
-  /** Every datagram the socket receives. */
-  receive(packet: Buffer, rinfo: dgram.RemoteInfo): void {
+  /**
+   * Every datagram the socket receives. Its bytes may be a slab the next read overwrites: QUIC
+   * consumes them before returning; STUN, whose transactions settle later, gets a copy.
+   */
+  receive(packet: Buffer, address: string, port: number): void {
+    this.counters.datagramsIn++;
+    this.counters.bytesIn += packet.length;
     const first = packet[0];
     if (first !== undefined && (first & 0xc0) === 0) {
-      this.#onStun(packet, { address: rinfo.address, port: rinfo.port });
+      this.#onStun(Buffer.from(packet), { address, port });
       return;
     }
     if (this.#byMapped.size > 0) {
-      const entry = this.#fromPeer(rinfo.address, rinfo.port);
+      const entry = this.#fromPeer(address, port);
       if (entry) {
         this.events.quic(packet, entry.mapped);
         return;
       }
     }
-    this.events.quic(packet, rinfo);
+    this.events.quic(packet, { address, port });
   }
 
   #fromPeer(address: string, port: number): SessionEntry | undefined {
@@ -144,8 +150,36 @@ export class PacketLayer {
   }
 
   sendUdp(packet: Uint8Array, address: string, port: number): void {
-    this.socket.send(packet, port, address);
-    this.#countOut(packet.length);
+    this.sendTrain(packet, 0, packet.length, packet.length, address, port);
+  }
+
+  /**
+   * Where QUIC datagrams to `address` go out as plain UDP: the address itself, or a punched
+   * session's direct path; null while a session has no path or uses the relay.
+   */
+  udpRoute(address: string, port: number): Endpoint | null {
+    if (!isMappedAddress(address)) return { address, port };
+    const path = this.#byMapped.get(endpointKey(address, port))?.session.path;
+    return path?.kind === 'direct' ? path.remote : null;
+  }
+
+  /** `length` bytes at `offset` as datagrams of `segmentSize` bytes (the last may be shorter) to a real address. */
+  sendTrain(
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+    segmentSize: number,
+    address: string,
+    port: number,
+  ): void {
+    this.io.sendSegments(buf, offset, length, segmentSize, address, port);
+    this.counters.datagramsOut += Math.ceil(length / segmentSize);
+    this.counters.bytesOut += length;
+  }
+
+  /** Nothing sent is still waiting in node:dgram: the buffers of earlier sends may be reused. */
+  idle(): boolean {
+    return this.io.idle();
   }
 
   #countOut(bytes: number): void {
@@ -173,7 +207,9 @@ export class PacketLayer {
         settle: resolve,
         session: new PunchSession(spec, {
           probes: this.#probes,
-          sendUdp: (packet, address, port) => this.sendUdp(packet, address, port),
+          // Counted by send(), like relayed datagrams.
+          sendUdp: (packet, address, port) =>
+            this.io.sendSegments(packet, 0, packet.length, packet.length, address, port),
           deliver: (packet) => this.events.quic(packet, mapped),
           onPath: (path) => {
             if (!path) {
