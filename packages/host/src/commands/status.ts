@@ -8,7 +8,7 @@ export default class Status_ extends MeshCommand<typeof Status_> {
   static override summary = 'Ask the running daemon for its state (never shows tokens).';
   static override description =
     'Connects to the daemon of this agent home over its control socket and prints the signaling state, ' +
-    'the QUIC listen addresses, cached sessions with their remaining TTL, connected peers and active streams.';
+    'the QUIC listen addresses and UDP I/O path, cached sessions with their remaining TTL, connected peers and active streams.';
   static override examples = [
     '<%= config.bin %> status',
     'MESH_AGENT_HOME=/tmp/alice <%= config.bin %> status --json',
@@ -36,6 +36,10 @@ export default class Status_ extends MeshCommand<typeof Status_> {
       `signaling    ${status.signaling.state}${status.signaling.url ? ` (${status.signaling.url})` : ''}`,
     );
     this.log(`quic         ${status.listen.map((a) => `${a.address}:${a.port}`).join(', ')}`);
+    if (status.udp)
+      this.log(
+        `udp io       ${status.udp.path}${status.udp.whyNotGso ? ` (no GSO: ${status.udp.whyNotGso})` : ''}`,
+      );
     this.log(`capabilities ${status.capabilities.join(', ') || '(none)'}`);
     this.log(`peers        ${status.peers.length === 0 ? '(none)' : ''}`);
     for (const p of status.peers) {

@@ -292,16 +292,22 @@ export class Host implements PluginHost {
     };
   }
 
-  /** `status()` with each peer connection's QUIC statistics (RTT, cwnd, bytes, losses). */
+  /**
+   * `status()` with each peer connection's QUIC statistics (RTT, cwnd, bytes, losses) and how the
+   * endpoint's datagrams leave (GSO, sendmmsg or node:dgram, and why not GSO).
+   */
   async statusWithStats() {
-    const peers = await Promise.all(
-      [...(this.p2p?.peerConnections() ?? [])].map(async (peer) => ({
-        ...peer.peer,
-        path: this.pathOf(peer.peer.sessionId),
-        stats: await withTimeout(peer.quic.stats(), 2_000).catch(() => null),
-      })),
-    );
-    return { ...this.status(), peers };
+    const [peers, endpoint] = await Promise.all([
+      Promise.all(
+        [...(this.p2p?.peerConnections() ?? [])].map(async (peer) => ({
+          ...peer.peer,
+          path: this.pathOf(peer.peer.sessionId),
+          stats: await withTimeout(peer.quic.stats(), 2_000).catch(() => null),
+        })),
+      ),
+      this.endpoint ? withTimeout(this.endpoint.stats(), 2_000).catch(() => null) : null,
+    ]);
+    return { ...this.status(), peers, udp: endpoint?.udp ?? null };
   }
 
   private hello(nonce: string): HelloData {

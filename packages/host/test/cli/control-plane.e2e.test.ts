@@ -54,8 +54,12 @@ describe('control plane between real processes', () => {
     const bobStatus = JSON.parse(status.stdout) as {
       signaling: { state: string };
       sessions: Array<{ sessionId: string; peerId: string; role: string; ttlMs: number; used: boolean }>;
+      udp: { path: string; whyNotGso: string | null };
     };
     expect(bobStatus.signaling.state).toBe('connected');
+    // Batched UDP where the addon builds (Linux); the status says which path and why not GSO.
+    if (process.platform === 'linux') expect(bobStatus.udp.path).toMatch(/^(gso|sendmmsg)$/);
+    expect((await runCli(['status'], bob.env)).stdout).toMatch(/^udp io {7}(gso|sendmmsg|dgram)/m);
     const session = bobStatus.sessions.find((s) => s.peerId === alice.id);
     expect(session).toMatchObject({ role: 'responder', used: true });
     expect(session!.ttlMs).toBeGreaterThan(0);

@@ -85,6 +85,7 @@ describe('P2P handshake and stream dispatch over real QUIC on loopback', () => {
     const seen = status.peers.find((p) => p.agentId === derivedAgentId(alice.identity.fingerprint));
     expect(seen?.stats).toMatchObject({ rttMs: expect.any(Number), cwnd: expect.any(Number) });
     expect(seen?.stats?.recvBytes).toBeGreaterThan(100_000);
+    expect(status.udp?.path).toMatch(/^(gso|sendmmsg|dgram)$/);
     await peer.close();
   });
 
