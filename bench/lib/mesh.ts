@@ -15,11 +15,14 @@ export function directListenFlags(token: string): string[] {
   return ['--listen', '127.0.0.1:0', '--session-id', 'bench', '--accept-token', token];
 }
 
-/** The environment of an isolated agent: its own home and oclif data, no inherited MESH_AGENT_*. */
+/** Inherited by the agents, to compare their UDP I/O paths (e.g. MESH_AGENT_UDP_BATCH=off). */
+const PASSED_THROUGH = new Set(['MESH_AGENT_HOME', 'MESH_AGENT_UDP_BATCH']);
+
+/** The environment of an isolated agent: its own home and oclif data, no other inherited MESH_AGENT_*. */
 export function agentEnv(home: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, MESH_AGENT_HOME: home, HOME: home };
   for (const key of Object.keys(env))
-    if (key.startsWith('MESH_AGENT_') && key !== 'MESH_AGENT_HOME') delete env[key];
+    if (key.startsWith('MESH_AGENT_') && !PASSED_THROUGH.has(key)) delete env[key];
   return { ...env, MESH_AGENT_DATA_DIR: join(home, 'oclif-data') };
 }
 

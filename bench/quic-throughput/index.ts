@@ -11,12 +11,16 @@
  *
  * Compares the mesh-agent driver (1350-byte and large datagrams) with @matrixai/quic's high-level
  * API, plain TCP and plain TLS. `--json` prints only an array of {case, tool, metric, value, unit}.
+ * BENCH_THREAD_CPU=1 prints the CPU time of every thread of both peers, and how their datagrams
+ * left (UDP path, datagrams per call).
  * Peers run as transpiled JavaScript, like the built agent; `--source` runs them through tsx instead
  * (which adds tsx's loader to every process and worker thread: ~70 MB of RSS each).
  */
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { UdpIoStats } from '../../packages/host/src/quic/index.js';
+import { ThreadCpu } from '../lib/proc.js';
 import { type BenchRow, report } from '../lib/report.js';
 import { buildPeer } from './build.js';
 import { PING_BYTES, percentile } from './latency.js';
@@ -28,6 +32,8 @@ const PEER_SOURCE = fileURLToPath(new URL('./peer.ts', import.meta.url));
 /** Extra node flags for the peers, e.g. BENCH_PEER_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
 const PEER_NODE_ARGS = (process.env.BENCH_PEER_ARGS ?? '').split(' ').filter(Boolean);
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+/** BENCH_THREAD_CPU=1: print the CPU time of every thread of both peers of each run to stderr. */
+const THREAD_CPU = Boolean(process.env.BENCH_THREAD_CPU);
 
 /** How to start a peer: compiled JavaScript (default, like the built agent) or the TS sources via tsx. */
 interface Launcher {
@@ -127,18 +133,29 @@ async function runCase(
   let sender: Peer | null = null;
   try {
     const ready = await receiver.next('ready', 30_000);
+    const receiverCpu = THREAD_CPU ? new ThreadCpu(receiver.child.pid as number) : undefined;
     sender = new Peer(launcher, {
       ...base,
       role: 'sender',
       port: ready.port,
       fingerprint: ready.fingerprint,
     });
+    const senderCpu = THREAD_CPU ? new ThreadCpu(sender.child.pid as number) : undefined;
     // Generous: the high-level API and a loaded machine can be slow.
     const result = await receiver.next('received', 30_000 + (c.bytes / MIB) * 1000);
+    if (senderCpu && receiverCpu)
+      process.stderr.write(
+        `threads of the ${c.tool} ${c.name} sender:\n  ${senderCpu.stop().join('\n  ')}\n` +
+          `threads of the receiver:\n  ${receiverCpu.stop().join('\n  ')}\n`,
+      );
     if (result.bytes !== c.bytes) throw new Error(`received ${result.bytes} of ${c.bytes} bytes`);
     receiver.child.send({ type: 'report' });
     sender.child.send({ type: 'report' });
     const [rs, ss] = await Promise.all([receiver.next('sample', 10_000), sender.next('sample', 10_000)]);
+    if (THREAD_CPU && ss.udp && rs.udp)
+      process.stderr.write(
+        `udp of the sender: ${describeUdp(ss.udp)}\nudp of the receiver: ${describeUdp(rs.udp)}\n`,
+      );
     const row = (metric: string, value: number, unit: string): BenchRow => ({
       case: c.name,
       tool: c.tool,
@@ -159,6 +176,12 @@ async function runCase(
   } finally {
     await Promise.all([receiver.stop(), sender?.stop()]);
   }
+}
+
+function describeUdp(udp: UdpIoStats): string {
+  const perCall = udp.sendCalls > 0 ? (udp.batched / udp.sendCalls).toFixed(1) : '-';
+  const why = udp.whyNotGso ? ` (${udp.whyNotGso})` : '';
+  return `${udp.path}${why}, gro ${udp.gro}, ${udp.batched} datagrams in ${udp.sendCalls} calls (${perCall} each), ${udp.handedOff} one by one`;
 }
 
 interface LatencyCase {

@@ -6,6 +6,7 @@
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { generateIdentity } from '../../packages/host/src/identity/identity.js';
+import type { UdpIoStats } from '../../packages/host/src/quic/index.js';
 import { echo, ping } from './latency.js';
 import { runMatrixaiReceiver, runMatrixaiSender } from './matrixai.js';
 import { connectPlain, listenPlain, type PlainTool } from './plain.js';
@@ -29,7 +30,7 @@ export interface PeerSpec {
 export type PeerMessage =
   | { type: 'ready'; port: number; fingerprint: string }
   | { type: 'received'; bytes: number; ms: number }
-  | { type: 'sample'; rssPeakMb: number; lagMaxMs: number }
+  | { type: 'sample'; rssPeakMb: number; lagMaxMs: number; udp?: UdpIoStats }
   | { type: 'latency'; samples: number[] }
   | { type: 'failed'; message: string };
 
@@ -67,12 +68,16 @@ const transferStarted = () => {
   lag.enable();
 };
 
-process.on('message', (msg: { type: 'report' }) => {
+/** The mesh-agent endpoint's UDP I/O figures (path, datagrams per call), for the report. */
+let udpStats: (() => Promise<UdpIoStats>) | null = null;
+
+process.on('message', async (msg: { type: 'report' }) => {
   if (msg.type !== 'report') return;
   rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
   lag.disable();
   clearInterval(rssTimer);
-  send({ type: 'sample', rssPeakMb: rssPeak / 1e6, lagMaxMs: lag.max / 1e6 });
+  const udp = await udpStats?.();
+  send({ type: 'sample', rssPeakMb: rssPeak / 1e6, lagMaxMs: lag.max / 1e6, udp });
 });
 process.on('disconnect', () => process.exit(0));
 
@@ -134,6 +139,7 @@ async function main(): Promise<void> {
         idleTimeoutMs: 60_000,
       },
     });
+    udpStats = async () => (await endpoint.stats()).udp;
     if (spec.role === 'receiver') {
       endpoint.on('connection', (conn) => conn.on('stream', onStream));
       send({ type: 'ready', port: endpoint.address().port, fingerprint: identity.fingerprint });
