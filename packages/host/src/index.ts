@@ -1,5 +1,5 @@
 export { type AgentConfig, loadAgentConfig, redactConfig } from './cli/agent-config.js';
-export { type MeshArgs, MeshCommand, type MeshFlags } from './cli/base-command.js';
+export { type MeshArgs, MeshCommand, type MeshFlags, type PluginContext } from './cli/base-command.js';
 export { createHost, untilSignal } from './cli/create-host.js';
 export { UsageError } from './cli/errors.js';
 export {
@@ -30,9 +30,16 @@ export { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log/logg
 export { HandshakeDeniedError, PeerUnavailableError, StreamRejectedError } from './p2p/errors.js';
 export type { PeerConnection, PeerRoute } from './p2p/peer-connection.js';
 export type { IncomingStream, PeerInfo, StreamOpenHeader } from './p2p/types.js';
+export { PluginDependencyError } from './plugins/dependency-error.js';
 export {
+  type AnyMeshPlugin,
+  type ApiOf,
+  type AppliedPlugin,
+  type ConfigOf,
+  type DependencyApis,
   definePlugin,
   type MeshPlugin,
+  type NoDependencies,
   type OpenedStream,
   type PeerTarget,
   type PluginHost,

@@ -3,7 +3,7 @@ import { agentHome, readConfig, validateConfig } from '../config/load.js';
 import type { HostConfig } from '../config/schema.js';
 import { findPluginPackages } from '../plugins/discover.js';
 import { importPlugin } from '../plugins/load.js';
-import type { MeshPlugin } from '../plugins/types.js';
+import type { AnyMeshPlugin } from '../plugins/types.js';
 
 export interface AgentConfig {
   config: HostConfig;
@@ -11,7 +11,7 @@ export interface AgentConfig {
   filepath: string;
   home: string;
   /** Enabled plugins, imported, in the order oclif loaded their packages. */
-  plugins: MeshPlugin[];
+  plugins: AnyMeshPlugin[];
   /** Plugins that are enabled but could not be loaded: the agent runs without them. */
   warnings: string[];
 }
@@ -39,7 +39,7 @@ export async function loadAgentConfig(
       }),
     ),
   );
-  const plugins = loaded.filter((p): p is MeshPlugin => p !== undefined);
+  const plugins = loaded.filter((p): p is AnyMeshPlugin => p !== undefined);
   const config = validateConfig(
     raw,
     opts.overrides,

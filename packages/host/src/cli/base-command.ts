@@ -3,6 +3,7 @@ import { mergeConfig as mergeOverrides } from '../config/env.js';
 import { ConfigError } from '../config/errors.js';
 import type { Host, HostMode } from '../host/host.js';
 import { LOG_LEVELS } from '../log/logger.js';
+import type { AnyMeshPlugin, AppliedPlugin } from '../plugins/types.js';
 import { type AgentConfig, loadAgentConfig } from './agent-config.js';
 import { createHost } from './create-host.js';
 import { UsageError } from './errors.js';
@@ -11,6 +12,11 @@ export type MeshFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof MeshCommand)['baseFlags'] & T['flags']
 >;
 export type MeshArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
+
+/** What a plugin's command works with: the host, and its plugin's validated config and API. */
+export interface PluginContext<P extends AnyMeshPlugin> extends AppliedPlugin<P> {
+  host: Host;
+}
 
 /**
  * Base of every mesh-agent command: the global flags (`--config`, `--home`, `--log-level`) and
@@ -79,12 +85,35 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
     fn: (host: Host) => Promise<R>,
   ): Promise<R> {
     const host = await createHost(await this.loadAgent(overrides));
-    await host.start(mode);
-    try {
-      return await fn(host);
-    } finally {
-      await host.stop();
-    }
+    return whileStarted(host, mode, () => fn(host));
+  }
+
+  /**
+   * A host, not yet started, with `plugin` (the command's own) applied: its validated config and
+   * the API its `apply` returned. Throws a UsageError when the agent's config leaves it out.
+   */
+  protected async openPlugin<P extends AnyMeshPlugin>(
+    plugin: P,
+    overrides: Record<string, unknown>,
+  ): Promise<PluginContext<P>> {
+    const host = await createHost(await this.loadAgent(overrides));
+    const applied = host.plugin(plugin);
+    if (!applied)
+      throw new UsageError(
+        `the ${plugin.name} plugin is disabled in this agent’s config (plugins.${plugin.name}.enabled)`,
+      );
+    return { host, ...applied };
+  }
+
+  /** Runs `fn` with a started host and `plugin`'s config and API (see openPlugin); always stops the host. */
+  protected async withPlugin<P extends AnyMeshPlugin, R>(
+    plugin: P,
+    mode: HostMode,
+    overrides: Record<string, unknown>,
+    fn: (context: PluginContext<P>) => Promise<R>,
+  ): Promise<R> {
+    const context = await this.openPlugin(plugin, overrides);
+    return whileStarted(context.host, mode, () => fn(context));
   }
 
   /** Expected failures exit 2 with their message (as JSON on stdout with --json), no stack. */
@@ -94,5 +123,14 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
       return super.catch(Object.assign(new Errors.CLIError(error.message, { exit: 2 }), { exitCode: 2 }));
     }
     return super.catch(error);
+  }
+}
+
+async function whileStarted<R>(host: Host, mode: HostMode, fn: () => Promise<R>): Promise<R> {
+  await host.start(mode);
+  try {
+    return await fn();
+  } finally {
+    await host.stop();
   }
 }

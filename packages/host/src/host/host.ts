@@ -8,7 +8,8 @@ import { registerHostMessages } from '../p2p/messages.js';
 import type { PeerConnection } from '../p2p/peer-connection.js';
 import { Reachability } from '../p2p/reachability.js';
 import { P2PService } from '../p2p/service.js';
-import type { MeshPlugin, OpenedStream, PeerTarget, PluginHost } from '../plugins/types.js';
+import { applyPlugins } from '../plugins/apply.js';
+import type { AnyMeshPlugin, AppliedPlugin, OpenedStream, PeerTarget, PluginHost } from '../plugins/types.js';
 import { QuicEndpoint } from '../quic/index.js';
 import { SignalingClient } from '../signaling/client.js';
 import type { Envelope, ErrorData, HelloData, P2pSessionData } from '../signaling/protocol.js';
@@ -25,7 +26,7 @@ export interface HostOptions {
   identity: AgentIdentity;
   agentId: string;
   log: Logger;
-  plugins: MeshPlugin[];
+  plugins: AnyMeshPlugin[];
 }
 
 /**
@@ -52,7 +53,8 @@ export class Host implements PluginHost {
   signaling?: SignalingClient;
   endpoint?: QuicEndpoint;
   p2p?: P2PService;
-  private readonly plugins: MeshPlugin[];
+  private readonly plugins: AnyMeshPlugin[];
+  private applied: ReadonlyMap<string, AppliedPlugin> = new Map();
   private readonly events = new Map<string, string>();
   private readonly streamTypeNames = new Set<string>();
   /** Responders waiting for a `p2p.session` that raced their peer's dial. */
@@ -90,12 +92,15 @@ export class Host implements PluginHost {
       .tap('host', (env) => this.onSession(env as unknown as Envelope<P2pSessionData>));
   }
 
-  /** Applies every enabled plugin, each with its own config section and a child logger. */
+  /** Applies every enabled plugin after those it depends on, each with its config section and a child logger. */
   async applyPlugins(): Promise<void> {
-    for (const plugin of this.plugins) {
-      const { enabled: _enabled, ...section } = this.config.plugins[plugin.name] ?? {};
-      await plugin.apply(this.viewFor(plugin.name), section);
-    }
+    this.applied = await applyPlugins(this.plugins, this.config, (name) => this.viewFor(name));
+  }
+
+  /** `plugin`'s validated config and API, or undefined when it was not applied (disabled, failed to load). */
+  plugin<P extends AnyMeshPlugin>(plugin: P): AppliedPlugin<P> | undefined {
+    // Stored under the name its package declared (importPlugin checked it) by that plugin's `apply`.
+    return this.applied.get(plugin.name) as AppliedPlugin<P> | undefined;
   }
 
   /** Stream types some plugin handles: the agent's advertised capabilities. */

@@ -16,16 +16,55 @@ export interface OpenedStream {
   channel: FrameChannel;
 }
 
+/** The APIs of the plugins a plugin depends on, by plugin name. */
+export type DependencyApis = Record<string, unknown>;
+/** What a plugin without dependencies receives. */
+export type NoDependencies = Record<never, never>;
+
 /**
  * A mesh-agent plugin: the default export of the module that the package's
- * `package.json#meshAgent.main` names. `apply` taps `host.hooks` and registers what it handles.
+ * `package.json#meshAgent.main` names. `apply` taps `host.hooks`, registers what it handles and
+ * returns the plugin's API: what its own commands and the plugins that depend on it use.
  */
-export interface MeshPlugin<C extends object = Record<string, unknown>> {
+export interface MeshPlugin<
+  Config extends object = Record<string, unknown>,
+  Api = void,
+  Deps extends DependencyApis = NoDependencies,
+> {
   /** Config key (`plugins.<name>`) and log name; must equal `package.json#meshAgent.name`. */
   name: string;
   /** JSON schema of the plugin's config section (without `enabled`), with defaults. */
   configSchema?: object;
-  apply(host: PluginHost, config: C): void | Promise<void>;
+  /**
+   * Plugins this one needs. The host applies them first and hands their APIs to `apply`; it
+   * refuses to start when one of them is disabled or not installed.
+   */
+  dependsOn?: readonly (keyof Deps & string)[];
+  /** `config` is the plugin's section, validated against `configSchema` with its defaults filled in. */
+  apply(host: PluginHost, config: Config, deps: Deps): Api | Promise<Api>;
+}
+
+/**
+ * Any plugin, its config and API types forgotten: what the host holds after importing one.
+ * Spelled out rather than `MeshPlugin<object, unknown, DependencyApis>`, so that a plugin's own
+ * types are compared structurally (method parameters are bivariant) and fit.
+ */
+export interface AnyMeshPlugin {
+  name: string;
+  configSchema?: object;
+  dependsOn?: readonly string[];
+  apply(host: PluginHost, config: object, deps: DependencyApis): unknown;
+}
+
+/** The validated config section a plugin's `apply` receives. */
+export type ConfigOf<P extends AnyMeshPlugin> = Parameters<P['apply']>[1];
+/** The API a plugin's `apply` returns. */
+export type ApiOf<P extends AnyMeshPlugin> = Awaited<ReturnType<P['apply']>>;
+
+/** A plugin as the host applied it: its validated config and the API its `apply` returned. */
+export interface AppliedPlugin<P extends AnyMeshPlugin = AnyMeshPlugin> {
+  config: ConfigOf<P>;
+  api: ApiOf<P>;
 }
 
 /** What a plugin sees of the host. */
@@ -54,6 +93,10 @@ export interface PluginHost {
 }
 
 /** Identity helper so plugin authors get type checking without importing a class. */
-export function definePlugin<C extends object>(plugin: MeshPlugin<C>): MeshPlugin<C> {
+export function definePlugin<
+  Config extends object = Record<string, unknown>,
+  Api = void,
+  Deps extends DependencyApis = NoDependencies,
+>(plugin: MeshPlugin<Config, Api, Deps>): MeshPlugin<Config, Api, Deps> {
   return plugin;
 }
