@@ -1,7 +1,8 @@
 import { MeshCommand } from '../cli/base-command.js';
 import { UsageError } from '../cli/errors.js';
 import { signalingFlags, signalingOverrides } from '../cli/flags.js';
-import type { Member, MembersData } from '../signaling/protocol.js';
+import { coreEventData } from '../host/core-events.js';
+import type { Member } from '../signaling/protocol.js';
 
 export default class Peers extends MeshCommand<typeof Peers> {
   static override summary = 'List the agents online in the room.';
@@ -30,7 +31,7 @@ export default class Peers extends MeshCommand<typeof Peers> {
         { room: host.config.signaling.room },
         { timeoutMs: 10_000 },
       );
-      const data = reply.data as unknown as MembersData;
+      const data = coreEventData(reply, 'room.members');
       const members = data.members;
       for (const m of members) {
         const addresses = m.addresses.map((a) => `${a.address}:${a.port}`).join(',');

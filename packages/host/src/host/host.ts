@@ -8,15 +8,18 @@ import { registerHostMessages } from '../p2p/messages.js';
 import type { PeerConnection } from '../p2p/peer-connection.js';
 import { Reachability } from '../p2p/reachability.js';
 import { P2PService } from '../p2p/service.js';
+import type { PeerInfo } from '../p2p/types.js';
 import { applyPlugins } from '../plugins/apply.js';
 import type { AnyMeshPlugin, AppliedPlugin, OpenedStream, PeerTarget, PluginHost } from '../plugins/types.js';
 import { QuicEndpoint } from '../quic/index.js';
 import { SignalingClient } from '../signaling/client.js';
-import type { Envelope, ErrorData, HelloData, P2pSessionData } from '../signaling/protocol.js';
+import type { ErrorData, HelloData, P2pSessionData } from '../signaling/protocol.js';
 import { type SessionGrant, TokenCache } from '../tokens/token-cache.js';
 import { withTimeout } from '../util/timeout.js';
 import { MessageRegistry } from '../wire/registry.js';
 import { advertisedAddresses } from './addresses.js';
+import { coreEventData } from './core-events.js';
+import { type PeerStanding, PeerStandings } from './peer-standings.js';
 
 export const HOST_VERSION = '0.1.0';
 
@@ -50,6 +53,8 @@ export class Host implements PluginHost {
   readonly home: string;
   readonly identity: AgentIdentity;
   readonly log: Logger;
+  /** Who is in the room and which sessions the server brokered: how each peer reached us. */
+  private readonly peerStandings: PeerStandings;
   signaling?: SignalingClient;
   endpoint?: QuicEndpoint;
   p2p?: P2PService;
@@ -79,6 +84,7 @@ export class Host implements PluginHost {
     this.log = opts.log;
     this.plugins = opts.plugins;
     this.tokens = new TokenCache({ maxEntries: opts.config.tokens.maxEntries });
+    this.peerStandings = new PeerStandings(opts.config.signaling.room);
     registerHostMessages(this.messages);
     // Stream types exist once a plugin taps them; the capability list follows from that.
     this.hooks.stream.intercept({
@@ -89,7 +95,10 @@ export class Host implements PluginHost {
     });
     this.hooks.event
       .for('p2p.session')
-      .tap('host', (env) => this.onSession(env as unknown as Envelope<P2pSessionData>));
+      .tap('host', (env) => this.onSession(coreEventData(env, 'p2p.session')));
+    this.hooks.event
+      .for('room.members')
+      .tap('host', (env) => this.peerStandings.onMembers(coreEventData(env, 'room.members')));
   }
 
   /** Applies every enabled plugin after those it depends on, each with its config section and a child logger. */
@@ -262,11 +271,10 @@ export class Host implements PluginHost {
         { timeoutMs: 10_000 },
       );
       if (reply.type === 'system.error') {
-        const error = reply.data as unknown as ErrorData;
+        const error = coreEventData(reply, 'system.error');
         throw new PeerUnavailableError(target.agentId, error.code, error.message);
       }
-      const grant = this.grantFrom(reply as unknown as Envelope<P2pSessionData>);
-      return p2p.dial(grant);
+      return p2p.dial(this.grantFrom(coreEventData(reply, 'p2p.session')));
     }
     return p2p.dial({
       sessionId: target.sessionId,
@@ -276,6 +284,17 @@ export class Host implements PluginHost {
       peerAddresses: [{ address: target.address, port: target.port }],
       role: 'initiator',
     });
+  }
+
+  standing(peer: PeerInfo): PeerStanding {
+    return this.peerStandings.standing(peer);
+  }
+
+  /** Sends a plugin event to another agent through the signaling server, once connected. */
+  async relay(to: string, type: string, data: Record<string, unknown> = {}): Promise<void> {
+    if (!this.signaling) throw new Error(`cannot send ${type} to ${to}: no signaling server configured`);
+    await this.signaling.whenConnected(10_000);
+    this.signaling.send(type, { ...data, to });
   }
 
   /** Accepts a direct-mode session whose token was handed over out of band. */
@@ -339,8 +358,7 @@ export class Host implements PluginHost {
     return this.endpoint ? advertisedAddresses(this.config.quic.host, this.endpoint.address().port) : [];
   }
 
-  private grantFrom(env: Envelope<P2pSessionData>): SessionGrant {
-    const d = env.data;
+  private grantFrom(d: P2pSessionData): SessionGrant {
     return {
       sessionId: d.session_id,
       token: d.token,
@@ -356,13 +374,14 @@ export class Host implements PluginHost {
     };
   }
 
-  private onSession(env: Envelope<P2pSessionData>): void {
+  private onSession(session: P2pSessionData): void {
     // Both roles cache the session (status shows it; either side may dial, as hole punching needs).
-    const grant = this.grantFrom(env);
+    const grant = this.grantFrom(session);
     this.tokens.add(grant);
+    this.peerStandings.onSession(session.session_id);
     // Both sides start probing now: the server told both at the same moment.
     if (grant.role === 'responder' && this.config.nat.traversal) this.reach?.prepare(grant);
-    this.sessionWaiters.get(env.data.session_id)?.();
+    this.sessionWaiters.get(session.session_id)?.();
   }
 
   private async awaitSession(sessionId: string, ms: number): Promise<void> {
@@ -392,6 +411,8 @@ export class Host implements PluginHost {
       declaredEvents: () => this.declaredEvents(),
       openStream: (target, streamType, fields) => this.openStream(target, streamType, fields),
       acceptDirect: (grant) => this.acceptDirect(grant),
+      standing: (peer) => this.standing(peer),
+      relay: (to, type, data) => this.relay(to, type, data),
     };
     return Object.freeze(view);
   }

@@ -1,7 +1,9 @@
 import type { HostConfig } from '../config/schema.js';
 import type { HostHooks, PluginEventPayload } from '../hooks/hooks.js';
+import type { PeerStanding } from '../host/peer-standings.js';
 import type { Logger } from '../log/logger.js';
 import type { PeerConnection } from '../p2p/peer-connection.js';
+import type { PeerInfo } from '../p2p/types.js';
 import type { SessionGrant } from '../tokens/token-cache.js';
 import type { FrameChannel } from '../wire/channel.js';
 import type { MessageRegistry } from '../wire/registry.js';
@@ -90,6 +92,13 @@ export interface PluginHost {
   openStream(target: PeerTarget, streamType: string, fields?: Record<string, unknown>): Promise<OpenedStream>;
   /** Accepts a direct-mode session whose token the user handed over out of band. */
   acceptDirect(grant: Omit<SessionGrant, 'role' | 'peerAddresses'>): void;
+  /** How a connected peer reached this agent: as a member of its room, with a direct-mode token. */
+  standing(peer: PeerInfo): PeerStanding;
+  /**
+   * Sends a plugin event (`<plane>.<name>`, not a core plane) to another agent through the
+   * signaling server, which relays it with `from` set. Waits up to 10 s for the connection.
+   */
+  relay(to: string, type: string, data?: Record<string, unknown>): Promise<void>;
 }
 
 /** Identity helper so plugin authors get type checking without importing a class. */

@@ -1,0 +1,43 @@
+import type { PeerInfo } from '../p2p/types.js';
+import type { MembersData } from '../signaling/protocol.js';
+
+/** What the host knows about how a peer reached it. */
+export interface PeerStanding {
+  /** Direct mode: the peer redeemed a token this agent's user handed out (`run --accept-token`). */
+  direct: boolean;
+  /** The peer is in the latest `room.members` list of our room. */
+  roomMember: boolean;
+}
+
+/** Sessions remembered: tokens live for minutes, so only recent sessions matter. */
+const MAX_BROKERED = 10_000;
+
+/**
+ * Who is in the agent's room and which sessions the signaling server brokered, from the control-plane
+ * events the host receives. A session the server did not broker can only be a direct-mode one.
+ */
+export class PeerStandings {
+  private readonly brokered = new Set<string>();
+  private members = new Set<string>();
+
+  constructor(private readonly room: string) {}
+
+  onSession(sessionId: string): void {
+    this.brokered.add(sessionId);
+    if (this.brokered.size > MAX_BROKERED)
+      this.brokered.delete(this.brokered.values().next().value as string);
+  }
+
+  onMembers(data: MembersData): void {
+    if (data.room === this.room) this.members = new Set(data.members.map((m) => m.agent_id));
+  }
+
+  /** Agent ids in the latest member list of our room. */
+  roomMembers(): ReadonlySet<string> {
+    return this.members;
+  }
+
+  standing(peer: Pick<PeerInfo, 'agentId' | 'sessionId'>): PeerStanding {
+    return { direct: !this.brokered.has(peer.sessionId), roomMember: this.members.has(peer.agentId) };
+  }
+}

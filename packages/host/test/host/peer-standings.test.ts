@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { PeerStandings } from '../../src/host/peer-standings.js';
+
+const member = (agent_id: string) => ({
+  agent_id,
+  capabilities: [],
+  addresses: [],
+  fingerprint: 'f'.repeat(64),
+  connected_at: 0,
+});
+
+describe('PeerStandings', () => {
+  it('knows the members of its own room only, and which sessions the server brokered', () => {
+    const standings = new PeerStandings('team');
+    standings.onMembers({ room: 'team', members: [member('alice')] });
+    standings.onMembers({ room: 'other', members: [member('mallory')] });
+    standings.onSession('s1');
+    expect(standings.standing({ agentId: 'alice', sessionId: 's1' })).toEqual({
+      direct: false,
+      roomMember: true,
+    });
+    expect(standings.standing({ agentId: 'mallory', sessionId: 's2' })).toEqual({
+      direct: true,
+      roomMember: false,
+    });
+    expect([...standings.roomMembers()]).toEqual(['alice']);
+  });
+
+  it('the latest member list replaces the previous one', () => {
+    const standings = new PeerStandings('team');
+    standings.onMembers({ room: 'team', members: [member('alice')] });
+    standings.onMembers({ room: 'team', members: [member('bob')] });
+    expect(standings.standing({ agentId: 'alice', sessionId: 'x' }).roomMember).toBe(false);
+  });
+});
