@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises';
-import { definePlugin, type MembersData } from '@mesh-agent/host';
+import { definePlugin, type PeerInfo } from '@mesh-agent/host';
 import { configSchema, downloadDirOf, type FileTransferConfig } from './config.js';
 import { declareTransferEvents } from './events.js';
-import { PeerDirectory } from './policy.js';
+import { type Decision, decide } from './policy.js';
 import { FILE_STREAM, registerFileMessages } from './protocol.js';
 import { FileReceiver } from './receiver.js';
 
@@ -19,28 +19,29 @@ export { TRANSFER_EVENTS } from './events.js';
 export { Blake3 } from './hasher.js';
 export { checkFileName, MAX_NAME_BYTES, numberedName, UnsafeNameError } from './names.js';
 export { lostConnection, receiverVerdict, refusal, sendFailure } from './outcome.js';
-export { decide, PeerDirectory } from './policy.js';
+export { type Decision, decide } from './policy.js';
 export { formatBytes, megabytesPerSecond, type Progress, ProgressReporter, throttle } from './progress.js';
 export * from './protocol.js';
 export { type SendResult, sendFile } from './sender.js';
 
+/** What file-transfer offers its commands and the plugins that depend on it. */
+export interface FileTransferApi {
+  /** Where received files go (folder-zip's folders too). */
+  readonly downloadDir: string;
+  /** The accept policy's answer for a peer that opened a stream to this agent. */
+  admit(peer: PeerInfo): Decision;
+}
+
 /** Verified, resumable file transfer on the `file` stream type. */
-export default definePlugin<FileTransferConfig>({
+export default definePlugin({
   name: 'file-transfer',
   configSchema,
-  apply(host, config) {
+  apply(host, config: FileTransferConfig): FileTransferApi {
     registerFileMessages(host.messages);
     declareTransferEvents(host);
-    const peers = new PeerDirectory();
-    host.hooks.event.for('p2p.session').tap('file-transfer', (env) => {
-      peers.onSession(String((env.data as { session_id?: unknown }).session_id));
-    });
-    host.hooks.event.for('room.members').tap('file-transfer', (env) => {
-      const data = env.data as unknown as MembersData;
-      if (data.room === host.config.signaling.room) peers.onMembers(data.members.map((m) => m.agent_id));
-    });
     const downloadDir = downloadDirOf(config, host.home);
-    const receiver = new FileReceiver({ host, config, downloadDir, peers });
+    const admit = (peer: PeerInfo) => decide(config, peer, host.standing(peer));
+    const receiver = new FileReceiver({ host, config, downloadDir, admit });
     host.hooks.start.tapPromise('file-transfer', async () => {
       await mkdir(downloadDir, { recursive: true, mode: 0o700 });
     });
@@ -48,5 +49,6 @@ export default definePlugin<FileTransferConfig>({
       await receiver.handle(stream);
       return true;
     });
+    return Object.freeze({ downloadDir, admit });
   },
 });

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { chmod, open, statfs, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FrameChannel, IncomingStream, PluginHost } from '@mesh-agent/host';
+import type { FrameChannel, IncomingStream, PeerInfo, PluginHost } from '@mesh-agent/host';
 import { isWireError, TimeoutError, withTimeout } from '@mesh-agent/host';
 import type { FileTransferConfig } from './config.js';
 import { SequentialWriter, syncDirectory } from './disk-io.js';
@@ -17,8 +17,7 @@ import {
   resumableBytes,
   writeSidecar,
 } from './part-files.js';
-import type { PeerDirectory } from './policy.js';
-import { decide } from './policy.js';
+import type { Decision } from './policy.js';
 import { megabytesPerSecond, throttle } from './progress.js';
 import {
   type FailureCode,
@@ -57,7 +56,8 @@ export interface ReceiverOptions {
   host: PluginHost;
   config: FileTransferConfig;
   downloadDir: string;
-  peers: PeerDirectory;
+  /** The accept policy's answer for the peer. */
+  admit(peer: PeerInfo): Decision;
 }
 
 interface Active {
@@ -96,7 +96,7 @@ export class FileReceiver {
       await channel.send({ type: FILE_REJECT, code, reason }).catch(() => {});
       await channel.linger(LINGER_MS);
     };
-    const decision = decide(config, peer, this.opts.peers.standing(peer));
+    const decision = this.opts.admit(peer);
     if (!decision.accept) return refuse('NOT_ALLOWED', decision.reason);
     try {
       checkFileName(meta.name);

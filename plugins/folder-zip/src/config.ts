@@ -1,5 +1,3 @@
-import { ConfigError, type PluginHost } from '@mesh-agent/host';
-import { downloadDirOf, type FileTransferConfig } from '@mesh-agent/plugin-file-transfer';
 import { DEFAULT_LIMITS, type ZipLimits } from './zip/limits.js';
 
 export const SYMLINK_POLICIES = ['skip', 'error'] as const;
@@ -22,26 +20,3 @@ export const configSchema = {
     symlinks: { enum: [...SYMLINK_POLICIES], default: 'skip' },
   },
 } as const;
-
-/**
- * The file-transfer plugin's section: folder-zip stores into its download directory under its
- * accept policy. Throws a ConfigError (exit 2) when that plugin is disabled or not installed.
- */
-export function fileTransferSection(host: Pick<PluginHost, 'config'>): FileTransferConfig {
-  const section = host.config.plugins['file-transfer'];
-  if (!section || section.enabled === false)
-    throw new ConfigError('(plugins)', [
-      {
-        path: '/plugins/folder-zip',
-        rule: 'dependency',
-        message:
-          'folder-zip needs the file-transfer plugin (its download directory and accept policy): enable plugins.file-transfer, or disable plugins.folder-zip',
-      },
-    ]);
-  return section as unknown as FileTransferConfig;
-}
-
-/** Where received folders go: file-transfer's download directory. */
-export function folderDownloadDir(host: Pick<PluginHost, 'config' | 'home'>): string {
-  return downloadDirOf(fileTransferSection(host), host.home);
-}

@@ -6,10 +6,8 @@ import { isWireError, TimeoutError, withTimeout } from '@mesh-agent/host';
 import {
   Blake3,
   checkFileName,
-  decide,
-  type FileTransferConfig,
+  type FileTransferApi,
   megabytesPerSecond,
-  type PeerDirectory,
   UnsafeNameError,
 } from '@mesh-agent/plugin-file-transfer';
 import type { FolderZipConfig } from './config.js';
@@ -53,9 +51,8 @@ class ReceiveFailure extends Error {
 export interface FolderReceiverOptions {
   host: PluginHost;
   config: FolderZipConfig;
-  transfer: FileTransferConfig;
-  downloadDir: string;
-  peers: PeerDirectory;
+  /** file-transfer's download directory and accept policy, which folders go by too. */
+  transfer: FileTransferApi;
 }
 
 /**
@@ -91,7 +88,7 @@ export class FolderReceiver {
       await channel.send({ type: ZIP_REJECT, code, reason }).catch(() => {});
       await channel.linger(LINGER_MS);
     };
-    const decision = decide(transfer, peer, this.opts.peers.standing(peer));
+    const decision = transfer.admit(peer);
     if (!decision.accept) return refuse('NOT_ALLOWED', decision.reason);
     try {
       checkFileName(meta.root);
@@ -108,7 +105,7 @@ export class FolderReceiver {
         `${meta.bytes} bytes is above this agent's limit of ${config.maxTotalBytes}`,
       );
     const needed = meta.bytes + entries * PER_ENTRY_BYTES;
-    const free = await freeBytes(this.opts.downloadDir);
+    const free = await freeBytes(transfer.downloadDir);
     if (free < needed)
       return refuse(
         'NO_SPACE',
@@ -123,7 +120,8 @@ export class FolderReceiver {
     events: FolderEvents,
     log: PluginHost['log'],
   ): Promise<void> {
-    const { config, downloadDir } = this.opts;
+    const { config } = this.opts;
+    const { downloadDir } = this.opts.transfer;
     const startedAt = Date.now();
     const partial = join(downloadDir, PARTIAL_DIR);
     await mkdir(partial, { recursive: true, mode: 0o700 });

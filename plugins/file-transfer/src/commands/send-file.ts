@@ -3,8 +3,8 @@ import { basename, resolve } from 'node:path';
 import type { FrameChannel } from '@mesh-agent/host';
 import { MeshCommand, peerFlags, signalingOverrides, targetFromFlags, UsageError } from '@mesh-agent/host';
 import { Args } from '@oclif/core';
-import { configSchema, type FileTransferConfig } from '../config.js';
 import { TransferEvents } from '../events.js';
+import fileTransfer from '../index.js';
 import { checkFileName, UnsafeNameError } from '../names.js';
 import { ProgressReporter } from '../progress.js';
 import { FILE_STREAM, TransferError } from '../protocol.js';
@@ -43,58 +43,62 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
     });
     const files = await outgoingFiles(argv as string[]);
     const target = targetFromFlags(this.flags);
-    return this.withHost('oneshot', signalingOverrides(this.flags), async (host) => {
-      const section = host.config.plugins['file-transfer'] as unknown as FileTransferConfig | undefined;
-      const chunkSize = section?.chunkSize ?? configSchema.properties.chunkSize.default;
-      const progress = new ProgressReporter();
-      const results: SendResult[] = [];
-      let opened: Awaited<ReturnType<typeof host.openStream>> | undefined;
-      for (const file of files) {
-        let channel: FrameChannel;
-        if (opened) channel = await opened.peer.openStream(FILE_STREAM);
-        else {
-          opened = await host.openStream(target, FILE_STREAM);
-          channel = opened.channel;
+    return this.withPlugin(
+      fileTransfer,
+      'oneshot',
+      signalingOverrides(this.flags),
+      async ({ host, config }) => {
+        const { chunkSize } = config;
+        const progress = new ProgressReporter();
+        const results: SendResult[] = [];
+        let opened: Awaited<ReturnType<typeof host.openStream>> | undefined;
+        for (const file of files) {
+          let channel: FrameChannel;
+          if (opened) channel = await opened.peer.openStream(FILE_STREAM);
+          else {
+            opened = await host.openStream(target, FILE_STREAM);
+            channel = opened.channel;
+          }
+          const peerId = opened.peer.peer.agentId;
+          const size = (await stat(file.path)).size;
+          const events = new TransferEvents(host, { name: file.name, size, peer: peerId, direction: 'send' });
+          const view = { name: file.name, size, done: 0, sent: 0, startedAt: Date.now() };
+          try {
+            const result = await sendFile(channel, file, {
+              chunkSize,
+              onStart: (from) => {
+                view.done = from;
+                events.started(from);
+              },
+              onProgress: (done, sent) => {
+                view.done = done;
+                view.sent = sent;
+                progress.update(view);
+                events.bytes(done);
+              },
+            });
+            events.completed(result.hash, { savedAs: result.savedAs, resumedFrom: result.resumedFrom });
+            progress.finish(
+              view,
+              result.resumedFrom > 0 ? `verified (resumed at ${result.resumedFrom})` : 'verified',
+            );
+            if (!this.jsonEnabled()) this.log(`${result.name} → ${result.savedAs}  blake3 ${result.hash}`);
+            results.push(result);
+          } catch (error) {
+            const code = error instanceof TransferError ? error.code : 'IO_ERROR';
+            events.failed(code, (error as Error).message);
+            progress.finish(view, 'FAILED');
+            throw error;
+          }
         }
-        const peerId = opened.peer.peer.agentId;
-        const size = (await stat(file.path)).size;
-        const events = new TransferEvents(host, { name: file.name, size, peer: peerId, direction: 'send' });
-        const view = { name: file.name, size, done: 0, sent: 0, startedAt: Date.now() };
-        try {
-          const result = await sendFile(channel, file, {
-            chunkSize,
-            onStart: (from) => {
-              view.done = from;
-              events.started(from);
-            },
-            onProgress: (done, sent) => {
-              view.done = done;
-              view.sent = sent;
-              progress.update(view);
-              events.bytes(done);
-            },
-          });
-          events.completed(result.hash, { savedAs: result.savedAs, resumedFrom: result.resumedFrom });
-          progress.finish(
-            view,
-            result.resumedFrom > 0 ? `verified (resumed at ${result.resumedFrom})` : 'verified',
-          );
-          if (!this.jsonEnabled()) this.log(`${result.name} → ${result.savedAs}  blake3 ${result.hash}`);
-          results.push(result);
-        } catch (error) {
-          const code = error instanceof TransferError ? error.code : 'IO_ERROR';
-          events.failed(code, (error as Error).message);
-          progress.finish(view, 'FAILED');
-          throw error;
-        }
-      }
-      const route = opened ? await opened.peer.route() : null;
-      return {
-        peer: opened?.peer.peer.agentId ?? '',
-        ...(route ? { path: route.path, rttMs: route.rttMs } : {}),
-        files: results,
-      };
-    });
+        const route = opened ? await opened.peer.route() : null;
+        return {
+          peer: opened?.peer.peer.agentId ?? '',
+          ...(route ? { path: route.path, rttMs: route.rttMs } : {}),
+          files: results,
+        };
+      },
+    );
   }
 }
 

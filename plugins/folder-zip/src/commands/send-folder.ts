@@ -7,8 +7,9 @@ import {
   TransferError,
 } from '@mesh-agent/plugin-file-transfer';
 import { Args, Flags } from '@oclif/core';
-import { type FolderZipConfig, SYMLINK_POLICIES, type SymlinkPolicy } from '../config.js';
+import { SYMLINK_POLICIES, type SymlinkPolicy } from '../config.js';
 import { FolderEvents } from '../events.js';
+import folderZip from '../index.js';
 import { ZIP_STREAM } from '../protocol.js';
 import { type FolderSendResult, sendFolder } from '../sender.js';
 import { type FolderTree, FolderTreeError, walkFolder } from '../tree.js';
@@ -46,9 +47,8 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
 
   async run(): Promise<SendFolderOutput> {
     const target = targetFromFlags(this.flags);
-    return this.withHost('oneshot', signalingOverrides(this.flags), async (host) => {
-      const section = host.config.plugins['folder-zip'] as unknown as FolderZipConfig | undefined;
-      const policy: SymlinkPolicy = this.flags.symlinks ?? section?.symlinks ?? 'skip';
+    return this.withPlugin(folderZip, 'oneshot', signalingOverrides(this.flags), async ({ host, config }) => {
+      const policy: SymlinkPolicy = this.flags.symlinks ?? config.symlinks;
       let tree: FolderTree;
       try {
         tree = await walkFolder(resolve(this.args.dir), policy);
