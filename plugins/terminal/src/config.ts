@@ -19,11 +19,3 @@ export const terminalConfigSchema = {
     viewerStallSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
   },
 } as const;
-
-/** The section as the host validated it, with defaults for a section that was never validated. */
-export function terminalConfig(section: Record<string, unknown> | undefined): TerminalConfig {
-  return {
-    viewerBufferBytes: Number(section?.viewerBufferBytes ?? 8 * 1024 * 1024),
-    viewerStallSeconds: Number(section?.viewerStallSeconds ?? 30),
-  };
-}

@@ -12,6 +12,7 @@ import {
 } from '@mesh-agent/host';
 import { Args, Flags } from '@oclif/core';
 import { TERMINAL_STREAM } from '../constants.js';
+import terminal, { type TerminalApi } from '../index.js';
 import { enterRawMode, TERMINAL_RESET } from '../tty.js';
 import { ViewerClient, type ViewerResult } from '../viewer-client.js';
 import { JsonDisplay, RawDisplay, TtyDisplay } from '../viewer-display.js';
@@ -60,27 +61,22 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
       log: { level: flags['log-level'] ?? 'warn' },
     };
     // A fixed --listen port needs the daemon mode (oneshot always takes an ephemeral port).
-    const result = await this.withHost(listen ? 'daemon' : 'oneshot', overrides, async (host) => {
+    const mode = listen ? 'daemon' : 'oneshot';
+    const result = await this.withPlugin(terminal, mode, overrides, async ({ host, api }) => {
       const channel = target
         ? (await host.openStream(target, TERMINAL_STREAM)).channel
-        : await this.waitForSharer(host);
+        : await this.waitForSharer(host, api);
       return this.view(host, channel);
     });
     process.exitCode = this.report(result);
   }
 
   /** Reverse direct mode: accept one `terminal` stream from the sharer that holds the token. */
-  private async waitForSharer(host: Host): Promise<FrameChannel> {
+  private async waitForSharer(host: Host, api: TerminalApi): Promise<FrameChannel> {
     const grant = grantFromAcceptFlags(this.flags);
     if (!grant) throw new UsageError('--listen needs --session-id and --accept-token');
     host.acceptDirect(grant);
-    const incoming = new Promise<{ channel: FrameChannel; done: () => void }>((resolve) => {
-      host.hooks.stream.for(TERMINAL_STREAM).tapPromise('terminal', async ({ channel }) => {
-        // The handler holds the stream until the viewer is done with it.
-        await new Promise<void>((done) => resolve({ channel, done }));
-        return true;
-      });
-    });
+    const incoming = api.nextSharer();
     const status = host.status();
     const info = {
       event: 'waiting',
@@ -94,9 +90,7 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
         `[mesh-agent] waiting for a sharer at ${status.listen.map((a) => `${a.address}:${a.port}`).join(', ')} ` +
           `(fingerprint ${status.fingerprint})\n`,
       );
-    const { channel, done } = await incoming;
-    void channel.duplex.once('close', done);
-    return channel;
+    return incoming;
   }
 
   private async view(host: Host, channel: FrameChannel): Promise<ViewerResult> {

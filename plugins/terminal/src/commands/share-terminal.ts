@@ -1,6 +1,5 @@
 import {
   acceptFlags,
-  createHost,
   type FrameChannel,
   grantFromAcceptFlags,
   type Host,
@@ -12,8 +11,8 @@ import {
   UsageError,
 } from '@mesh-agent/host';
 import { Flags } from '@oclif/core';
-import { terminalConfig } from '../config.js';
-import { INVITE_EVENT, MAX_COLS, MAX_ROWS, TERMINAL_EVENTS, TERMINAL_STREAM } from '../constants.js';
+import { MAX_COLS, MAX_ROWS, TERMINAL_EVENTS, TERMINAL_STREAM } from '../constants.js';
+import terminal, { type TerminalApi } from '../index.js';
 import { KeySequenceScanner } from '../keys.js';
 import { PtySession } from '../pty-session.js';
 import { AsciicastRecorder } from '../recorder.js';
@@ -99,18 +98,14 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
     const { flags } = this;
     const size = this.initialSize();
     const listen = flags.listen ? parseHostPort(flags.listen, '--listen') : undefined;
-    const agent = await this.loadAgent({
+    const { host, config, api } = await this.openPlugin(terminal, {
       ...signalingOverrides(flags),
       quic: listen ?? { port: 0 },
       // Info logs would land in the middle of the shared screen.
       log: { level: flags['log-level'] ?? 'warn' },
     });
-    const config = terminalConfig(agent.config.plugins.terminal);
-    const host = await createHost(agent);
-    if (!host.messages.has('TERM_OUT'))
-      throw new UsageError(
-        'the terminal plugin is disabled in this agent’s config (plugins.terminal.enabled)',
-      );
+    if (flags.to && !host.config.signaling.url)
+      throw new UsageError('--to needs a signaling server (--server or signaling.url)');
     const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY) && !flags.json;
     const out = new OwnerOutput(tty, flags.json);
     const recorder = flags.record
@@ -137,10 +132,7 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
         if (name) host.emit(name, { owner: host.agentId, ...event });
       },
     });
-    host.hooks.stream.for(TERMINAL_STREAM).tapPromise('terminal', async ({ peer, channel }) => {
-      await session.attach(peer.agentId, channel);
-      return true;
-    });
+    api.serveViewers((viewer, channel) => session.attach(viewer, channel));
     const grant = grantFromAcceptFlags(flags);
     if (grant) host.acceptDirect(grant);
     // A daemon for viewers of this terminal only: the agent's own daemon keeps the other streams.
@@ -148,7 +140,7 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
     const status = host.status();
     out.ready({ agentId: host.agentId, fingerprint: status.fingerprint, listen: status.listen, ...size });
     host.emit(TERMINAL_EVENTS.shared, { owner: host.agentId, ...size, command: flags.command ?? null });
-    await this.invite(host, flags.to ?? [], out);
+    await invite(api, flags.to ?? [], out);
     if (flags['peer-addr']) void this.dialViewer(host, session, out);
 
     let stopped = false;
@@ -187,18 +179,6 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
       cols: this.flags.cols ?? local?.cols ?? 80,
       rows: this.flags.rows ?? local?.rows ?? 24,
     };
-  }
-
-  /** Tells each invited agent, through the signaling server, how to attach. */
-  private async invite(host: Host, agents: string[], out: OwnerOutput): Promise<void> {
-    if (agents.length === 0) return;
-    const signaling = host.signaling;
-    if (!signaling) throw new UsageError('--to needs a signaling server (--server or signaling.url)');
-    await signaling.whenConnected(10_000);
-    for (const to of agents) {
-      signaling.send(INVITE_EVENT, { to });
-      out.message(`invited ${to}`);
-    }
   }
 
   /** Reverse direct mode: the viewer listens, the sharer dials. */
@@ -323,6 +303,14 @@ function describe(event: ShareEvent): string | undefined {
       return `dropped ${event.viewer}: ${event.reason}`;
     default:
       return undefined;
+  }
+}
+
+/** Tells each invited agent, through the signaling server, how to attach. */
+async function invite(api: TerminalApi, agents: string[], out: OwnerOutput): Promise<void> {
+  for (const to of agents) {
+    await api.invite(to);
+    out.message(`invited ${to}`);
   }
 }
 
