@@ -206,17 +206,3 @@ export async function resolveToken(
 function expandHome(path: string): string {
   return path === '~' || path.startsWith('~/') ? resolve(homedir(), path.slice(2)) : resolve(path);
 }
-
-/** The section with defaults, for callers that read config the host may not have validated. */
-export function withDefaults(section: Partial<GotifyConfig> | undefined): GotifyConfig {
-  const s = section ?? {};
-  return {
-    ...s,
-    tokenEnv: s.tokenEnv ?? DEFAULTS.tokenEnv,
-    defaultPriority: s.defaultPriority ?? DEFAULTS.defaultPriority,
-    timeoutMs: s.timeoutMs ?? DEFAULTS.timeoutMs,
-    queue: { ...DEFAULTS.queue, ...s.queue },
-    retry: { ...DEFAULTS.retry, ...s.retry },
-    rules: s.rules ?? DEFAULT_RULES,
-  };
-}

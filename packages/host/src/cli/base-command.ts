@@ -3,7 +3,8 @@ import { mergeConfig as mergeOverrides } from '../config/env.js';
 import { ConfigError } from '../config/errors.js';
 import type { Host, HostMode } from '../host/host.js';
 import { LOG_LEVELS } from '../log/logger.js';
-import type { AnyMeshPlugin, AppliedPlugin } from '../plugins/types.js';
+import { pluginSection } from '../plugins/apply.js';
+import type { AnyMeshPlugin, AppliedPlugin, ConfigOf } from '../plugins/types.js';
 import { type AgentConfig, loadAgentConfig } from './agent-config.js';
 import { createHost } from './create-host.js';
 import { UsageError } from './errors.js';
@@ -98,11 +99,19 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
   ): Promise<PluginContext<P>> {
     const host = await createHost(await this.loadAgent(overrides));
     const applied = host.plugin(plugin);
-    if (!applied)
-      throw new UsageError(
-        `the ${plugin.name} plugin is disabled in this agent’s config (plugins.${plugin.name}.enabled)`,
-      );
+    if (!applied) throw pluginDisabled(plugin);
     return { host, ...applied };
+  }
+
+  /** `plugin`'s validated config, for a command that needs no host. Same refusal as openPlugin. */
+  protected async pluginConfig<P extends AnyMeshPlugin>(
+    plugin: P,
+    overrides: Record<string, unknown> = {},
+  ): Promise<ConfigOf<P>> {
+    const agent = await this.loadAgent(overrides);
+    if (!agent.plugins.some((loaded) => loaded.name === plugin.name)) throw pluginDisabled(plugin);
+    // loadAgentConfig validated the section against this plugin's schema and filled its defaults.
+    return pluginSection(agent.config, plugin.name) as ConfigOf<P>;
   }
 
   /** Runs `fn` with a started host and `plugin`'s config and API (see openPlugin); always stops the host. */
@@ -133,4 +142,10 @@ async function whileStarted<R>(host: Host, mode: HostMode, fn: () => Promise<R>)
   } finally {
     await host.stop();
   }
+}
+
+function pluginDisabled(plugin: AnyMeshPlugin): UsageError {
+  return new UsageError(
+    `the ${plugin.name} plugin is disabled in this agent’s config (plugins.${plugin.name}.enabled)`,
+  );
 }

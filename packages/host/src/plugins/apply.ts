@@ -58,7 +58,7 @@ export async function applyPlugins(
 ): Promise<ReadonlyMap<string, AppliedPlugin>> {
   const applied = new Map<string, AppliedPlugin>();
   for (const plugin of orderByDependencies(plugins, config)) {
-    const { enabled: _enabled, ...section } = config.plugins[plugin.name] ?? {};
+    const section = pluginSection(config, plugin.name);
     const deps: DependencyApis = Object.freeze(
       Object.fromEntries((plugin.dependsOn ?? []).map((name) => [name, applied.get(name)?.api])),
     );
@@ -66,4 +66,10 @@ export async function applyPlugins(
     applied.set(plugin.name, { config: section, api });
   }
   return applied;
+}
+
+/** A plugin's config section as its `apply` receives it: validated, defaults filled, without `enabled`. */
+export function pluginSection(config: Pick<HostConfig, 'plugins'>, name: string): Record<string, unknown> {
+  const { enabled: _enabled, ...section } = config.plugins[name] ?? {};
+  return section;
 }

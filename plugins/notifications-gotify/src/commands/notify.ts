@@ -2,8 +2,9 @@ import { MeshCommand, UsageError } from '@mesh-agent/host';
 import { Args, Errors, Flags } from '@oclif/core';
 import { backoffDelay, sleep } from '../backoff.js';
 import { type CreateMessage, type GotifyMessage, messageEndpoint, postMessage } from '../client.js';
-import { type GotifyConfig, PLUGIN_NAME, resolveToken, withDefaults } from '../config.js';
+import { type GotifyConfig, PLUGIN_NAME, resolveToken } from '../config.js';
 import { GotifyError, type GotifyFailure } from '../errors.js';
+import gotify from '../index.js';
 
 /** Exit codes by failure class, so scripts can tell a wrong token from a server that is down. */
 export const EXIT_CODES = { usage: 2, refused: 3, server: 4, unreachable: 5 } as const;
@@ -68,8 +69,7 @@ export default class Notify extends MeshCommand<typeof Notify> {
 
   async run(): Promise<GotifyMessage> {
     const { flags } = this;
-    const agent = await this.loadAgent();
-    const config = withDefaults(agent.config.plugins[PLUGIN_NAME] as Partial<GotifyConfig> | undefined);
+    const config = await this.pluginConfig(gotify);
     const url = flags.url ?? config.url;
     if (!url)
       throw new UsageError(
