@@ -1,4 +1,4 @@
-import { failureHeader, HEX_256, type MessageRegistry, strictHeader, UINT53 } from '@mesh-agent/host';
+import { defineMessage, HEX_256, type MessageRegistry, UINT53 } from '@mesh-agent/host';
 
 /** The data-plane stream type this plugin handles. */
 export const FILE_STREAM = 'file';
@@ -38,7 +38,7 @@ export const FAILURE_CODES = [
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];
 
-export interface FileMetaHeader {
+export type FileMetaHeader = {
   type: typeof FILE_META;
   /** A plain file name, no directories; the receiver checks it again (names.ts). */
   name: string;
@@ -48,41 +48,94 @@ export interface FileMetaHeader {
   /** Modification time, ms since the epoch. */
   mtime: number;
   chunk_size: number;
-}
+};
 
-const FAILURE = failureHeader(FAILURE_CODES);
+export const FileMeta = defineMessage<FileMetaHeader>(FILE_META, {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'size', 'mode', 'mtime', 'chunk_size'],
+  properties: {
+    // Bytes are checked by names.ts; 1024 characters only bounds the work before that.
+    name: { type: 'string', maxLength: 1024 },
+    size: UINT53,
+    mode: { type: 'integer', minimum: 0, maximum: 0o7777 },
+    mtime: { type: 'number', minimum: 0 },
+    chunk_size: { type: 'integer', minimum: 1, maximum: MAX_CHUNK },
+  },
+});
+
+export const FileAccept = defineMessage<{ type: typeof FILE_ACCEPT }>(FILE_ACCEPT, {
+  type: 'object',
+  additionalProperties: false,
+  required: [],
+  properties: {},
+});
+
+type Offset<T extends string> = { type: T; offset: number };
+const offset = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['offset'],
+  properties: { offset: UINT53 },
+} as const;
+export const FileStart = defineMessage<Offset<typeof FILE_START>>(FILE_START, offset);
+export const FileChunk = defineMessage<Offset<typeof FILE_CHUNK>>(FILE_CHUNK, offset, {
+  body: 'required',
+  maxBody: MAX_CHUNK,
+});
+
+export const FileResume = defineMessage<{ type: typeof FILE_RESUME; offset: number; prefix_hash: string }>(
+  FILE_RESUME,
+  {
+    type: 'object',
+    additionalProperties: false,
+    required: ['offset', 'prefix_hash'],
+    properties: { offset: UINT53, prefix_hash: HEX_256 },
+  },
+);
+
+export const FileDone = defineMessage<{ type: typeof FILE_DONE; hash: string }>(FILE_DONE, {
+  type: 'object',
+  additionalProperties: false,
+  required: ['hash'],
+  properties: { hash: HEX_256 },
+});
+
+export const FileVerified = defineMessage<{ type: typeof FILE_VERIFIED; hash: string; saved_as: string }>(
+  FILE_VERIFIED,
+  {
+    type: 'object',
+    additionalProperties: false,
+    required: ['hash', 'saved_as'],
+    properties: { hash: HEX_256, saved_as: { type: 'string' } },
+  },
+);
+
+type Failure<T extends string> = { type: T; code: FailureCode; reason: string };
+const failure = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['code', 'reason'],
+  properties: { code: { type: 'string', enum: FAILURE_CODES }, reason: { type: 'string', maxLength: 1024 } },
+} as const;
+export const FileReject = defineMessage<Failure<typeof FILE_REJECT>>(FILE_REJECT, failure);
+export const FileAbort = defineMessage<Failure<typeof FILE_ABORT>>(FILE_ABORT, failure);
+export const FileFailed = defineMessage<Failure<typeof FILE_FAILED>>(FILE_FAILED, failure);
 
 /** Header schemas of every frame of a `file` stream, registered once per host. */
 export function registerFileMessages(messages: MessageRegistry): void {
-  messages.register(
-    FILE_META,
-    strictHeader(['name', 'size', 'mode', 'mtime', 'chunk_size'], {
-      // Bytes are checked by names.ts; 1024 characters only bounds the work before that.
-      name: { type: 'string', maxLength: 1024 },
-      size: UINT53,
-      mode: { type: 'integer', minimum: 0, maximum: 0o7777 },
-      mtime: { type: 'number', minimum: 0 },
-      chunk_size: { type: 'integer', minimum: 1, maximum: MAX_CHUNK },
-    }),
+  messages.add(
+    FileMeta,
+    FileAccept,
+    FileResume,
+    FileReject,
+    FileStart,
+    FileChunk,
+    FileDone,
+    FileAbort,
+    FileVerified,
+    FileFailed,
   );
-  messages.register(FILE_ACCEPT, strictHeader([], {}));
-  messages.register(
-    FILE_RESUME,
-    strictHeader(['offset', 'prefix_hash'], { offset: UINT53, prefix_hash: HEX_256 }),
-  );
-  messages.register(FILE_REJECT, FAILURE);
-  messages.register(FILE_START, strictHeader(['offset'], { offset: UINT53 }));
-  messages.register(FILE_CHUNK, strictHeader(['offset'], { offset: UINT53 }), {
-    body: 'required',
-    maxBody: MAX_CHUNK,
-  });
-  messages.register(FILE_DONE, strictHeader(['hash'], { hash: HEX_256 }));
-  messages.register(FILE_ABORT, FAILURE);
-  messages.register(
-    FILE_VERIFIED,
-    strictHeader(['hash', 'saved_as'], { hash: HEX_256, saved_as: { type: 'string' } }),
-  );
-  messages.register(FILE_FAILED, FAILURE);
 }
 
 export { TransferError } from './outcome.js';

@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { chmod, open, statfs, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FrameChannel, IncomingStream, PeerInfo, PluginHost } from '@mesh-agent/host';
-import { isWireError, TimeoutError, withTimeout } from '@mesh-agent/host';
+import { type HeaderOf, isWireError, oneOf, TimeoutError, withTimeout } from '@mesh-agent/host';
 import type { FileTransferConfig } from './config.js';
 import { SequentialWriter, syncDirectory } from './disk-io.js';
 import { TransferEvents } from './events.js';
@@ -26,12 +26,15 @@ import {
   FILE_CHUNK,
   FILE_DONE,
   FILE_FAILED,
-  FILE_META,
   FILE_REJECT,
   FILE_RESUME,
-  FILE_START,
   FILE_VERIFIED,
+  FileAbort,
+  FileChunk,
+  FileDone,
+  FileMeta,
   type FileMetaHeader,
+  FileStart,
   MIN_CHUNK,
 } from './protocol.js';
 
@@ -77,8 +80,8 @@ export class FileReceiver {
     const log = host.log.child({ peer: peer.agentId });
     let meta: FileMetaHeader;
     try {
-      meta = (await withTimeout(channel.next([FILE_META]), META_TIMEOUT_MS, senderSilent(META_TIMEOUT_MS)))
-        .header as unknown as FileMetaHeader;
+      meta = (await withTimeout(channel.next([FileMeta]), META_TIMEOUT_MS, senderSilent(META_TIMEOUT_MS)))
+        .header;
     } catch (error) {
       log.warn({ err: (error as Error).message }, 'file stream without a valid FILE_META');
       channel.destroy();
@@ -167,12 +170,12 @@ export class FileReceiver {
         await channel.send({ type: FILE_ACCEPT });
       }
       const start = await withTimeout(
-        channel.next([FILE_START, FILE_ABORT]),
+        channel.next([FileStart, FileAbort]),
         START_TIMEOUT_MS,
         senderSilent(START_TIMEOUT_MS),
       );
       if (start.header.type === FILE_ABORT) throw senderAbort(start.header);
-      const from = start.header.offset as number;
+      const from = start.header.offset;
       if (from !== 0 && from !== offer)
         throw new ReceiveFailure('PROTOCOL', `FILE_START at ${from}, but only 0 or ${offer} were offered`);
       if (from === 0 && offer > 0) {
@@ -198,9 +201,11 @@ export class FileReceiver {
 
       for (;;) {
         const frame = await channel.next();
-        const { header, body } = frame;
+        const typed = oneOf(frame, [FileChunk, FileDone, FileAbort]);
+        if (!typed) throw new ReceiveFailure('PROTOCOL', `unexpected ${frame.header.type} during a transfer`);
+        const { header, body } = typed;
         if (header.type === FILE_CHUNK) {
-          const offset = header.offset as number;
+          const offset = header.offset;
           if (offset !== position)
             throw new ReceiveFailure(
               'PROTOCOL',
@@ -227,7 +232,7 @@ export class FileReceiver {
           if (hash !== header.hash)
             throw new ReceiveFailure(
               'HASH_MISMATCH',
-              `BLAKE3 mismatch: the received data hashes to ${hash}, the sender announced ${String(header.hash)}; the partial file was removed`,
+              `BLAKE3 mismatch: the received data hashes to ${hash}, the sender announced ${header.hash}; the partial file was removed`,
             );
           await file.sync();
           await handle.close();
@@ -247,10 +252,8 @@ export class FileReceiver {
           );
           events.completed(hash, { savedAs, resumedFrom: from });
           return channel.linger(LINGER_MS);
-        } else if (header.type === FILE_ABORT) {
-          throw senderAbort(header);
         } else {
-          throw new ReceiveFailure('PROTOCOL', `unexpected ${header.type} during a transfer`);
+          throw senderAbort(header);
         }
       }
     } catch (error) {
@@ -300,9 +303,8 @@ async function freeBytes(dir: string): Promise<number> {
   return stats.bavail * stats.bsize;
 }
 
-function senderAbort(header: Record<string, unknown>): ReceiveFailure {
-  const code = (header.code as FailureCode | undefined) ?? 'CHANGED';
-  return new ReceiveFailure(code, `the sender aborted: ${String(header.reason)}`);
+function senderAbort(header: HeaderOf<typeof FileAbort>): ReceiveFailure {
+  return new ReceiveFailure(header.code, `the sender aborted: ${header.reason}`);
 }
 
 /** Sorts any error into a failure: a lost connection keeps the part (resume), anything else drops it. */

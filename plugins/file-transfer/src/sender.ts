@@ -6,7 +6,6 @@ import { receiverVerdict, refusal, sendFailure } from './outcome.js';
 import { hashPrefix } from './part-files.js';
 import {
   FILE_ABORT,
-  FILE_ACCEPT,
   FILE_CHUNK,
   FILE_DONE,
   FILE_FAILED,
@@ -14,7 +13,11 @@ import {
   FILE_REJECT,
   FILE_RESUME,
   FILE_START,
-  FILE_VERIFIED,
+  FileAccept,
+  FileFailed,
+  FileReject,
+  FileResume,
+  FileVerified,
   TransferError,
 } from './protocol.js';
 
@@ -69,12 +72,12 @@ export async function sendFile(
       mtime: before.mtimeMs,
       chunk_size: opts.chunkSize,
     });
-    const answer = await channel.next([FILE_ACCEPT, FILE_RESUME, FILE_REJECT]);
+    const answer = await channel.next([FileAccept, FileResume, FileReject]);
     if (answer.header.type === FILE_REJECT) throw refusal(answer, 'the receiver refused the file');
     let hasher = new Blake3();
     let from = 0;
     if (answer.header.type === FILE_RESUME) {
-      const offset = answer.header.offset as number;
+      const offset = answer.header.offset;
       if (offset <= before.size) {
         // One read of the prefix instead of sending it: resume only if both sides hold the same bytes.
         await hashPrefix(file.path, offset, hasher);
@@ -86,7 +89,7 @@ export async function sendFile(
     opts.onStart?.(from, before.size);
 
     // The receiver may fail the transfer at any point (full disk, bad chunk): watch for its answer.
-    const verdict = channel.next([FILE_VERIFIED, FILE_FAILED]);
+    const verdict = channel.next([FileVerified, FileFailed]);
     let early: Frame | undefined;
     verdict.then(
       (frame) => {

@@ -1,4 +1,11 @@
-import { failureHeader, HEX_256, type MessageRegistry, strictHeader, UINT53 } from '@mesh-agent/host';
+import {
+  defineMessage,
+  failureHeader,
+  HEX_256,
+  type MessageRegistry,
+  strictHeader,
+  UINT53,
+} from '@mesh-agent/host';
 
 /** The data-plane stream type this plugin handles. */
 export const ZIP_STREAM = 'zip';
@@ -35,7 +42,7 @@ export const FAILURE_CODES = [
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];
 
-export interface ZipMetaHeader {
+export type ZipMetaHeader = {
   type: typeof ZIP_META;
   /** The folder's name: the ZIP's entries all start with `root/`. */
   root: string;
@@ -43,27 +50,55 @@ export interface ZipMetaHeader {
   dirs: number;
   /** Uncompressed bytes of all files. */
   bytes: number;
-}
+};
+
+export const ZipMeta = defineMessage<ZipMetaHeader>(ZIP_META, {
+  type: 'object',
+  additionalProperties: false,
+  required: ['root', 'files', 'dirs', 'bytes'],
+  properties: {
+    // Bytes are checked by names.ts; 1024 characters only bounds the work before that.
+    root: { type: 'string', maxLength: 1024 },
+    files: UINT53,
+    dirs: UINT53,
+    bytes: UINT53,
+  },
+});
+
+export const ZipData = defineMessage<{ type: typeof ZIP_DATA }>(
+  ZIP_DATA,
+  { type: 'object', additionalProperties: false, required: [], properties: {} },
+  { body: 'required', maxBody: MAX_DATA },
+);
+
+export const ZipEnd = defineMessage<{ type: typeof ZIP_END; hash: string; zip_bytes: number }>(ZIP_END, {
+  type: 'object',
+  additionalProperties: false,
+  required: ['hash', 'zip_bytes'],
+  properties: { hash: HEX_256, zip_bytes: UINT53 },
+});
+
+export const ZipAbort = defineMessage<{ type: typeof ZIP_ABORT; code: FailureCode; reason: string }>(
+  ZIP_ABORT,
+  {
+    type: 'object',
+    additionalProperties: false,
+    required: ['code', 'reason'],
+    properties: {
+      code: { type: 'string', enum: FAILURE_CODES },
+      reason: { type: 'string', maxLength: 1024 },
+    },
+  },
+);
 
 const FAILURE = failureHeader(FAILURE_CODES);
 
 /** Header schemas of every frame of a `zip` stream, registered once per host. */
 export function registerZipMessages(messages: MessageRegistry): void {
-  messages.register(
-    ZIP_META,
-    strictHeader(['root', 'files', 'dirs', 'bytes'], {
-      // Bytes are checked by names.ts; 1024 characters only bounds the work before that.
-      root: { type: 'string', maxLength: 1024 },
-      files: UINT53,
-      dirs: UINT53,
-      bytes: UINT53,
-    }),
-  );
+  messages.add(ZipMeta);
   messages.register(ZIP_ACCEPT, strictHeader([], {}));
   messages.register(ZIP_REJECT, FAILURE);
-  messages.register(ZIP_DATA, strictHeader([], {}), { body: 'required', maxBody: MAX_DATA });
-  messages.register(ZIP_END, strictHeader(['hash', 'zip_bytes'], { hash: HEX_256, zip_bytes: UINT53 }));
-  messages.register(ZIP_ABORT, FAILURE);
+  messages.add(ZipData, ZipEnd, ZipAbort);
   messages.register(
     ZIP_VERIFIED,
     strictHeader(['hash', 'saved_as', 'files', 'bytes'], {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Frame, FrameChannel, IncomingStream, PluginHost } from '@mesh-agent/host';
-import { isWireError, TimeoutError, withTimeout } from '@mesh-agent/host';
+import { type HeaderOf, isWireError, TimeoutError, withTimeout } from '@mesh-agent/host';
 import {
   Blake3,
   checkFileName,
@@ -18,12 +18,14 @@ import {
   type FailureCode,
   ZIP_ABORT,
   ZIP_ACCEPT,
-  ZIP_DATA,
   ZIP_END,
   ZIP_FAILED,
-  ZIP_META,
   ZIP_REJECT,
   ZIP_VERIFIED,
+  ZipAbort,
+  ZipData,
+  ZipEnd,
+  ZipMeta,
   type ZipMetaHeader,
 } from './protocol.js';
 import type { ByteSource } from './zip/input.js';
@@ -68,8 +70,8 @@ export class FolderReceiver {
     const log = host.log.child({ peer: peer.agentId });
     let meta: ZipMetaHeader;
     try {
-      meta = (await withTimeout(channel.next([ZIP_META]), META_TIMEOUT_MS, senderSilent(META_TIMEOUT_MS)))
-        .header as unknown as ZipMetaHeader;
+      meta = (await withTimeout(channel.next([ZipMeta]), META_TIMEOUT_MS, senderSilent(META_TIMEOUT_MS)))
+        .header;
     } catch (error) {
       log.warn({ err: (error as Error).message }, 'zip stream without a valid ZIP_META');
       channel.destroy();
@@ -202,7 +204,7 @@ export class FolderReceiver {
 /** The ZIP bytes of a `zip` stream: ZIP_DATA bodies (hashed as they arrive) until ZIP_END. */
 class ZipFrames implements ByteSource {
   bytes = 0;
-  end: { hash: string; zip_bytes: number } | undefined;
+  end: HeaderOf<typeof ZipEnd> | undefined;
   /** The last frames handed out, newest last: see `next`. */
   private readonly recent: Frame[] = [];
 
@@ -214,17 +216,14 @@ class ZipFrames implements ByteSource {
   async next(): Promise<Buffer | undefined> {
     if (this.end) return undefined;
     const frame = await withTimeout(
-      this.channel.next([ZIP_DATA, ZIP_END, ZIP_ABORT]),
+      this.channel.next([ZipData, ZipEnd, ZipAbort]),
       DATA_TIMEOUT_MS,
       senderSilent(DATA_TIMEOUT_MS),
     );
     if (frame.header.type === ZIP_ABORT)
-      throw new ReceiveFailure(
-        (frame.header.code as FailureCode | undefined) ?? 'CHANGED',
-        `the sender aborted: ${String(frame.header.reason)}`,
-      );
+      throw new ReceiveFailure(frame.header.code, `the sender aborted: ${frame.header.reason}`);
     if (frame.header.type === ZIP_END) {
-      this.end = frame.header as unknown as { hash: string; zip_bytes: number };
+      this.end = frame.header;
       return undefined;
     }
     this.hasher.update(frame.body);

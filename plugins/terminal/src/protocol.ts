@@ -1,4 +1,4 @@
-import { type MessageRegistry, strictHeader } from '@mesh-agent/host';
+import { defineMessage, type HeaderSchema, type MessageRegistry } from '@mesh-agent/host';
 import { MAX_COLS, MAX_INPUT_CHUNK, MAX_OUTPUT_CHUNK, MAX_ROWS, MAX_SNAPSHOT } from './constants.js';
 
 // Owner → viewer.
@@ -21,7 +21,14 @@ export const TERM_RESIZE = 'TERM_RESIZE';
 export const NOTICE_CODES = ['read_only', 'resync', 'control_denied', 'not_invited', 'dropped'] as const;
 export type NoticeCode = (typeof NOTICE_CODES)[number];
 
-export interface SnapshotHeader {
+const COLS = { type: 'integer', minimum: 1, maximum: MAX_COLS } as const;
+const ROWS = { type: 'integer', minimum: 1, maximum: MAX_ROWS } as const;
+const AGENT_ID = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$' } as const;
+const TEXT = { type: 'string', maxLength: 512 } as const;
+/** A header without fields besides `type`. */
+const NO_FIELDS = { type: 'object', additionalProperties: false, required: [], properties: {} } as const;
+
+export type SnapshotHeader = {
   type: typeof TERM_SNAPSHOT;
   cols: number;
   rows: number;
@@ -30,66 +37,115 @@ export interface SnapshotHeader {
   /** Agent id that holds control, or null. */
   controller: string | null;
   reason: 'join' | 'resync';
-}
+};
 
-export interface ResizeHeader {
-  type: typeof TERM_RESIZE;
-  cols: number;
-  rows: number;
-}
-
-export interface ControlHeader {
-  type: typeof TERM_CONTROL_GRANT | typeof TERM_CONTROL_REVOKE;
-  agent_id: string;
-  reason?: string;
-}
-
-export interface NoticeHeader {
-  type: typeof TERM_NOTICE;
-  code: NoticeCode;
-  message: string;
-}
-
-export interface ExitHeader {
-  type: typeof TERM_EXIT;
-  /** The program's exit code; null when a signal ended it. */
-  code: number | null;
-  signal: number | null;
-}
-
-const COLS = { type: 'integer', minimum: 1, maximum: MAX_COLS } as const;
-const ROWS = { type: 'integer', minimum: 1, maximum: MAX_ROWS } as const;
-const AGENT_ID = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$' } as const;
-const TEXT = { type: 'string', maxLength: 512 } as const;
-
-/** Header schemas of every frame of a `terminal` stream, registered once per host. */
-export function registerTerminalMessages(messages: MessageRegistry): void {
-  messages.register(
-    TERM_SNAPSHOT,
-    strictHeader(['cols', 'rows', 'owner', 'controller', 'reason'], {
+export const TermSnapshot = defineMessage<SnapshotHeader>(
+  TERM_SNAPSHOT,
+  // ajv's JSONSchemaType cannot spell a required `T | null` field (it maps null to optional).
+  <HeaderSchema<SnapshotHeader>>{
+    type: 'object',
+    additionalProperties: false,
+    required: ['cols', 'rows', 'owner', 'controller', 'reason'],
+    properties: {
       cols: COLS,
       rows: ROWS,
       owner: AGENT_ID,
       controller: { anyOf: [AGENT_ID, { type: 'null' }] },
-      reason: { enum: ['join', 'resync'] },
-    }),
-    { body: 'optional', maxBody: MAX_SNAPSHOT },
-  );
-  messages.register(TERM_OUT, strictHeader([], {}), { body: 'required', maxBody: MAX_OUTPUT_CHUNK });
-  messages.register(TERM_IN, strictHeader([], {}), { body: 'required', maxBody: MAX_INPUT_CHUNK });
-  messages.register(TERM_RESIZE, strictHeader(['cols', 'rows'], { cols: COLS, rows: ROWS }));
-  messages.register(TERM_CONTROL_REQUEST, strictHeader([], {}));
-  messages.register(TERM_CONTROL_GRANT, strictHeader(['agent_id'], { agent_id: AGENT_ID }));
-  messages.register(TERM_CONTROL_REVOKE, strictHeader(['agent_id'], { agent_id: AGENT_ID, reason: TEXT }));
-  messages.register(
-    TERM_NOTICE,
-    strictHeader(['code', 'message'], { code: { enum: [...NOTICE_CODES] }, message: TEXT }),
-  );
-  messages.register(
-    TERM_EXIT,
-    strictHeader(['code', 'signal'], {
-      code: { anyOf: [{ type: 'integer', minimum: -2147483648, maximum: 2147483647 }, { type: 'null' }] },
-      signal: { anyOf: [{ type: 'integer', minimum: 0, maximum: 255 }, { type: 'null' }] },
-    }),
+      reason: { type: 'string', enum: ['join', 'resync'] },
+    },
+  },
+  { body: 'optional', maxBody: MAX_SNAPSHOT },
+);
+
+export const TermOut = defineMessage<{ type: typeof TERM_OUT }>(TERM_OUT, NO_FIELDS, {
+  body: 'required',
+  maxBody: MAX_OUTPUT_CHUNK,
+});
+export const TermIn = defineMessage<{ type: typeof TERM_IN }>(TERM_IN, NO_FIELDS, {
+  body: 'required',
+  maxBody: MAX_INPUT_CHUNK,
+});
+export const TermControlRequest = defineMessage<{ type: typeof TERM_CONTROL_REQUEST }>(
+  TERM_CONTROL_REQUEST,
+  NO_FIELDS,
+);
+
+export const TermResize = defineMessage<{ type: typeof TERM_RESIZE; cols: number; rows: number }>(
+  TERM_RESIZE,
+  {
+    type: 'object',
+    additionalProperties: false,
+    required: ['cols', 'rows'],
+    properties: { cols: COLS, rows: ROWS },
+  },
+);
+
+export const TermControlGrant = defineMessage<{ type: typeof TERM_CONTROL_GRANT; agent_id: string }>(
+  TERM_CONTROL_GRANT,
+  { type: 'object', additionalProperties: false, required: ['agent_id'], properties: { agent_id: AGENT_ID } },
+);
+
+export const TermControlRevoke = defineMessage<{
+  type: typeof TERM_CONTROL_REVOKE;
+  agent_id: string;
+  /** ajv's JSONSchemaType makes optional fields nullable. */
+  reason?: string | null;
+}>(TERM_CONTROL_REVOKE, {
+  type: 'object',
+  additionalProperties: false,
+  required: ['agent_id'],
+  properties: { agent_id: AGENT_ID, reason: { ...TEXT, nullable: true } },
+});
+
+export const TermNotice = defineMessage<{ type: typeof TERM_NOTICE; code: NoticeCode; message: string }>(
+  TERM_NOTICE,
+  {
+    type: 'object',
+    additionalProperties: false,
+    required: ['code', 'message'],
+    properties: { code: { type: 'string', enum: NOTICE_CODES }, message: TEXT },
+  },
+);
+
+export type ExitHeader = {
+  type: typeof TERM_EXIT;
+  /** The program's exit code; null when a signal ended it. */
+  code: number | null;
+  signal: number | null;
+};
+
+export const TermExit = defineMessage<ExitHeader>(TERM_EXIT, <HeaderSchema<ExitHeader>>{
+  type: 'object',
+  additionalProperties: false,
+  required: ['code', 'signal'],
+  properties: {
+    code: { anyOf: [{ type: 'integer', minimum: -2147483648, maximum: 2147483647 }, { type: 'null' }] },
+    signal: { anyOf: [{ type: 'integer', minimum: 0, maximum: 255 }, { type: 'null' }] },
+  },
+});
+
+/** What a viewer accepts from the owner. */
+export const OWNER_MESSAGES = [
+  TermSnapshot,
+  TermOut,
+  TermResize,
+  TermControlGrant,
+  TermControlRevoke,
+  TermNotice,
+  TermExit,
+] as const;
+
+/** Header schemas of every frame of a `terminal` stream, registered once per host. */
+export function registerTerminalMessages(messages: MessageRegistry): void {
+  messages.add(
+    TermSnapshot,
+    TermOut,
+    TermIn,
+    TermResize,
+    TermControlRequest,
+    TermControlGrant,
+    TermControlRevoke,
+    TermNotice,
+    TermExit,
   );
 }

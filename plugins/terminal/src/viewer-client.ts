@@ -1,11 +1,8 @@
-import type { FrameChannel } from '@mesh-agent/host';
+import { type Frame, type FrameChannel, oneOf } from '@mesh-agent/host';
 import { MAX_INPUT_CHUNK } from './constants.js';
 import { KeySequenceScanner } from './keys.js';
 import {
-  type ControlHeader,
-  type ExitHeader,
-  type NoticeHeader,
-  type ResizeHeader,
+  OWNER_MESSAGES,
   type SnapshotHeader,
   TERM_CONTROL_GRANT,
   TERM_CONTROL_REQUEST,
@@ -73,7 +70,7 @@ export class ViewerClient {
   async run(): Promise<ViewerResult> {
     try {
       for await (const frame of this.channel) {
-        const result = this.onFrame(frame.header, frame.body);
+        const result = this.onFrame(frame);
         if (result) return result;
       }
     } catch (error) {
@@ -146,50 +143,52 @@ export class ViewerClient {
     this.sending = sending.then(sent, sent);
   }
 
-  private onFrame(header: { type: string; [k: string]: unknown }, body: Buffer): ViewerResult | undefined {
+  private onFrame(frame: Frame): ViewerResult | undefined {
+    const typed = oneOf(frame, OWNER_MESSAGES);
+    if (!typed) {
+      this.channel.destroy(new Error(`the owner may not send ${frame.header.type}`));
+      return { reason: 'lost', message: `unexpected ${frame.header.type} from the owner` };
+    }
+    const { header, body } = typed;
     switch (header.type) {
       case TERM_OUT:
         this.display.output(body);
         return undefined;
       case TERM_SNAPSHOT: {
-        const snapshot = header as unknown as SnapshotHeader;
-        this.owner = snapshot.owner;
-        this.controller = snapshot.controller;
-        this.display.snapshot(snapshot, body);
+        this.owner = header.owner;
+        this.controller = header.controller;
+        this.display.snapshot(header, body);
         return undefined;
       }
       case TERM_RESIZE: {
-        const { cols, rows } = header as unknown as ResizeHeader;
+        const { cols, rows } = header;
         this.display.resize(cols, rows);
         return undefined;
       }
       case TERM_CONTROL_GRANT: {
-        const { agent_id: agentId } = header as unknown as ControlHeader;
+        const { agent_id: agentId } = header;
         this.controller = agentId;
         this.display.control(agentId, agentId === this.selfId);
         return undefined;
       }
       case TERM_CONTROL_REVOKE: {
-        const { agent_id: agentId, reason } = header as unknown as ControlHeader;
+        const { agent_id: agentId, reason } = header;
         if (this.controller === agentId) this.controller = null;
-        if (agentId === this.selfId) this.display.control(this.controller, false, reason);
+        if (agentId === this.selfId) this.display.control(this.controller, false, reason ?? undefined);
         return undefined;
       }
       case TERM_NOTICE: {
-        const { code, message } = header as unknown as NoticeHeader;
+        const { code, message } = header;
         if (code === 'not_invited' || code === 'dropped') this.refusal = message;
         this.display.notice(code, message);
         return undefined;
       }
       case TERM_EXIT: {
-        const { code, signal } = header as unknown as ExitHeader;
+        const { code, signal } = header;
         this.display.exit(code, signal);
         void this.channel.end().catch(() => {});
         return { reason: 'exit', code, signal };
       }
-      default:
-        this.channel.destroy(new Error(`the owner may not send ${header.type}`));
-        return { reason: 'lost', message: `unexpected ${header.type} from the owner` };
     }
   }
 }

@@ -12,6 +12,7 @@ import {
 } from './codec.js';
 import { FrameDecoder } from './decoder.js';
 import { WireError } from './errors.js';
+import type { HeaderOf, MessageDefinition, TypedFrame } from './message.js';
 import type { MessageRegistry } from './registry.js';
 
 export interface FrameChannelOptions {
@@ -98,8 +99,17 @@ export class FrameChannel implements AsyncIterable<Frame> {
     this.bodies.release(frame.body);
   }
 
-  /** Reads the next frame; throws STREAM_ENDED at the end, UNEXPECTED_TYPE (and closes) on a wrong type. */
-  async next(expectedTypes?: readonly string[]): Promise<Frame> {
+  /**
+   * Reads the next frame; throws STREAM_ENDED at the end, UNEXPECTED_TYPE (and closes) on a wrong
+   * type. Given message definitions (`defineMessage`), the frame's header comes typed: the
+   * registry validated it against the schema those definitions registered.
+   */
+  async next<const D extends readonly MessageDefinition[]>(
+    expected: D,
+  ): Promise<TypedFrame<HeaderOf<D[number]>>>;
+  async next(expectedTypes?: readonly string[]): Promise<Frame>;
+  async next(expected?: readonly (string | MessageDefinition)[]): Promise<Frame> {
+    const expectedTypes = expected?.map((e) => (typeof e === 'string' ? e : e.type));
     const frame = await this.pull();
     const wanted = expectedTypes && expectedTypes.length > 0 ? expectedTypes.join(' or ') : 'a frame';
     if (!frame) throw new WireError('STREAM_ENDED', `stream ended while waiting for ${wanted}`);

@@ -15,6 +15,14 @@ export {
 export { FrameDecoder, type FrameDecoderOptions, parseHeader } from './decoder.js';
 export { isWireError, WireError, type WireErrorCode } from './errors.js';
 export {
+  defineMessage,
+  type HeaderOf,
+  type HeaderSchema,
+  type MessageDefinition,
+  oneOf,
+  type TypedFrame,
+} from './message.js';
+export {
   type BodyRule,
   type JSONSchemaObject,
   type MessageOptions,

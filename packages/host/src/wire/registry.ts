@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
 import type { Frame, FrameHeader } from './codec.js';
 import { WireError } from './errors.js';
+import type { MessageDefinition } from './message.js';
 
 /** A JSON Schema (draft-07) for a message header. */
 export type JSONSchemaObject = Record<string, unknown>;
@@ -58,6 +59,11 @@ export class MessageRegistry {
       throw new Error(`${type}: schema does not compile: ${reason}`, { cause: error });
     }
     this.specs.set(type, { validate, body, maxBody });
+  }
+
+  /** Registers message types declared with `defineMessage`. */
+  add(...definitions: readonly MessageDefinition[]): void {
+    for (const { type, schema, options } of definitions) this.register(type, schema, options);
   }
 
   has(type: string): boolean {
