@@ -241,8 +241,8 @@ export class Host implements PluginHost {
     streamType: string,
     fields: Record<string, unknown> = {},
   ): Promise<OpenedStream> {
-    const peer = await this.connect(target, streamType);
-    return { peer, channel: await peer.openStream(streamType, fields) };
+    const connection = await this.connect(target, streamType);
+    return { peer: connection.peer, connection, channel: await connection.openStream(streamType, fields) };
   }
 
   /** An authenticated connection to the peer: an existing one, or a new session. */

@@ -13,8 +13,10 @@ export type PeerTarget =
   | { agentId: string }
   | { address: string; port: number; sessionId: string; token: string; fingerprint: string };
 
+/** A stream a plugin opened: the peer it reached, the connection (for more streams), the channel. */
 export interface OpenedStream {
-  peer: PeerConnection;
+  peer: PeerInfo;
+  connection: PeerConnection;
   channel: FrameChannel;
 }
 

@@ -34,14 +34,14 @@ describe('P2P handshake and stream dispatch over real QUIC on loopback', () => {
       peerId: 'alice',
       peerFingerprint: alice.identity.fingerprint,
     });
-    const { peer, channel } = await alice.openStream(target, 'echo');
+    const { peer, connection, channel } = await alice.openStream(target, 'echo');
     // Direct mode: nobody vouches for an id, so the peer is named after its certificate.
-    expect(peer.peer.agentId).toBe(derivedAgentId(bob.identity.fingerprint));
+    expect(peer.agentId).toBe(derivedAgentId(bob.identity.fingerprint));
     await channel.send({ type: 'ECHO', n: 1 }, Buffer.from('hello'));
     const reply = await channel.next(['ECHO']);
     expect(reply.body.toString()).toBe('hello');
     await channel.end();
-    await peer.close();
+    await connection.close();
   });
 
   it('denies an unknown session, a wrong token, a reused and an expired token', async () => {

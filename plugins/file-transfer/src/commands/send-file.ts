@@ -54,12 +54,12 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
         let opened: Awaited<ReturnType<typeof host.openStream>> | undefined;
         for (const file of files) {
           let channel: FrameChannel;
-          if (opened) channel = await opened.peer.openStream(FILE_STREAM);
+          if (opened) channel = await opened.connection.openStream(FILE_STREAM);
           else {
             opened = await host.openStream(target, FILE_STREAM);
             channel = opened.channel;
           }
-          const peerId = opened.peer.peer.agentId;
+          const peerId = opened.peer.agentId;
           const size = (await stat(file.path)).size;
           const events = new TransferEvents(host, { name: file.name, size, peer: peerId, direction: 'send' });
           const view = { name: file.name, size, done: 0, sent: 0, startedAt: Date.now() };
@@ -91,9 +91,9 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
             throw error;
           }
         }
-        const route = opened ? await opened.peer.route() : null;
+        const route = opened ? await opened.connection.route() : null;
         return {
-          peer: opened?.peer.peer.agentId ?? '',
+          peer: opened?.peer.agentId ?? '',
           ...(route ? { path: route.path, rttMs: route.rttMs } : {}),
           files: results,
         };

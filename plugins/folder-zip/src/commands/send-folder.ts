@@ -62,7 +62,7 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
           `warning: ${tree.root}/${path}: not sent (a symlink or special file; symlinks are never followed)\n`,
         );
       const opened = await host.openStream(target, ZIP_STREAM);
-      const peer = opened.peer.peer.agentId;
+      const peer = opened.peer.agentId;
       const events = new FolderEvents(host, {
         root: tree.root,
         files: tree.files,

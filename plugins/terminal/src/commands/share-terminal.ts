@@ -188,7 +188,7 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
       const target = targetFromFlags({ ...this.flags, to: undefined });
       const opened = await host.openStream(target, TERMINAL_STREAM);
       channel = opened.channel;
-      await session.attach(opened.peer.peer.agentId, channel);
+      await session.attach(opened.peer.agentId, channel);
     } catch (error) {
       out.message(`could not reach the viewer: ${(error as Error).message}`);
       channel?.destroy();
