@@ -15,6 +15,7 @@ export default defineConfig({
             'plugins/*/test/**/*.test.ts',
             'packages/*/src/**/*.test.ts',
             'plugins/*/src/**/*.test.ts',
+            'examples/*/test/**/*.test.ts',
           ],
         },
       },
