@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { agentEnv, type Cli, CliProcess, REPO_CLI, runCli, type TempDirs } from './cli.js';
 
 export const ECHO_PLUGIN = resolve(import.meta.dirname, '../fixtures/echo-plugin');
@@ -37,12 +38,22 @@ export interface Agent {
   cli?: Cli;
 }
 
-/** An agent home with its identity created and, optionally, the echo fixture plugin linked. */
-export async function makeAgent(
-  dirs: TempDirs,
-  opts: { echo?: boolean; env?: NodeJS.ProcessEnv; cli?: Cli } = {},
-): Promise<Agent> {
-  const home = await dirs.make('mesh-agent-');
+export interface AgentOptions {
+  /** Link the echo fixture plugin. */
+  echo?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Written to `<home>/mesh-agent.config.json`, which the CLI finds from the home (its cwd in tests). */
+  config?: object;
+  /** Prefix of the home directory's name. */
+  prefix?: string;
+  /** The mesh-agent that runs its commands (default: the repository's). */
+  cli?: Cli;
+}
+
+/** An agent home with its identity created, and optionally a config file and the echo fixture plugin. */
+export async function makeAgent(dirs: TempDirs, opts: AgentOptions = {}): Promise<Agent> {
+  const home = await dirs.make(opts.prefix ?? 'mesh-agent-');
+  if (opts.config) await writeFile(join(home, 'mesh-agent.config.json'), JSON.stringify(opts.config));
   const env = agentEnv(home, opts.env);
   const cli = opts.cli ?? REPO_CLI;
   if (opts.echo) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createBLAKE3 } from 'hash-wasm';
 import {
@@ -10,7 +10,7 @@ import {
   runCli,
   TempDirs,
 } from '../../../../packages/host/test/helpers/cli.js';
-import { type Agent, peersOf, type Server } from '../../../../packages/host/test/helpers/mesh.js';
+import { type Agent, makeAgent, peersOf, type Server } from '../../../../packages/host/test/helpers/mesh.js';
 
 export { agentEnv, CliProcess, eventually, runCli, TempDirs };
 
@@ -21,19 +21,13 @@ export interface AgentSetup {
 }
 
 /** An agent home with a config file (found from the home, the CLI's cwd in tests) and its identity. */
-export async function makeFileAgent(dirs: TempDirs, setup: AgentSetup = {}): Promise<Agent> {
-  const home = await dirs.make('mesh-ft-');
+export function makeFileAgent(dirs: TempDirs, setup: AgentSetup = {}): Promise<Agent> {
   const config = {
     log: { level: 'info' },
     quic: { idleTimeoutMs: 4_000, keepAliveMs: 1_000, ...setup.quic },
     plugins: { 'file-transfer': setup.fileTransfer ?? {} },
   };
-  await writeFile(join(home, 'mesh-agent.config.json'), JSON.stringify(config));
-  const env = agentEnv(home);
-  const identity = await runCli(['identity', '--json'], env);
-  if (identity.code !== 0) throw new Error(`identity failed: ${identity.stderr}`);
-  const { agentId, fingerprint } = JSON.parse(identity.stdout) as { agentId: string; fingerprint: string };
-  return { home, env, id: agentId, fingerprint };
+  return makeAgent(dirs, { config, prefix: 'mesh-ft-' });
 }
 
 export async function randomFile(dir: string, name: string, bytes: number): Promise<string> {

@@ -1,7 +1,7 @@
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { agentEnv, runCli, type TempDirs } from '../../../../packages/host/test/helpers/cli.js';
-import type { Agent } from '../../../../packages/host/test/helpers/mesh.js';
+import type { TempDirs } from '../../../../packages/host/test/helpers/cli.js';
+import { type Agent, makeAgent } from '../../../../packages/host/test/helpers/mesh.js';
 
 export interface FolderAgentSetup {
   folderZip?: Record<string, unknown>;
@@ -9,8 +9,7 @@ export interface FolderAgentSetup {
 }
 
 /** An agent home whose config enables folder-zip (and file-transfer, unless `false`). */
-export async function makeFolderAgent(dirs: TempDirs, setup: FolderAgentSetup = {}): Promise<Agent> {
-  const home = await dirs.make('mesh-fz-');
+export function makeFolderAgent(dirs: TempDirs, setup: FolderAgentSetup = {}): Promise<Agent> {
   const config = {
     log: { level: 'info' },
     quic: { idleTimeoutMs: 4_000, keepAliveMs: 1_000 },
@@ -19,12 +18,7 @@ export async function makeFolderAgent(dirs: TempDirs, setup: FolderAgentSetup = 
       'folder-zip': setup.folderZip ?? {},
     },
   };
-  await writeFile(join(home, 'mesh-agent.config.json'), JSON.stringify(config));
-  const env = agentEnv(home);
-  const identity = await runCli(['identity', '--json'], env);
-  if (identity.code !== 0) throw new Error(`identity failed: ${identity.stderr}`);
-  const { agentId, fingerprint } = JSON.parse(identity.stdout) as { agentId: string; fingerprint: string };
-  return { home, env, id: agentId, fingerprint };
+  return makeAgent(dirs, { config, prefix: 'mesh-fz-' });
 }
 
 /** Every path under `dir` (relative, directories with a trailing slash), sorted. */
