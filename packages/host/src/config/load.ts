@@ -101,6 +101,8 @@ export function validateConfig(
     compiler().getSchema<HostConfig>(hostConfigSchema.$id) ??
     compiler().compile<HostConfig>(hostConfigSchema);
   const issues = validateHost(tree) ? [] : issuesFromAjv(validateHost.errors);
+  // A true boundary: only returned when validateHost accepted the tree (issues throw below); read
+  // before that only to collect the plugins' issues too.
   const config = tree as unknown as HostConfig;
   for (const plugin of plugins) {
     if (!plugin.schema) continue;
