@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import { attach } from '@mesh-agent/udp-batch';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BINDING, decodeStun, encodeStun } from '../../src/nat/stun.js';
 import { usernameAttribute } from '../../src/nat/stun-attributes.js';
@@ -29,8 +30,10 @@ interface Side {
 
 const sockets: dgram.Socket[] = [];
 const layers: PacketLayer[] = [];
+const ios: Array<ReturnType<typeof attach>> = [];
 afterEach(() => {
   for (const layer of layers.splice(0)) layer.close();
+  for (const io of ios.splice(0)) io.close();
   for (const socket of sockets.splice(0)) socket.close();
 });
 
@@ -46,14 +49,19 @@ async function side(): Promise<Side> {
   const socket = await udp();
   const counters = newCounters();
   const quic: Side['quic'] = [];
+  // The layer sends through the same batched I/O the driver gives it.
+  const io = attach(socket);
   const layer = new PacketLayer(
-    socket,
+    io,
     counters,
     { quic: (packet, from) => quic.push({ packet, from }), path() {}, pathLost() {} },
     FAST,
   );
   layers.push(layer);
-  socket.on('message', (msg, rinfo) => layer.receive(msg, rinfo));
+  io.startReceiving((buf, offset, length, address, port) =>
+    layer.receive(buf.subarray(offset, offset + length), address, port),
+  );
+  ios.push(io);
   return { socket, layer, counters, quic, port: socket.address().port };
 }
 
