@@ -52,6 +52,8 @@ export default class Run extends MeshCommand<typeof Run> {
         'not connected to the signaling server yet; retrying in the background',
       );
     });
+    // Listen for signals before saying we are ready: whoever reads that line may stop us at once.
+    const stopped = untilSignal();
     const status = host.status();
     if (this.jsonEnabled()) {
       // One compact line (oclif's logJson is multi-line), so scripts can read it while the daemon runs.
@@ -64,7 +66,7 @@ export default class Run extends MeshCommand<typeof Run> {
       this.log(`  plugins      ${status.capabilities.join(', ') || '(no stream types)'}`);
     }
     // A server that refuses the agent's credentials will not change its mind: stop with its reason.
-    const outcome = await Promise.race([untilSignal(), host.refused]);
+    const outcome = await Promise.race([stopped, host.refused]);
     host.log.info({ reason: typeof outcome === 'string' ? outcome : outcome.code }, 'shutting down');
     await host.stop();
     await control.close();

@@ -81,12 +81,14 @@ export default class Relay extends Command {
       await relay.hub.close();
       this.error(`cannot listen on ${flags.host}:${flags.port}: ${(error as Error).message}`, { exit: 1 });
     }
+    // Listen for signals before saying we are up: whoever reads that line may stop us at once.
+    const stopped = untilSignal();
     this.log(
       flags.json
         ? JSON.stringify({ url: listening.url, address: listening.address, port: listening.port })
         : `relay listening on ${listening.url}`,
     );
-    const signal = await untilSignal();
+    const signal = await stopped;
     log.info({ signal }, 'shutting down');
     await relay.stop();
   }

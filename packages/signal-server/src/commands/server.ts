@@ -172,6 +172,8 @@ export default class Server extends Command {
     } catch (error) {
       this.error(`cannot listen on ${flags.host}:${flags.port}: ${(error as Error).message}`, { exit: 1 });
     }
+    // Listen for signals before saying we are up: whoever reads that line may stop us at once.
+    const stopped = untilSignal();
     if (flags.json) {
       this.log(
         JSON.stringify({
@@ -189,7 +191,7 @@ export default class Server extends Command {
         `signal server listening on ${listening.url}${flags.open ? ' (open: no authentication)' : ''}`,
       );
     }
-    const signal = await untilSignal();
+    const signal = await stopped;
     log.info({ signal }, 'shutting down');
     await server.stop();
   }
