@@ -23,6 +23,9 @@ import { type PeerStanding, PeerStandings } from './peer-standings.js';
 
 export const HOST_VERSION = '0.1.0';
 
+/** How long a session request waits for the NAT discovery still under way. */
+const STUN_WAIT_MS = 500;
+
 export interface HostOptions {
   config: HostConfig;
   home: string;
@@ -257,8 +260,10 @@ export class Host implements PluginHost {
           'no signaling server configured: use direct mode (--peer-addr, --session-id, --token)',
         );
       await signaling.whenConnected(10_000);
-      // Candidates go with the request, so the peer can probe us at once; discovery takes one round trip.
-      await withTimeout(this.natReady, 3_000).catch(() => {});
+      // Candidates go with the request, so the peer can probe us at once; discovery takes one round
+      // trip. Without an answer by then (UDP blocked, or a slow STUN server), the session starts on
+      // the relay and moves to a direct path if one answers later.
+      await withTimeout(this.natReady, STUN_WAIT_MS).catch(() => {});
       const reach = this.reach;
       const traversal = reach && this.config.nat.traversal;
       const reply = await signaling.request(

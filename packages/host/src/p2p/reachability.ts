@@ -38,6 +38,8 @@ export interface ReachabilityOptions {
 export class Reachability {
   #nat: NatState = { kind: 'unknown', mapped: null };
   #serverPorts: number[] = [];
+  /** The first discovery has answered (or timed out): the NAT kind means what it says. */
+  #settled = false;
   #refresh: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ReachabilityOptions) {}
@@ -54,11 +56,15 @@ export class Reachability {
   /** Asks the STUN servers again; resolves with the new state (unchanged when there are none). */
   async discover(): Promise<NatState> {
     const servers = await this.#stunServers();
-    if (servers.length === 0) return this.#nat;
+    if (servers.length === 0) {
+      this.#settled = true;
+      return this.#nat;
+    }
     const mapped = await this.opts.endpoint.stun(servers).catch(() => servers.map(() => null));
     const local = this.opts.hostAddresses();
     const kind = classifyNat([mapped[0] ?? undefined, mapped[1] ?? undefined], local);
     this.#nat = { kind, mapped: mapped.find((m) => m !== null) ?? null };
+    this.#settled = true;
     return this.#nat;
   }
 
@@ -133,8 +139,11 @@ export class Reachability {
         .filter((c) => !isLoopbackAddress(c.address))
         .map(({ address, port }) => ({ address, port })),
       ...(relay ? { relay } : {}),
-      // Two NATs that map per destination never meet directly: don't make the relay wait.
+      // Two NATs that map per destination never meet directly: don't make the relay wait. Nor
+      // when STUN has not answered yet (UDP may be blocked here): probing goes on, and a direct
+      // path that answers later takes over.
       preferRelay:
+        !this.#settled ||
         this.#nat.kind === 'udp-blocked' ||
         peerNat === 'udp-blocked' ||
         (hopeless(this.#nat.kind) && hopeless(peerNat)),

@@ -54,6 +54,7 @@ export class PunchSession {
   #relay: RelayClient | null = null;
   #relayUp = false;
   #graceOver = false;
+  #peerOnRelay = false;
   #current: PathInfo | null = null;
   #closed = false;
   readonly #candidates: Endpoint[];
@@ -156,7 +157,16 @@ export class PunchSession {
   #openRelay(relay: { url: string; grant: string }): void {
     const client = new RelayClient({ url: relay.url, grant: relay.grant });
     this.#relay = client;
-    client.on('datagram', (datagram) => this.deps.deliver(datagram));
+    client.on('datagram', (datagram) => {
+      // The peer already sends on the relay: answer there at once rather than after the grace
+      // (its first packet would otherwise wait for QUIC's retransmission, a second).
+      if (!this.#current) {
+        this.#peerOnRelay = true;
+        this.#relayUp = true;
+        this.#choose();
+      }
+      this.deps.deliver(datagram);
+    });
     client.on('peer', (state) => {
       this.#relayUp = state === 'present';
       this.#choose();
@@ -182,7 +192,7 @@ export class PunchSession {
     if (this.#closed) return;
     let next: PathInfo | null = null;
     if (this.#direct) next = { sessionId: this.spec.sessionId, kind: 'direct', remote: this.#direct };
-    else if (this.#relayUp && (this.#graceOver || this.spec.preferRelay))
+    else if (this.#relayUp && (this.#graceOver || this.spec.preferRelay || this.#peerOnRelay))
       next = { sessionId: this.spec.sessionId, kind: 'relay', remote: null };
     const same =
       next?.kind === this.#current?.kind &&
