@@ -16,6 +16,7 @@ import {
   listFiles,
   makeFileAgent,
   parseJson,
+  partBytes,
   randomFile,
   runCli,
   type SentFile,
@@ -24,13 +25,6 @@ import {
 
 const MIB = 1024 * 1024;
 type Output = { peer: string; files: SentFile[] };
-
-/** Bytes of the (single) part file in a download directory, 0 when there is none. */
-async function partBytes(downloads: string): Promise<number> {
-  const parts = (await listFiles(downloads)).filter((f) => f.startsWith(PARTIAL_DIR) && f.endsWith('.part'));
-  if (parts.length === 0) return 0;
-  return (await stat(join(downloads, parts[0] as string)).catch(() => ({ size: 0 }))).size;
-}
 
 describe('send-file between real processes', () => {
   const dirs = new TempDirs();

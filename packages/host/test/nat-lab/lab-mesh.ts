@@ -59,9 +59,21 @@ export class LabMesh {
     this.serverUrl = (await server.waitForJson<{ url: string }>('url', 30_000)).url;
   }
 
-  async env(name: string): Promise<NodeJS.ProcessEnv> {
+  /** A standalone `mesh-agent relay` in pub, on the lab's server address. */
+  async startRelay(port: number, secretFile: string): Promise<CliProcess> {
+    const args = ['relay', '--host', this.lab.serverAddress, '--port', String(port)];
+    const relay = this.spawn('pub', [...args, '--secret-file', secretFile, '--json'], process.env);
+    await relay.waitForJson('url', 30_000);
+    return relay;
+  }
+
+  async home(name: string): Promise<string> {
     if (!this.#homes.has(name)) this.#homes.set(name, await this.dirs.make(`nat-${name}-`));
-    return agentEnv(this.#homes.get(name)!, { MESH_AGENT_ID: name });
+    return this.#homes.get(name)!;
+  }
+
+  async env(name: string): Promise<NodeJS.ProcessEnv> {
+    return agentEnv(await this.home(name), { MESH_AGENT_ID: name });
   }
 
   async daemon(name: string): Promise<CliProcess> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createBLAKE3 } from 'hash-wasm';
 import {
@@ -11,6 +11,7 @@ import {
   TempDirs,
 } from '../../../../packages/host/test/helpers/cli.js';
 import { type Agent, makeAgent, peersOf, type Server } from '../../../../packages/host/test/helpers/mesh.js';
+import { PARTIAL_DIR } from '../../src/part-files.js';
 
 export { agentEnv, CliProcess, eventually, runCli, TempDirs };
 
@@ -59,6 +60,13 @@ export async function listFiles(dir: string): Promise<string[]> {
     .filter((e) => e.isFile())
     .map((e) => join(e.parentPath ?? e.path, e.name).slice(dir.length + 1))
     .sort();
+}
+
+/** Bytes of the (single) part file in a download directory, 0 when there is none. */
+export async function partBytes(downloads: string): Promise<number> {
+  const parts = (await listFiles(downloads)).filter((f) => f.startsWith(PARTIAL_DIR) && f.endsWith('.part'));
+  if (parts.length === 0) return 0;
+  return (await stat(join(downloads, parts[0] as string)).catch(() => ({ size: 0 }))).size;
 }
 
 export function sendFileArgs(files: string[], target: string[]): string[] {
