@@ -45,6 +45,10 @@ describe('control hand-off between a TTY owner and TTY viewers', () => {
     const bobView = new JsonCli(['attach-terminal', owner.id, '--server', server.url, '--json'], bob.env);
     cleanups.push(() => bobView.kill('SIGKILL'));
     await aliceTty.waitFor('shared-ready');
+    // Both say how they reached the sharer: same machine, so a direct path.
+    await aliceTty.waitFor(`connected to ${owner.id} (direct path, rtt`);
+    const connected = await bobView.waitFor((l) => l.event === 'connected', 'connected');
+    expect(connected).toMatchObject({ sharer: owner.id, path: 'direct', rttMs: expect.any(Number) });
     await bobView.waitFor((l) => l.event === 'snapshot', 'snapshot');
 
     // Read-only: keys and resizes are dropped and reported to the owner.

@@ -63,9 +63,17 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
     // A fixed --listen port needs the daemon mode (oneshot always takes an ephemeral port).
     const mode = listen ? 'daemon' : 'oneshot';
     const result = await this.withPlugin(terminal, mode, overrides, async ({ host, api }) => {
-      const channel = target
-        ? (await host.openStream(target, TERMINAL_STREAM)).channel
-        : await this.waitForSharer(host, api);
+      let channel: FrameChannel;
+      if (target) {
+        const opened = await host.openStream(target, TERMINAL_STREAM);
+        const { path, rttMs } = await opened.connection.route();
+        const rtt = rttMs === null ? '' : `, rtt ${rttMs} ms`;
+        this.notice(
+          { event: 'connected', sharer: opened.peer.agentId, path, rttMs },
+          `connected to ${opened.peer.agentId} (${path} path${rtt})`,
+        );
+        channel = opened.channel;
+      } else channel = await this.waitForSharer(host, api);
       return this.view(host, channel);
     });
     process.exitCode = this.report(result);
@@ -127,24 +135,25 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
     }
   }
 
+  /** A JSON line on stdout with --json, else a line on stderr (stdout carries the terminal). */
+  private notice(value: Record<string, unknown>, text: string): void {
+    if (this.flags.json) process.stdout.write(`${JSON.stringify(value)}\n`);
+    else process.stderr.write(`[mesh-agent] ${text}\n`);
+  }
+
   /** Prints how the session ended; returns the exit code (the program's, like ssh). */
   private report(result: ViewerResult): number {
-    const json = this.flags.json;
-    const say = (value: Record<string, unknown>, text: string) => {
-      if (json) process.stdout.write(`${JSON.stringify(value)}\n`);
-      else process.stderr.write(`[mesh-agent] ${text}\n`);
-    };
     switch (result.reason) {
       case 'exit':
         return result.code ?? 128 + (result.signal ?? 0);
       case 'detached':
-        say({ event: 'detached' }, 'detached; the shared terminal keeps running');
+        this.notice({ event: 'detached' }, 'detached; the shared terminal keeps running');
         return 0;
       case 'refused':
-        say({ event: 'refused', message: result.message }, `refused: ${result.message}`);
+        this.notice({ event: 'refused', message: result.message }, `refused: ${result.message}`);
         return 1;
       case 'lost':
-        say({ event: 'lost', message: result.message }, `connection lost: ${result.message}`);
+        this.notice({ event: 'lost', message: result.message }, `connection lost: ${result.message}`);
         return 1;
     }
   }
