@@ -16,6 +16,10 @@ export interface FileTransferConfig {
   maxSize: number;
   /** Chunk size this agent uses when sending. */
   chunkSize: number;
+  /** Bytes that transfers in progress (files and folders) may hold together. */
+  maxInFlightBytes: number;
+  /** Age after which an untouched `.part` file (an abandoned transfer) is removed, in ms. */
+  partMaxAgeMs: number;
 }
 
 export const configSchema = {
@@ -27,6 +31,8 @@ export const configSchema = {
     allowFrom: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 128 }, default: [] },
     maxSize: { type: 'integer', minimum: 0, default: 64 * 1024 ** 3 },
     chunkSize: { type: 'integer', minimum: MIN_CHUNK, maximum: MAX_CHUNK, default: DEFAULT_CHUNK },
+    maxInFlightBytes: { type: 'integer', minimum: 0, default: 64 * 1024 ** 3 },
+    partMaxAgeMs: { type: 'integer', minimum: 1000, default: 7 * 24 * 60 * 60_000 },
   },
 } as const;
 

@@ -1,4 +1,3 @@
-import { constants } from 'node:fs';
 import { link } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -62,6 +61,3 @@ export async function linkWithoutOverwrite(source: string, dir: string, name: st
   }
   throw new Error(`${name}: 10000 files of that name exist already`);
 }
-
-/** Flags for opening a `.part` file: never follow a symlink planted in the download directory. */
-export const NO_FOLLOW = constants.O_NOFOLLOW;

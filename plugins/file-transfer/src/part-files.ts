@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Blake3 } from './hasher.js';
+import { openPlainFile, writeNewFile } from './no-follow.js';
 
 /** Hidden folder of the download directory holding unfinished transfers. */
 export const PARTIAL_DIR = '.mesh-partial';
@@ -33,27 +33,39 @@ export async function partFilesFor(downloadDir: string, peer: string, name: stri
   return { part: join(dir, `${key}.part`), sidecar: join(dir, `${key}.part.json`) };
 }
 
-/** Bytes of a part file that belong to `identity`, or 0 when there is none or it is another file's. */
+/**
+ * Bytes of a part file that belong to `identity`, or 0 when there is none or it is another file's.
+ * Neither file is read through a symlink: a link planted there is not a resumable part.
+ */
 export async function resumableBytes(files: PartFiles, identity: PartIdentity): Promise<number> {
   try {
-    const recorded = JSON.parse(await readFile(files.sidecar, 'utf8')) as Partial<PartIdentity>;
+    const recorded = JSON.parse(await readPlain(files.sidecar)) as Partial<PartIdentity>;
     const same =
       recorded.peer === identity.peer &&
       recorded.name === identity.name &&
       recorded.size === identity.size &&
       recorded.mtime === identity.mtime;
     if (!same) return 0;
-    const { size } = await stat(files.part);
-    return size <= identity.size ? size : 0;
+    const part = await openPlainFile(files.part);
+    try {
+      const { size } = await part.stat();
+      return size <= identity.size ? size : 0;
+    } finally {
+      await part.close();
+    }
   } catch {
     return 0;
   }
 }
 
-/** Writes the sidecar atomically (temp file + rename): a crash never leaves half of one. */
+/**
+ * Writes the sidecar atomically (a new temp file, then rename): a crash never leaves half of one,
+ * and a symlink at either name is replaced, never written through.
+ */
 export async function writeSidecar(files: PartFiles, identity: PartIdentity): Promise<void> {
   const temp = `${files.sidecar}.tmp`;
-  await writeFile(temp, JSON.stringify(identity), { mode: 0o600 });
+  await rm(temp, { force: true });
+  await writeNewFile(temp, JSON.stringify(identity));
   await rename(temp, files.sidecar);
 }
 
@@ -61,7 +73,7 @@ export async function removePart(files: PartFiles): Promise<void> {
   await Promise.all([rm(files.part, { force: true }), rm(files.sidecar, { force: true })]);
 }
 
-/** Feeds the first `bytes` of `path` to `hasher` (the resume check reads the prefix once). */
+/** Feeds the first `bytes` of the part file at `path` to `hasher` (the resume check reads the prefix once). */
 export async function hashPrefix(
   path: string,
   bytes: number,
@@ -70,9 +82,19 @@ export async function hashPrefix(
 ): Promise<void> {
   if (bytes === 0) return;
   let seen = 0;
-  for await (const data of createReadStream(path, { start: 0, end: bytes - 1, highWaterMark: chunk })) {
+  const file = await openPlainFile(path);
+  for await (const data of file.createReadStream({ start: 0, end: bytes - 1, highWaterMark: chunk })) {
     seen += (data as Buffer).length;
     hasher.update(data as Buffer);
   }
   if (seen !== bytes) throw new Error(`${path} holds ${seen} bytes, expected at least ${bytes}`);
+}
+
+async function readPlain(path: string): Promise<string> {
+  const file = await openPlainFile(path);
+  try {
+    return await file.readFile('utf8');
+  } finally {
+    await file.close();
+  }
 }

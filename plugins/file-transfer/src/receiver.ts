@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { chmod, open, statfs, unlink, utimes } from 'node:fs/promises';
+import { rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FrameChannel, IncomingStream, PeerInfo, PluginHost } from '@mesh-agent/host';
 import { type HeaderOf, isWireError, oneOf, TimeoutError, withTimeout } from '@mesh-agent/host';
@@ -7,7 +7,9 @@ import type { FileTransferConfig } from './config.js';
 import { SequentialWriter, syncDirectory } from './disk-io.js';
 import { TransferEvents } from './events.js';
 import { Blake3 } from './hasher.js';
+import { receivedMode } from './modes.js';
 import { checkFileName, linkWithoutOverwrite, UnsafeNameError } from './names.js';
+import { openPlainFile, setModeAndTime } from './no-follow.js';
 import {
   hashPrefix,
   type PartFiles,
@@ -37,6 +39,7 @@ import {
   FileStart,
   MIN_CHUNK,
 } from './protocol.js';
+import { NoSpaceError, type Reservation } from './space.js';
 
 /** How long a sender may take to announce its file, and to answer a resume offer (it hashes its prefix). */
 const META_TIMEOUT_MS = 15_000;
@@ -61,6 +64,8 @@ export interface ReceiverOptions {
   downloadDir: string;
   /** The accept policy's answer for the peer. */
   admit(peer: PeerInfo): Decision;
+  /** Space for a transfer, shared with every other transfer in progress (SpaceReservations). */
+  reserve(bytes: number): Promise<Reservation>;
 }
 
 interface Active {
@@ -74,6 +79,11 @@ export class FileReceiver {
   private readonly active = new Map<string, Active>();
 
   constructor(private readonly opts: ReceiverOptions) {}
+
+  /** Whether a transfer in progress writes the part file at `part` (the sweeper leaves it alone). */
+  isReceiving(part: string): boolean {
+    return this.active.has(part);
+  }
 
   async handle({ peer, channel }: IncomingStream): Promise<void> {
     const { host, config } = this.opts;
@@ -147,20 +157,21 @@ export class FileReceiver {
     events: TransferEvents,
     log: PluginHost['log'],
   ): Promise<void> {
-    const { downloadDir } = this.opts;
     const startedAt = Date.now();
     let offer = await resumableBytes(files, identity);
-    const free = await freeBytes(downloadDir);
-    if (free < meta.size - offer) {
-      const reason = `not enough space in the download directory: ${meta.size - offer} bytes needed, ${free} free`;
-      log.warn({ name: meta.name }, reason);
-      events.failed('NO_SPACE', reason);
-      await channel.send({ type: FILE_REJECT, code: 'NO_SPACE', reason }).catch(() => {});
+    let space: Reservation;
+    try {
+      space = await this.opts.reserve(meta.size - offer);
+    } catch (error) {
+      if (!(error instanceof NoSpaceError)) throw error;
+      log.warn({ name: meta.name }, error.message);
+      events.failed('NO_SPACE', error.message);
+      await channel.send({ type: FILE_REJECT, code: 'NO_SPACE', reason: error.message }).catch(() => {});
       return channel.linger(LINGER_MS);
     }
     let hasher = new Blake3();
     let position = 0;
-    let fd: Awaited<ReturnType<typeof open>> | undefined;
+    let fd: Awaited<ReturnType<typeof openPlainFile>> | undefined;
     let writer: SequentialWriter | undefined;
     try {
       if (offer > 0) {
@@ -185,9 +196,11 @@ export class FileReceiver {
       }
       position = from;
       await writeSidecar(files, identity);
-      const flags =
-        constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (from === 0 ? constants.O_TRUNC : 0);
-      const handle = await open(files.part, flags, 0o600);
+      // A fresh start replaces whatever is at the part path (a link planted there included);
+      // a resume reopens the plain file resumableBytes measured. Neither follows a link.
+      if (from === 0) await rm(files.part, { force: true });
+      const flags = constants.O_RDWR | (from === 0 ? constants.O_CREAT | constants.O_EXCL : 0);
+      const handle = await openPlainFile(files.part, flags);
       fd = handle;
       // Flushed while it arrives, so the final fsync does not keep the sender waiting.
       const file = new SequentialWriter(handle, from);
@@ -234,6 +247,8 @@ export class FileReceiver {
               'HASH_MISMATCH',
               `BLAKE3 mismatch: the received data hashes to ${hash}, the sender announced ${header.hash}; the partial file was removed`,
             );
+          // Through the descriptor: the mode and time land on this file, whatever the path holds.
+          await setModeAndTime(handle, receivedMode(meta.mode, 'file'), meta.mtime);
           await file.sync();
           await handle.close();
           fd = undefined;
@@ -276,14 +291,12 @@ export class FileReceiver {
       }
     } finally {
       await fd?.close().catch(() => {});
+      space.release();
     }
   }
 
   /** Moves a verified part file into the download directory under a free name; fsyncs the directory. */
   private async place(files: PartFiles, meta: FileMetaHeader): Promise<string> {
-    await chmod(files.part, (meta.mode & 0o755) | 0o600);
-    const mtime = meta.mtime / 1000;
-    await utimes(files.part, mtime, mtime);
     const savedAs = await linkWithoutOverwrite(files.part, this.opts.downloadDir, meta.name);
     try {
       await unlink(files.part);
@@ -296,11 +309,6 @@ export class FileReceiver {
     }
     return savedAs;
   }
-}
-
-async function freeBytes(dir: string): Promise<number> {
-  const stats = await statfs(dir);
-  return stats.bavail * stats.bsize;
 }
 
 function senderAbort(header: HeaderOf<typeof FileAbort>): ReceiveFailure {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FrameChannel } from '@mesh-agent/host';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,9 +10,9 @@ import {
   startDaemon,
   startServer,
 } from '../../../packages/host/test/helpers/mesh.js';
-import { PARTIAL_DIR } from '../src/part-files.js';
+import { PARTIAL_DIR, partFilesFor } from '../src/part-files.js';
 import { blake3Hex, CraftedSender, meta } from './helpers/crafted-sender.js';
-import { joined, listFiles, makeFileAgent, TempDirs } from './helpers/fixtures.js';
+import { eventually, joined, listFiles, makeFileAgent, TempDirs } from './helpers/fixtures.js';
 
 const ANSWERS = ['FILE_ACCEPT', 'FILE_RESUME', 'FILE_REJECT', 'FILE_VERIFIED', 'FILE_FAILED'];
 
@@ -211,22 +211,29 @@ describe('a receiving daemon against a misbehaving sender', () => {
       expect(String(answer.reason)).toMatch(/not enough space/);
     });
 
+    it('refuses a second transfer that fits alone but not next to the first', async (ctx) => {
+      if (!mounted) ctx.skip();
+      const size = 5 * 1024 * 1024;
+      const first = await sender.open(carol.id);
+      await begin(first, 'held.bin', size);
+      const second = await sender.open(carol.id);
+      await second.send(meta('late.bin', size));
+      const answer = await verdict(second);
+      expect(answer).toMatchObject({ type: 'FILE_REJECT', code: 'NO_SPACE' });
+      expect(String(answer.reason)).toMatch(/transfers in progress hold/);
+      await first.send({ type: 'FILE_ABORT', code: 'IO_ERROR', reason: 'test over' });
+      await verdict(first).catch(() => {});
+      await eventually(async () => (await listFiles(tmpfs)).length === 0, 5_000, 50);
+    });
+
     it('fails with NO_SPACE when the disk fills up mid-transfer and removes the partial file', async (ctx) => {
       if (!mounted) ctx.skip();
       const size = 6 * 1024 * 1024;
       const piece = bytes(65_536, 5);
-      // Both pass the free-space check (8 MiB free); together they cannot fit.
-      const first = await sender.open(carol.id);
+      // Accepted with 8 MiB free; then something else takes 4 MiB of it.
       const second = await sender.open(carol.id);
-      await begin(first, 'first.bin', size);
       await begin(second, 'second.bin', size);
-      for (let offset = 0; offset < size; offset += piece.length)
-        await first.send({ type: 'FILE_CHUNK', offset }, piece);
-      await first.send({
-        type: 'FILE_DONE',
-        hash: await blake3Hex(...Array(size / piece.length).fill(piece)),
-      });
-      expect(await verdict(first)).toMatchObject({ type: 'FILE_VERIFIED', saved_as: 'first.bin' });
+      await writeFile(join(tmpfs, 'first.bin'), bytes(4 * 1024 * 1024));
       let failed: Record<string, unknown> | undefined;
       const answer = verdict(second).then((h) => {
         failed = h;
@@ -239,5 +246,97 @@ describe('a receiving daemon against a misbehaving sender', () => {
       expect((await listFiles(tmpfs)).filter((f) => !f.startsWith(PARTIAL_DIR))).toEqual(['first.bin']);
       expect((await listFiles(tmpfs)).filter((f) => f.startsWith(PARTIAL_DIR))).toEqual([]);
     });
+  });
+
+  it('replaces links planted at the part and sidecar paths, never writing through them', async () => {
+    const files = await partFilesFor(downloads, sender.host.agentId, 'planted.bin');
+    const victims = { part: join(bob.home, 'victim-part'), sidecar: join(bob.home, 'victim-sidecar') };
+    for (const [kind, victim] of Object.entries(victims)) {
+      await writeFile(victim, 'precious');
+      await symlink(victim, files[kind as keyof typeof victims]);
+    }
+    const data = bytes(60_000, 4);
+    const channel = await sender.open(bob.id);
+    await begin(channel, 'planted.bin', data.length);
+    await channel.send({ type: 'FILE_CHUNK', offset: 0 }, data);
+    await channel.send({ type: 'FILE_DONE', hash: await blake3Hex(data) });
+    const answer = await verdict(channel);
+    expect(answer, String(answer.reason)).toMatchObject({ type: 'FILE_VERIFIED', saved_as: 'planted.bin' });
+    for (const victim of Object.values(victims)) expect(await readFile(victim, 'utf8')).toBe('precious');
+    expect((await readFile(join(downloads, 'planted.bin'))).equals(data)).toBe(true);
+    expect((await lstat(join(downloads, 'planted.bin'))).mode & 0o7777).toBe(0o644);
+    expect(existsSync(files.part) || existsSync(files.sidecar)).toBe(false);
+    await rm(join(downloads, 'planted.bin'));
+  });
+
+  it('lands a file sent with set-id and world-writable bits without them', async () => {
+    const data = bytes(1_000, 2);
+    const channel = await sender.open(bob.id);
+    await begin(channel, 'setuid.bin', data.length, { mode: 0o777 });
+    await channel.send({ type: 'FILE_CHUNK', offset: 0 }, data);
+    await channel.send({ type: 'FILE_DONE', hash: await blake3Hex(data) });
+    expect(await verdict(channel)).toMatchObject({ type: 'FILE_VERIFIED', saved_as: 'setuid.bin' });
+    expect((await lstat(join(downloads, 'setuid.bin'))).mode & 0o7777).toBe(0o755);
+    await rm(join(downloads, 'setuid.bin'));
+  });
+
+  describe('with a quota on transfers in progress (maxInFlightBytes)', () => {
+    let dave: Agent;
+    const size = 2 * 1024 * 1024;
+    const piece = bytes(65_536, 6);
+    const hash = () => blake3Hex(...Array(size / piece.length).fill(piece));
+
+    beforeAll(async () => {
+      dave = await makeFileAgent(dirs, { fileTransfer: { maxInFlightBytes: 3 * 1024 * 1024 } });
+      await startDaemon(dave, ['--server', server.url]);
+      await joined(server, dave);
+    }, 30_000);
+
+    afterAll(() => dave?.proc?.stop());
+
+    it('refuses the second of two concurrent transfers that together exceed it, and loses nothing', async () => {
+      const daveDownloads = join(dave.home, 'downloads');
+      const first = await sender.open(dave.id);
+      await begin(first, 'first.bin', size);
+      await first.send({ type: 'FILE_CHUNK', offset: 0 }, piece);
+      const second = await sender.open(dave.id);
+      await second.send(meta('second.bin', size));
+      const refused = await verdict(second);
+      expect(refused).toMatchObject({ type: 'FILE_REJECT', code: 'NO_SPACE' });
+      expect(String(refused.reason)).toMatch(/hold 2097152 of the 3145728 bytes .*maxInFlightBytes/);
+      for (let offset = piece.length; offset < size; offset += piece.length)
+        await first.send({ type: 'FILE_CHUNK', offset }, piece);
+      await first.send({ type: 'FILE_DONE', hash: await hash() });
+      expect(await verdict(first)).toMatchObject({ type: 'FILE_VERIFIED', saved_as: 'first.bin' });
+      // The first one's reservation is released: the refused file now goes through.
+      const again = await sender.open(dave.id);
+      await begin(again, 'second.bin', size);
+      for (let offset = 0; offset < size; offset += piece.length)
+        await again.send({ type: 'FILE_CHUNK', offset }, piece);
+      await again.send({ type: 'FILE_DONE', hash: await hash() });
+      expect(await verdict(again)).toMatchObject({ type: 'FILE_VERIFIED', saved_as: 'second.bin' });
+      expect(await listFiles(daveDownloads)).toEqual(['first.bin', 'second.bin']);
+    });
+  });
+
+  it('removes an abandoned .part older than partMaxAgeMs at start, and keeps a fresh one', async () => {
+    const erin = await makeFileAgent(dirs, { fileTransfer: { partMaxAgeMs: 60 * 60_000 } });
+    const erinDownloads = join(erin.home, 'downloads');
+    const old = await partFilesFor(erinDownloads, 'someone', 'old.bin');
+    const fresh = await partFilesFor(erinDownloads, 'someone', 'fresh.bin');
+    for (const files of [old, fresh]) {
+      await writeFile(files.part, 'partial');
+      await writeFile(files.sidecar, '{}');
+    }
+    const then = (Date.now() - 2 * 60 * 60_000) / 1000;
+    for (const path of [old.part, old.sidecar]) await utimes(path, then, then);
+    await startDaemon(erin, ['--server', server.url]);
+    try {
+      await eventually(async () => !existsSync(old.part), 10_000, 50);
+      expect(existsSync(old.sidecar)).toBe(false);
+      expect(existsSync(fresh.part) && existsSync(fresh.sidecar)).toBe(true);
+    } finally {
+      await erin.proc?.stop();
+    }
   });
 });

@@ -1,9 +1,13 @@
 import { constants } from 'node:fs';
-import { chmod, mkdir, open, rename, rmdir, utimes } from 'node:fs/promises';
+import { mkdir, open, rename, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   MAX_NAME_BYTES,
+  openPlainDirectory,
+  openPlainFile,
+  receivedMode,
   SequentialWriter,
+  setModeAndTime,
   syncDirectory,
   TaskPool,
   writeFully,
@@ -180,7 +184,7 @@ export class Extractor {
         throw error;
       }
       try {
-        // The top directory's own mode last: it may deny the writes the move needed.
+        // The top directory's mode and time last: moving it changed its time.
         await this.settleAt(target, this.rootMode, 'dir', this.nodes.get('')?.mtimeMs ?? Date.now());
         // Makes the move durable, and on journaling filesystems the top directory's mode and time.
         await syncDirectory(downloadDir);
@@ -205,9 +209,13 @@ export class Extractor {
     kind: Node['kind'],
     mtimeMs: number,
   ): Promise<void> {
-    // Permission bits only: set-id and sticky bits never come from a peer.
-    await chmod(path, (mode ?? (kind === 'dir' ? 0o755 : 0o644)) & 0o777);
-    await utimes(path, mtimeMs / 1000, mtimeMs / 1000);
+    // Through a descriptor of the entry itself: a link swapped in is never followed.
+    const handle = kind === 'dir' ? await openPlainDirectory(path) : await openPlainFile(path);
+    try {
+      await setModeAndTime(handle, receivedMode(mode, kind), mtimeMs);
+    } finally {
+      await handle.close();
+    }
   }
 
   /** Creates missing parent directories one level at a time; a parent that is a file is refused. */

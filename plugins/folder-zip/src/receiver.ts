@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm, statfs } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Frame, FrameChannel, IncomingStream, PluginHost } from '@mesh-agent/host';
 import { type HeaderOf, isWireError, TimeoutError, withTimeout } from '@mesh-agent/host';
@@ -8,6 +8,8 @@ import {
   checkFileName,
   type FileTransferApi,
   megabytesPerSecond,
+  NoSpaceError,
+  type Reservation,
   UnsafeNameError,
 } from '@mesh-agent/plugin-file-transfer';
 import type { FolderZipConfig } from './config.js';
@@ -106,14 +108,19 @@ export class FolderReceiver {
         'TOO_LARGE',
         `${meta.bytes} bytes is above this agent's limit of ${config.maxTotalBytes}`,
       );
-    const needed = meta.bytes + entries * PER_ENTRY_BYTES;
-    const free = await freeBytes(transfer.downloadDir);
-    if (free < needed)
-      return refuse(
-        'NO_SPACE',
-        `not enough space in the download directory: ${needed} bytes needed, ${free} free`,
-      );
-    await this.receive(channel, meta, events, log);
+    let space: Reservation;
+    try {
+      await mkdir(transfer.downloadDir, { recursive: true, mode: 0o700 });
+      space = await transfer.reserve(meta.bytes + entries * PER_ENTRY_BYTES);
+    } catch (error) {
+      if (error instanceof NoSpaceError) return refuse('NO_SPACE', error.message);
+      throw error;
+    }
+    try {
+      await this.receive(channel, meta, events, log);
+    } finally {
+      space.release();
+    }
   }
 
   private async receive(
@@ -255,12 +262,6 @@ function asFailure(error: unknown): ReceiveFailure {
     return new ReceiveFailure('NO_SPACE', 'the download directory is full; the partial folder was removed');
   if (error instanceof TimeoutError) return new ReceiveFailure('PROTOCOL', error.message);
   return new ReceiveFailure('IO_ERROR', `cannot store the folder: ${(error as Error).message}`);
-}
-
-async function freeBytes(dir: string): Promise<number> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const stats = await statfs(dir);
-  return stats.bavail * stats.bsize;
 }
 
 /** The timeout of a wait on the sender, in words for the user. */

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { lstat, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FrameChannel } from '@mesh-agent/host';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -122,6 +123,29 @@ describe('a receiving daemon against a misbehaving folder sender', () => {
     expect(await listTree(downloads())).toContain('ok/a.txt');
     const { rm } = await import('node:fs/promises');
     await rm(join(downloads(), 'ok'), { recursive: true });
+  });
+
+  it('lands set-id, sticky and world-writable modes masked', async () => {
+    const zip = await zipOf([
+      { name: 'modes', dir: true, mode: 0o777 },
+      { name: 'modes/open', dir: true, mode: 0o777 },
+      { name: 'modes/open/suid', data: Buffer.from('x'), mode: 0o777 },
+      { name: 'modes/shared', data: Buffer.from('y'), mode: 0o666 },
+    ]);
+    // ZipWriter keeps permission bits only: set-id and sticky bits go into the central directory here.
+    const extra = [0o1000, 0o1000, 0o4000, 0o2000];
+    for (const [n, bits] of extra.entries()) {
+      const central = nth(zip, 0x02014b50, n);
+      zip.writeUInt32LE((zip.readUInt32LE(central + 38) | (bits << 16)) >>> 0, central + 38);
+    }
+    const answer = await send(zip, { root: 'modes' });
+    expect(answer).toMatchObject({ type: 'ZIP_VERIFIED', saved_as: 'modes' });
+    const modeOf = async (path: string) => (await lstat(join(downloads(), path))).mode & 0o7777;
+    expect(await modeOf('modes')).toBe(0o755);
+    expect(await modeOf('modes/open')).toBe(0o755);
+    expect(await modeOf('modes/open/suid')).toBe(0o755);
+    expect(await modeOf('modes/shared')).toBe(0o644);
+    await rm(join(downloads(), 'modes'), { recursive: true });
   });
 
   const slips: Array<[string, RegExp]> = [
