@@ -12,7 +12,7 @@ export interface AgentConfig {
   home: string;
   /** Enabled plugins, imported, in the order oclif loaded their packages. */
   plugins: AnyMeshPlugin[];
-  /** Plugins that are enabled but could not be loaded: the agent runs without them. */
+  /** Code configs the search ignored, and enabled plugins that could not be loaded (the agent runs without them). */
   warnings: string[];
 }
 
@@ -29,7 +29,7 @@ export async function loadAgentConfig(
     const section = (raw.tree.plugins as Record<string, { enabled?: unknown }> | undefined)?.[pkg.name];
     return section?.enabled !== false;
   });
-  const warnings: string[] = [];
+  const warnings = [...raw.warnings];
   const loaded = await Promise.all(
     packages.map((pkg) =>
       importPlugin(pkg).catch((error: Error) => {

@@ -75,7 +75,8 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
       file: flags.config,
       overrides: mergeOverrides(this.globalOverrides(), overrides),
     });
-    for (const warning of agent.warnings) this.warn(warning);
+    // On stderr with --json too (this.warn would drop them): stdout keeps only the JSON.
+    for (const warning of agent.warnings) Errors.warn(warning);
     return agent;
   }
 

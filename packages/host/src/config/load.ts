@@ -3,68 +3,54 @@ import { join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { configFromEnv, mergeConfig } from './env.js';
 import { ConfigError, issuesFromAjv } from './errors.js';
+import { type FoundConfig, loadConfigFile, MODULE_NAME, searchConfig, userConfigDir } from './find.js';
 import { type HostConfig, hostConfigSchema } from './schema.js';
 
-export const MODULE_NAME = 'mesh-agent';
-export const SEARCH_PLACES = [
-  'package.json',
-  `.${MODULE_NAME}rc`,
-  `.${MODULE_NAME}rc.json`,
-  `.${MODULE_NAME}rc.yaml`,
-  `.${MODULE_NAME}rc.yml`,
-  `.${MODULE_NAME}rc.toml`,
-  `.${MODULE_NAME}rc.js`,
-  `.${MODULE_NAME}rc.mjs`,
-  `${MODULE_NAME}.config.json`,
-  `${MODULE_NAME}.config.yaml`,
-  `${MODULE_NAME}.config.yml`,
-  `${MODULE_NAME}.config.toml`,
-  `${MODULE_NAME}.config.js`,
-  `${MODULE_NAME}.config.mjs`,
-];
+export { MODULE_NAME };
 
 export interface RawConfig {
   /** Where the file layer came from; `(defaults)` when no file was found. */
   filepath: string;
   tree: Record<string, unknown>;
+  /** What the user should hear about the search: code configs it did not run. */
+  warnings: string[];
 }
 
 /**
- * Reads the config file (the given one, or the first found from `cwd` up to the home directory,
- * then the user's config dir) and layers the environment over it. Flags are layered by the caller.
+ * Reads the config file (the given one, or the first data config found from `cwd` up to the
+ * home directory, then the user's config dir) and layers the environment over it. Flags are
+ * layered by the caller.
  */
 export async function readConfig(
   opts: { file?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<RawConfig> {
   const env = opts.env ?? process.env;
-  const { cosmiconfig } = await import('cosmiconfig');
-  const { parse: parseToml } = await import('smol-toml');
-  const explorer = cosmiconfig(MODULE_NAME, {
-    searchPlaces: SEARCH_PLACES,
-    searchStrategy: 'global',
-    loaders: { '.toml': (_path: string, content: string) => parseToml(content) },
-  });
+  const cwd = opts.cwd ?? process.cwd();
   const file = opts.file ?? env.MESH_AGENT_CONFIG;
-  let result: { filepath: string; config: unknown; isEmpty?: boolean } | null;
+  let found: FoundConfig | undefined;
+  let ignored: string[] = [];
   try {
-    result = file
-      ? await explorer.load(resolve(opts.cwd ?? process.cwd(), file))
-      : await explorer.search(opts.cwd);
+    if (file) found = await loadConfigFile(resolve(cwd, file));
+    else ({ found, ignored } = await searchConfig(cwd, env));
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
-    const where = file ?? opts.cwd ?? process.cwd();
+    const where = file ?? cwd;
     const message = err.code === 'ENOENT' ? 'file not found' : `cannot be parsed: ${err.message}`;
     throw new ConfigError(where, [{ path: '', rule: 'parse', message }]);
   }
-  const fileTree = result?.config ?? {};
+  const fileTree = found?.config ?? {};
   if (typeof fileTree !== 'object' || Array.isArray(fileTree)) {
-    throw new ConfigError(result?.filepath ?? '(defaults)', [
+    throw new ConfigError(found?.filepath ?? '(defaults)', [
       { path: '', rule: 'type', message: 'must be object' },
     ]);
   }
   return {
-    filepath: result?.filepath ?? '(defaults)',
+    filepath: found?.filepath ?? '(defaults)',
     tree: mergeConfig(fileTree as Record<string, unknown>, configFromEnv(env)),
+    warnings: ignored.map(
+      (path) =>
+        `ignored ${path}: a JavaScript config runs code, so it is loaded only from --config or ${userConfigDir(env)}/, never found by searching`,
+    ),
   };
 }
 
@@ -86,7 +72,7 @@ export interface PluginSchema {
  * defaults. Throws a ConfigError listing every failing path.
  */
 export function validateConfig(
-  raw: RawConfig,
+  raw: Pick<RawConfig, 'filepath' | 'tree'>,
   overrides: Record<string, unknown> = {},
   plugins: PluginSchema[] = [],
 ): HostConfig {

@@ -1,0 +1,129 @@
+import { lstat, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+
+export const MODULE_NAME = 'mesh-agent';
+
+/** Config files that are data: searched for from the working directory up to the home directory. */
+export const DATA_PLACES = [
+  'package.json',
+  `.${MODULE_NAME}rc`,
+  `.${MODULE_NAME}rc.json`,
+  `.${MODULE_NAME}rc.yaml`,
+  `.${MODULE_NAME}rc.yml`,
+  `.${MODULE_NAME}rc.toml`,
+  `${MODULE_NAME}.config.json`,
+  `${MODULE_NAME}.config.yaml`,
+  `${MODULE_NAME}.config.yml`,
+  `${MODULE_NAME}.config.toml`,
+];
+
+/** Extensions of configs that are code: loading one runs it. */
+const CODE_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts'];
+
+/**
+ * Config files that are code. The upward search never loads them: a folder someone sent may
+ * carry one, and the search would run it. They load from `--config` (or MESH_AGENT_CONFIG) and
+ * from the user's config directory.
+ */
+const CODE_PLACES = [`.${MODULE_NAME}rc`, `${MODULE_NAME}.config`].flatMap((stem) =>
+  CODE_EXTENSIONS.map((ext) => stem + ext),
+);
+
+/** Names in the user's config directory (`~/.config/mesh-agent/`), code included. */
+const USER_PLACES = [
+  'config',
+  ...['.json', '.yaml', '.yml', '.toml', ...CODE_EXTENSIONS].map((e) => `config${e}`),
+];
+
+export interface FoundConfig {
+  filepath: string;
+  config: unknown;
+}
+
+export interface ConfigSearch {
+  found: FoundConfig | undefined;
+  /** Code configs the search passed over, for the user to hear about. */
+  ignored: string[];
+}
+
+/** The user's config directory: `$XDG_CONFIG_HOME/mesh-agent`, else `~/.config/mesh-agent`. */
+export function userConfigDir(env: NodeJS.ProcessEnv): string {
+  return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), MODULE_NAME);
+}
+
+/**
+ * The first data config from `cwd` up to the home directory (the root when `cwd` is outside it),
+ * then the first config in the user's config directory. Code configs met on the way up, in the
+ * directories up to the one the config was found in, are reported as ignored.
+ */
+export async function searchConfig(cwd: string, env: NodeJS.ProcessEnv): Promise<ConfigSearch> {
+  const ignored: string[] = [];
+  for (const dir of upwardFrom(resolve(cwd), homedir())) {
+    for (const name of CODE_PLACES) if (await exists(join(dir, name))) ignored.push(join(dir, name));
+    for (const name of DATA_PLACES) {
+      const found = await loadIfPresent(join(dir, name));
+      if (found) return { found, ignored };
+    }
+  }
+  const userDir = userConfigDir(env);
+  for (const name of USER_PLACES) {
+    const found = await loadIfPresent(join(userDir, name));
+    if (found) return { found, ignored };
+  }
+  return { found: undefined, ignored };
+}
+
+/** Loads the config file the user named: any supported format, code included. */
+export async function loadConfigFile(filepath: string): Promise<FoundConfig> {
+  const content = await readFile(filepath, 'utf8');
+  return { filepath, config: await parse(filepath, content) };
+}
+
+function* upwardFrom(start: string, stop: string): Generator<string> {
+  let dir = start;
+  for (;;) {
+    yield dir;
+    const parent = dirname(dir);
+    if (dir === resolve(stop) || parent === dir) return;
+    dir = parent;
+  }
+}
+
+/** A non-empty config at `filepath`, or undefined (no file, an empty one, a package.json without our key). */
+async function loadIfPresent(filepath: string): Promise<FoundConfig | undefined> {
+  let content: string;
+  try {
+    content = await readFile(filepath, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined;
+    throw error;
+  }
+  if (content.trim() === '') return undefined;
+  const config = await parse(filepath, content);
+  return config === undefined || config === null ? undefined : { filepath, config };
+}
+
+async function parse(filepath: string, content: string): Promise<unknown> {
+  const ext = extname(filepath);
+  if (basename(filepath) === 'package.json')
+    return (JSON.parse(content) as Record<string, unknown>)[MODULE_NAME];
+  if (ext === '.toml') {
+    const { parse: parseToml } = await import('smol-toml');
+    return parseToml(content);
+  }
+  // cosmiconfig's loaders, not its search: cosmiconfig() reads (and may run) a meta config from
+  // the working directory (.config/config.*) as soon as it is created.
+  const { defaultLoaders } = await import('cosmiconfig');
+  const loader = defaultLoaders[ext === '' ? 'noExt' : (ext as keyof typeof defaultLoaders)];
+  if (!loader) throw new Error(`unsupported config format "${ext}"`);
+  return loader(filepath, content);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
