@@ -1,4 +1,4 @@
-export { type AgentConfig, loadAgentConfig, redactConfig } from './cli/agent-config.js';
+export { type AgentConfig, loadAgentConfig } from './cli/agent-config.js';
 export { type MeshArgs, MeshCommand, type MeshFlags, type PluginContext } from './cli/base-command.js';
 export { createHost, untilSignal } from './cli/create-host.js';
 export { UsageError } from './cli/errors.js';
@@ -11,6 +11,7 @@ export {
   signalingOverrides,
   targetFromFlags,
 } from './cli/flags.js';
+export { readSecretFile, secretFileFlag } from './cli/secret-flags.js';
 export { CONFIG_ENV } from './config/env.js';
 export { ConfigError, type ConfigIssue } from './config/errors.js';
 export { agentHome, readConfig, validateConfig } from './config/load.js';
@@ -28,6 +29,7 @@ export {
 } from './identity/identity.js';
 export { type HelloProof, type ProofCheck, signHelloProof, verifyHelloProof } from './identity/proof.js';
 export { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log/logger.js';
+export { REDACTED, redactSecrets, redactText } from './log/redact.js';
 export { HandshakeDeniedError, PeerUnavailableError, StreamRejectedError } from './p2p/errors.js';
 export type { PeerConnection, PeerRoute } from './p2p/peer-connection.js';
 export type { IncomingStream, PeerInfo, StreamOpenHeader } from './p2p/types.js';

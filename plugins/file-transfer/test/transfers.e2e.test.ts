@@ -1,6 +1,7 @@
-import { appendFile, readFile, stat } from 'node:fs/promises';
+import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unwrap } from '../../../packages/host/test/helpers/cli.js';
 import {
   type Agent,
   type Server,
@@ -279,6 +280,33 @@ describe('send-file in direct mode', () => {
       alice.env,
     );
     expect(wrong.stdout + wrong.stderr).toMatch(/denied the session/);
+    await bob.proc?.stop();
+  }, 60_000);
+
+  it('takes both tokens from files (--accept-token-file, --token-file): neither shows in ps', async () => {
+    const secrets = await dirs.make();
+    const tokenFile = join(secrets, 'token');
+    await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
+    const alice = await makeFileAgent(dirs);
+    const bob = await makeFileAgent(dirs);
+    receivers.push(bob);
+    await startDaemon(bob, ['--session-id', 'sess-1', '--accept-token-file', tokenFile]);
+    const cmdline = await readFile(`/proc/${bob.proc?.child.pid}/cmdline`, 'utf8');
+    expect(cmdline).toContain(tokenFile);
+    expect(cmdline).not.toContain(token);
+    const file = await randomFile(await dirs.make(), 'quiet.bin', 1000);
+    const args = direct(bob).map((arg) =>
+      arg === '--token' ? '--token-file' : arg === token ? tokenFile : arg,
+    );
+    const result = await runCli(['send-file', file, ...args, '--json'], alice.env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await blake3Of(join(bob.home, 'downloads', 'quiet.bin'))).toBe(await blake3Of(file));
+    const missing = await runCli(
+      ['send-file', file, ...args.map((arg) => (arg === tokenFile ? join(secrets, 'nope') : arg))],
+      alice.env,
+    );
+    expect(missing.code).not.toBe(0);
+    expect(unwrap(missing.stderr)).toMatch(/cannot read the secret file .*nope/);
     await bob.proc?.stop();
   }, 60_000);
 

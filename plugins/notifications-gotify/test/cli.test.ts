@@ -98,6 +98,14 @@ describe('mesh-agent notify', () => {
     expect(gotify.received.at(-1)?.body.message).toBe('from file');
   });
 
+  it('takes the token from --token-file, off the command line', async () => {
+    const tokenFile = join(home, 'flag.token');
+    await writeFile(tokenFile, `${APP_TOKEN}\n`);
+    const result = await notify(['from flag file', '--token-file', tokenFile]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(gotify.received.at(-1)?.body.message).toBe('from flag file');
+  });
+
   it('reads the message from stdin with -', async () => {
     await writeFile(configFile, JSON.stringify({ plugins: { 'notifications-gotify': { url: gotify.url } } }));
     const result = await new Promise<CliResult>((resolve, reject) => {

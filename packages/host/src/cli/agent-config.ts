@@ -47,15 +47,3 @@ export async function loadAgentConfig(
   );
   return { config, filepath: raw.filepath, home: agentHome(config), plugins, warnings };
 }
-
-const SECRET_KEY = /token|secret|password|private/i;
-
-/** A copy of the config safe to print: values under secret-looking keys are replaced. */
-export function redactConfig(value: unknown, key = ''): unknown {
-  if (SECRET_KEY.test(key) && (typeof value === 'string' || typeof value === 'number')) return '[redacted]';
-  if (Array.isArray(value)) return value.map((v) => redactConfig(v));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactConfig(v, k)]));
-  }
-  return value;
-}

@@ -3,6 +3,7 @@ import { normalizeFingerprint } from '../identity/identity.js';
 import type { PeerTarget } from '../plugins/types.js';
 import type { SessionGrant } from '../tokens/token-cache.js';
 import { UsageError } from './errors.js';
+import { secretFileFlag } from './secret-flags.js';
 
 /** `host:port` or `[v6]:port` into its parts; a UsageError names the flag otherwise. */
 export function parseHostPort(value: string, what: string): { host: string; port: number } {
@@ -35,13 +36,14 @@ export const peerFlags = {
   'peer-addr': Flags.string({
     summary: "Direct mode: the peer's QUIC address (no signaling server).",
     helpValue: '127.0.0.1:7400',
-    dependsOn: ['session-id', 'token', 'peer-fingerprint'],
+    dependsOn: ['session-id', 'peer-fingerprint'],
   }),
   'session-id': Flags.string({ summary: 'Direct mode: the session id the peer accepts.' }),
   token: Flags.string({
-    summary: 'Direct mode: the token the peer accepts.',
+    summary: 'Direct mode: the token the peer accepts (better: --token-file or MESH_AGENT_SESSION_TOKEN).',
     env: 'MESH_AGENT_SESSION_TOKEN',
   }),
+  'token-file': secretFileFlag('token', 'the direct-mode token'),
   'peer-fingerprint': Flags.string({
     summary: "Direct mode: the peer's certificate fingerprint (mesh-agent identity).",
   }),
@@ -54,6 +56,7 @@ export function targetFromFlags(flags: {
   'peer-addr'?: string;
   'session-id'?: string;
   token?: string;
+  'token-file'?: string;
   'peer-fingerprint'?: string;
 }): PeerTarget {
   if (flags.to) return { agentId: flags.to };
@@ -61,6 +64,9 @@ export function targetFromFlags(flags: {
     throw new UsageError(
       'name the peer: --to <agent-id>, or --peer-addr with --session-id, --token and --peer-fingerprint',
     );
+  const token = flags.token ?? flags['token-file'];
+  if (!token)
+    throw new UsageError('--peer-addr needs a token: --token-file, MESH_AGENT_SESSION_TOKEN or --token');
   const addr = parseHostPort(flags['peer-addr'], '--peer-addr');
   const fingerprint = normalizeFingerprint(flags['peer-fingerprint'] ?? '');
   if (!fingerprint) throw new UsageError('--peer-fingerprint must be a SHA-256 fingerprint (64 hex digits)');
@@ -68,7 +74,7 @@ export function targetFromFlags(flags: {
     address: addr.host,
     port: addr.port,
     sessionId: flags['session-id'] as string,
-    token: flags.token as string,
+    token,
     fingerprint,
   };
 }
@@ -77,10 +83,12 @@ export function targetFromFlags(flags: {
 export const acceptFlags = {
   'session-id': Flags.string({ summary: 'Direct mode: the session id the peer presents.' }),
   'accept-token': Flags.string({
-    summary: 'Direct mode: accept one session with this token (at least 16 characters).',
+    summary:
+      'Direct mode: accept one session with this token (at least 16 characters; better: --accept-token-file or MESH_AGENT_ACCEPT_TOKEN).',
     env: 'MESH_AGENT_ACCEPT_TOKEN',
     dependsOn: ['session-id'],
   }),
+  'accept-token-file': secretFileFlag('accept-token', 'the direct-mode token to accept'),
   'accept-fingerprint': Flags.string({
     summary: 'Direct mode: only a peer with this certificate fingerprint may use the token.',
   }),
@@ -96,10 +104,11 @@ export const acceptFlags = {
 export function grantFromAcceptFlags(flags: {
   'session-id'?: string;
   'accept-token'?: string;
+  'accept-token-file'?: string;
   'accept-fingerprint'?: string;
   'accept-ttl'?: number;
 }): Omit<SessionGrant, 'role' | 'peerAddresses'> | undefined {
-  const token = flags['accept-token'];
+  const token = flags['accept-token'] ?? flags['accept-token-file'];
   if (!token) return undefined;
   if (!flags['session-id']) throw new UsageError('--accept-token needs --session-id');
   if (token.length < 16) throw new UsageError('--accept-token must be at least 16 characters');

@@ -22,7 +22,7 @@ export default class Run extends MeshCommand<typeof Run> {
   static override examples = [
     '<%= config.bin %> run --server ws://127.0.0.1:7300',
     'MESH_AGENT_HOME=/tmp/bob <%= config.bin %> run --server ws://127.0.0.1:7300 --listen 127.0.0.1:0',
-    '<%= config.bin %> run --listen 127.0.0.1:7400 --session-id demo --accept-token "$(openssl rand -hex 16)"',
+    'openssl rand -hex 16 > token.txt && <%= config.bin %> run --listen 127.0.0.1:7400 --session-id demo --accept-token-file token.txt',
   ];
   static override enableJsonFlag = true;
   static override flags = {

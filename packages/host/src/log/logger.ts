@@ -1,29 +1,29 @@
 import { destination, type Logger, pino } from 'pino';
+import { redactSecrets, redactText } from './redact.js';
 
 export type { Logger };
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/**
- * Field names that may carry a secret anywhere in a log record. pino replaces their values,
- * so a careless `log.info({ session })` still never writes a token or a key.
- */
-const SECRET_FIELDS = [
-  'token',
-  'accessToken',
-  'appToken',
-  'password',
-  'keyPem',
-  'privateKey',
-  'secret',
-  'authorization',
-];
-const REDACT_PATHS = SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]);
-
 /** Structured JSON logs on stderr, so stdout stays for command output and `--json`. */
 export function createLogger(level: LogLevel = 'info', name = 'mesh-agent'): Logger {
   return pino(
-    { name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { pid: process.pid } },
+    {
+      name,
+      level,
+      base: { pid: process.pid },
+      // Every record's fields and its message pass the one redaction helper, so a careless
+      // `log.info({ session })` or a URL with a token in it never reaches a log.
+      formatters: { log: (record) => redactSecrets(record) as Record<string, unknown> },
+      hooks: {
+        logMethod(args, method) {
+          method.apply(
+            this,
+            args.map((arg) => (typeof arg === 'string' ? redactText(arg) : arg)) as Parameters<typeof method>,
+          );
+        },
+      },
+    },
     destination({ fd: 2, sync: true }),
   );
 }

@@ -24,7 +24,7 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
     'Progress goes to stderr; --json prints per file: name, savedAs, size, hash, seconds, mbPerSecond, bytesSent, resumedFrom.';
   static override examples = [
     '<%= config.bin %> send-file report.pdf photos.tar --to agent-1234',
-    '<%= config.bin %> send-file big.iso --peer-addr 192.0.2.7:7400 --session-id demo --token "$TOKEN" --peer-fingerprint <sha256>',
+    '<%= config.bin %> send-file big.iso --peer-addr 192.0.2.7:7400 --session-id demo --token-file token.txt --peer-fingerprint <sha256>',
   ];
   static override enableJsonFlag = true;
   static override strict = false;

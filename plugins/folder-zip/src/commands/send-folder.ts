@@ -30,7 +30,7 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
     'zipBytes, hash, seconds, mbPerSecond, skipped.';
   static override examples = [
     '<%= config.bin %> send-folder ./photos --to agent-1234',
-    '<%= config.bin %> send-folder ./src --compress --peer-addr 192.0.2.7:7400 --session-id demo --token "$TOKEN" --peer-fingerprint <sha256>',
+    '<%= config.bin %> send-folder ./src --compress --peer-addr 192.0.2.7:7400 --session-id demo --token-file token.txt --peer-fingerprint <sha256>',
   ];
   static override enableJsonFlag = true;
   static override args = {

@@ -1,4 +1,4 @@
-import { MeshCommand, UsageError } from '@mesh-agent/host';
+import { MeshCommand, secretFileFlag, UsageError } from '@mesh-agent/host';
 import { Args, Errors, Flags } from '@oclif/core';
 import { backoffDelay, sleep } from '../backoff.js';
 import { type CreateMessage, type GotifyMessage, messageEndpoint, postMessage } from '../client.js';
@@ -29,7 +29,7 @@ export default class Notify extends MeshCommand<typeof Notify> {
   static override summary = 'Push a message to the Gotify server (like `gotify push`).';
   static override description =
     `Sends one message with POST /message to the Gotify server of plugins.${PLUGIN_NAME} (or --url), ` +
-    'authenticated with the application token from --token, the config (token, tokenFile) or the ' +
+    'authenticated with the application token from --token-file (or --token), the config (token, tokenFile) or the ' +
     'GOTIFY_TOKEN environment variable. Needs no daemon. Network errors, timeouts and 5xx answers are ' +
     'retried (--retries). Exit codes: 0 sent; 2 usage or configuration (no URL, invalid URL, no token); ' +
     '3 refused by the server (401 wrong token, 403, 400); 4 server error after the retries; ' +
@@ -57,7 +57,10 @@ export default class Notify extends MeshCommand<typeof Notify> {
       summary: 'Gotify server base URL (overrides the config).',
       helpValue: 'https://push.example.com',
     }),
-    token: Flags.string({ summary: 'Application token (overrides the config and GOTIFY_TOKEN).' }),
+    token: Flags.string({
+      summary: 'Application token (overrides the config and GOTIFY_TOKEN; better: --token-file).',
+    }),
+    'token-file': secretFileFlag('token', 'the Gotify application token'),
     retries: Flags.integer({
       summary: 'Retries on network errors, timeouts and 5xx.',
       default: 2,
@@ -110,9 +113,10 @@ export default class Notify extends MeshCommand<typeof Notify> {
 
   private async appToken(config: GotifyConfig): Promise<string> {
     try {
-      return await resolveToken({ ...config, token: this.flags.token ?? config.token });
+      const token = this.flags.token ?? this.flags['token-file'] ?? config.token;
+      return await resolveToken({ ...config, token });
     } catch (error) {
-      throw new UsageError(`${(error as Error).message}, or pass --token`);
+      throw new UsageError(`${(error as Error).message}, or pass --token-file`);
     }
   }
 

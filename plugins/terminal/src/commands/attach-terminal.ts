@@ -30,7 +30,7 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
   static override examples = [
     '<%= config.bin %> attach-terminal agent-alice --server ws://127.0.0.1:7300',
     '<%= config.bin %> attach-terminal agent-alice --request-control',
-    '<%= config.bin %> attach-terminal --peer-addr 127.0.0.1:7401 --session-id demo --token "$TOKEN" --peer-fingerprint <fp> --json',
+    '<%= config.bin %> attach-terminal --peer-addr 127.0.0.1:7401 --session-id demo --token-file token.txt --peer-fingerprint <fp> --json',
   ];
   static override args = {
     agent: Args.string({ description: 'Agent id of the sharer (same as --to).' }),
@@ -42,7 +42,7 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
     listen: Flags.string({
       summary: 'Reverse direct mode: wait for a sharer to dial this UDP address.',
       helpValue: '127.0.0.1:0',
-      dependsOn: ['session-id', 'accept-token'],
+      dependsOn: ['session-id'],
       exclusive: ['to', 'peer-addr'],
     }),
     ...acceptFlags,

@@ -5,6 +5,7 @@ import {
   type Host,
   MeshCommand,
   parseHostPort,
+  secretFileFlag,
   signalingFlags,
   signalingOverrides,
   targetFromFlags,
@@ -47,7 +48,7 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
   static override examples = [
     '<%= config.bin %> share-terminal --server ws://127.0.0.1:7300',
     '<%= config.bin %> share-terminal --to agent-bob --allow-control agent-bob --record session.cast',
-    '<%= config.bin %> share-terminal --command "htop" --cols 120 --rows 40 --listen 127.0.0.1:0 --session-id demo --accept-token "$(openssl rand -hex 16)"',
+    '<%= config.bin %> share-terminal --command "htop" --cols 120 --rows 40 --listen 127.0.0.1:0 --session-id demo --accept-token-file token.txt',
   ];
   static override flags = {
     ...signalingFlags,
@@ -82,12 +83,14 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
     ...acceptFlags,
     'peer-addr': Flags.string({
       summary: 'Direct mode: dial a viewer waiting with `attach-terminal --listen` at this address.',
-      dependsOn: ['session-id', 'token', 'peer-fingerprint'],
+      dependsOn: ['session-id', 'peer-fingerprint'],
     }),
     token: Flags.string({
-      summary: 'Direct mode: the token the waiting viewer accepts.',
+      summary:
+        'Direct mode: the token the waiting viewer accepts (better: --token-file or MESH_AGENT_SESSION_TOKEN).',
       env: 'MESH_AGENT_SESSION_TOKEN',
     }),
+    'token-file': secretFileFlag('token', 'the direct-mode token'),
     'peer-fingerprint': Flags.string({
       summary: "Direct mode: the waiting viewer's certificate fingerprint.",
     }),

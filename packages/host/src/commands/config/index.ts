@@ -1,5 +1,5 @@
-import { redactConfig } from '../../cli/agent-config.js';
 import { MeshCommand } from '../../cli/base-command.js';
+import { redactSecrets } from '../../log/redact.js';
 
 export default class ConfigShow extends MeshCommand<typeof ConfigShow> {
   static override summary = 'Print the effective, validated config (secrets redacted).';
@@ -19,7 +19,7 @@ export default class ConfigShow extends MeshCommand<typeof ConfigShow> {
       file: agent.filepath,
       home: agent.home,
       plugins: agent.plugins.map((p) => p.name),
-      config: redactConfig(agent.config),
+      config: redactSecrets(agent.config),
     };
     this.log(
       `# file: ${result.file}\n# home: ${result.home}\n# plugins: ${result.plugins.join(', ') || '(none)'}`,
