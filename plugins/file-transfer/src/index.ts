@@ -41,6 +41,11 @@ export interface FileTransferApi {
    * transfers already in progress.
    */
   reserve(bytes: number): Promise<Reservation>;
+  /**
+   * Marks `path` in the download directory's partial folder as written by a transfer in
+   * progress, so the sweep of abandoned transfers leaves it alone; returns the release.
+   */
+  claimPartial(path: string): () => void;
 }
 
 /** Verified, resumable file transfer on the `file` stream type. */
@@ -55,17 +60,25 @@ export default definePlugin({
     const space = new SpaceReservations(downloadDir, config.maxInFlightBytes);
     const reserve = (bytes: number) => space.reserve(bytes);
     const receiver = new FileReceiver({ host, config, downloadDir, admit, reserve });
+    const claimed = new Set<string>();
+    const claimPartial = (path: string) => {
+      claimed.add(path);
+      return () => {
+        claimed.delete(path);
+      };
+    };
     const sweep = async () => {
-      const removed = await sweepExpiredParts(downloadDir, config.partMaxAgeMs, (part) =>
-        receiver.isReceiving(part),
-      ).catch((error: Error) => {
-        host.log.warn({ err: error.message }, 'cannot sweep abandoned .part files');
-        return [];
-      });
+      const inUse = (path: string) => claimed.has(path) || receiver.isReceiving(path);
+      const removed = await sweepExpiredParts(downloadDir, config.partMaxAgeMs, inUse).catch(
+        (error: Error) => {
+          host.log.warn({ err: error.message }, 'cannot sweep abandoned transfers');
+          return [];
+        },
+      );
       if (removed.length > 0)
         host.log.info(
           { count: removed.length, maxAgeMs: config.partMaxAgeMs },
-          'removed abandoned .part files',
+          'removed abandoned transfers',
         );
     };
     let sweeper: NodeJS.Timeout | undefined;
@@ -81,6 +94,6 @@ export default definePlugin({
       await receiver.handle(stream);
       return true;
     });
-    return Object.freeze({ downloadDir, admit, reserve });
+    return Object.freeze({ downloadDir, admit, reserve, claimPartial });
   },
 });

@@ -3,13 +3,16 @@ import { join } from 'node:path';
 import { PARTIAL_DIR } from './part-files.js';
 
 /** A part file and its sidecars: `<key>.part`, `<key>.part.json`, `<key>.part.json.tmp`. */
-const PART_ENTRY = /^([0-9a-f]{40})\.part(?:\.json(?:\.tmp)?)?$/;
+const PART_ENTRY = /^([0-9a-f]{40}\.part)(?:\.json(?:\.tmp)?)?$/;
+/** A folder being extracted (folder-zip): `folder-<uuid>`. */
+const FOLDER_ENTRY = /^folder-[0-9a-f-]{36}$/;
 
 /**
  * Removes the unfinished transfers in `downloadDir` that nothing touched for `maxAgeMs`: a part
- * file goes together with its sidecars, judged by the newest of them, unless `inUse(part)` says a
- * transfer is writing it. Returns the part paths removed. Entries are judged by lstat and removed
- * by name, so a symlink among them is dropped, never followed.
+ * file goes together with its sidecars, judged by the newest of them, and a folder left by an
+ * extraction that never ended goes whole, unless `inUse(path)` says a transfer is writing the
+ * part or the folder. Returns the paths removed. Entries are judged by lstat and removed by name,
+ * so a symlink among them is dropped, never followed.
  */
 export async function sweepExpiredParts(
   downloadDir: string,
@@ -21,7 +24,7 @@ export async function sweepExpiredParts(
   const names = await readdir(dir).catch(() => [] as string[]);
   const groups = new Map<string, { newest: number; names: string[] }>();
   for (const name of names) {
-    const key = PART_ENTRY.exec(name)?.[1];
+    const key = PART_ENTRY.exec(name)?.[1] ?? (FOLDER_ENTRY.test(name) ? name : undefined);
     if (!key) continue;
     const stats = await lstat(join(dir, name)).catch(() => undefined);
     if (!stats) continue;
@@ -32,10 +35,10 @@ export async function sweepExpiredParts(
   }
   const removed: string[] = [];
   for (const [key, group] of groups) {
-    const part = join(dir, `${key}.part`);
-    if (now - group.newest < maxAgeMs || inUse(part)) continue;
-    await Promise.all(group.names.map((name) => rm(join(dir, name), { force: true })));
-    removed.push(part);
+    const path = join(dir, key);
+    if (now - group.newest < maxAgeMs || inUse(path)) continue;
+    await Promise.all(group.names.map((name) => rm(join(dir, name), { recursive: true, force: true })));
+    removed.push(path);
   }
   return removed;
 }

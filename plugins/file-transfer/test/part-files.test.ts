@@ -1,10 +1,10 @@
-import { lstat, mkdtemp, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Blake3 } from '../src/hasher.js';
 import { receivedMode } from '../src/modes.js';
-import { hashPrefix, partFilesFor, resumableBytes, writeSidecar } from '../src/part-files.js';
+import { hashPrefix, PARTIAL_DIR, partFilesFor, resumableBytes, writeSidecar } from '../src/part-files.js';
 import { sweepExpiredParts } from '../src/part-sweeper.js';
 import { NoSpaceError, SpaceReservations } from '../src/space.js';
 
@@ -64,6 +64,22 @@ describe('sweepExpiredParts', () => {
     await expect(stat(old.part)).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(stat(old.sidecar)).rejects.toMatchObject({ code: 'ENOENT' });
     for (const files of [fresh, busy]) for (const path of Object.values(files)) await stat(path);
+  });
+
+  it('removes a folder an extraction left behind, unless a transfer still claims it', async () => {
+    const downloads = await mkdtemp(join(dir, 'dl-'));
+    const [left, claimed] = ['0', '1'].map((n) =>
+      join(downloads, PARTIAL_DIR, `folder-0000000${n}-0000-4000-8000-000000000000`),
+    ) as [string, string];
+    for (const folder of [left, claimed]) {
+      await mkdir(join(folder, 'sub'), { recursive: true });
+      await writeFile(join(folder, 'sub', 'f'), 'x');
+      const then = (Date.now() - 3 * 60 * 60_000) / 1000;
+      await utimes(folder, then, then);
+    }
+    expect(await sweepExpiredParts(downloads, 60 * 60_000, (path) => path === claimed)).toEqual([left]);
+    await expect(stat(left)).rejects.toMatchObject({ code: 'ENOENT' });
+    await stat(join(claimed, 'sub', 'f'));
   });
 });
 

@@ -136,6 +136,7 @@ export class FolderReceiver {
     await mkdir(partial, { recursive: true, mode: 0o700 });
     const temp = join(partial, `folder-${randomUUID()}`);
     await mkdir(temp, { mode: 0o700 });
+    const unclaim = this.opts.transfer.claimPartial(temp);
     const extractor = new Extractor(temp, (files, bytes) => events.advanced(files, bytes));
     const hasher = new Blake3();
     const stream = new ZipFrames(channel, hasher);
@@ -204,6 +205,8 @@ export class FolderReceiver {
       } else {
         channel.destroy();
       }
+    } finally {
+      unclaim();
     }
   }
 }
