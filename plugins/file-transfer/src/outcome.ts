@@ -1,5 +1,5 @@
 import type { Frame, FrameChannel } from '@mesh-agent/host';
-import { isWireError } from '@mesh-agent/host';
+import { isWireError, printable } from '@mesh-agent/host';
 
 /** A transfer that ended badly, with the code the receiver (or the sender itself) gave. */
 export class TransferError<Code extends string = string> extends Error {
@@ -16,7 +16,7 @@ export class TransferError<Code extends string = string> extends Error {
 /** The receiver's REJECT or FAILED frame as an error naming its code and reason. */
 export function refusal<Code extends string>(frame: Frame, what: string): TransferError<Code> {
   const code = frame.header.code as Code;
-  return new TransferError<Code>(code, `${what} (${code}): ${String(frame.header.reason)}`);
+  return new TransferError<Code>(code, `${what} (${code}): ${printable(String(frame.header.reason))}`);
 }
 
 /** A broken stream as a CONNECTION_LOST transfer error; anything else unchanged. */

@@ -1,5 +1,5 @@
 import { open, stat } from 'node:fs/promises';
-import type { Frame, FrameChannel } from '@mesh-agent/host';
+import { type Frame, type FrameChannel, printable } from '@mesh-agent/host';
 import { ChunkReader, ShortFileError } from './disk-io.js';
 import { Blake3 } from './hasher.js';
 import { receiverVerdict, refusal, sendFailure } from './outcome.js';
@@ -135,7 +135,8 @@ export async function sendFile(
     const bytesSent = before.size - from;
     return {
       name: file.name,
-      savedAs: String(result.header.saved_as),
+      // The receiver's word, printed and passed to observers: never raw control characters.
+      savedAs: printable(String(result.header.saved_as)),
       size: before.size,
       hash: String(result.header.hash),
       seconds,

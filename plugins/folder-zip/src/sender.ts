@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { Frame, FrameChannel } from '@mesh-agent/host';
+import { type Frame, type FrameChannel, printable } from '@mesh-agent/host';
 import {
   Blake3,
   ChunkReader,
@@ -129,7 +129,8 @@ export async function sendFolder(
     const seconds = (Date.now() - startedAt) / 1000;
     return {
       root: tree.root,
-      savedAs: String(result.header.saved_as),
+      // The receiver's word, printed and passed to observers: never raw control characters.
+      savedAs: printable(String(result.header.saved_as)),
       files: tree.files,
       dirs: tree.dirs,
       bytes: tree.bytes,

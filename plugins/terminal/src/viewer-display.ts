@@ -1,3 +1,4 @@
+import { printable } from '@mesh-agent/host';
 import type { SnapshotHeader } from './protocol.js';
 import { VIEWER_HELP, type ViewerDisplay } from './viewer-client.js';
 
@@ -48,7 +49,8 @@ export class TtyDisplay implements ViewerDisplay {
   }
 
   message(text: string): void {
-    this.write(`\r\n\x1b[0m[mesh-agent] ${text}\r\n`);
+    // Names, reasons and notices come from the sharer: shown, never obeyed.
+    this.write(`\r\n\x1b[0m[mesh-agent] ${printable(text)}\r\n`);
   }
 
   exit(code: number | null, signal: number | null): void {
@@ -132,7 +134,7 @@ export class RawDisplay implements ViewerDisplay {
   }
 
   message(text: string): void {
-    this.err(`[mesh-agent] ${text}\n`);
+    this.err(`[mesh-agent] ${printable(text)}\n`);
   }
 
   exit(code: number | null, signal: number | null): void {

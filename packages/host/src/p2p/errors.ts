@@ -1,8 +1,10 @@
+import { printable } from '../util/printable.js';
+
 /** The peer refused our handshake (bad token, expired, wrong agent …). */
 export class HandshakeDeniedError extends Error {
   override name = 'HandshakeDeniedError';
   constructor(readonly reason: string) {
-    super(`the peer denied the session: ${reason}`);
+    super(`the peer denied the session: ${printable(reason)}`);
   }
 }
 
@@ -13,7 +15,7 @@ export class StreamRejectedError extends Error {
     readonly streamType: string,
     readonly reason: string,
   ) {
-    super(`the peer rejected a ${streamType} stream: ${reason}`);
+    super(`the peer rejected a ${streamType} stream: ${printable(reason)}`);
   }
 }
 
@@ -25,6 +27,6 @@ export class PeerUnavailableError extends Error {
     readonly code: string,
     reason: string,
   ) {
-    super(`cannot reach agent ${agentId}: ${reason}`);
+    super(`cannot reach agent ${agentId}: ${printable(reason)}`);
   }
 }

@@ -156,7 +156,8 @@ export function parseHeader(bytes: Buffer): FrameHeader {
     value = JSON.parse(bytes.toString('utf8'));
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new WireError('BAD_HEADER', `frame header is not valid JSON: ${reason}`, { cause: error });
+    // No `cause`: the SyntaxError quotes the peer's raw bytes, and error printers show causes.
+    throw new WireError('BAD_HEADER', `frame header is not valid JSON: ${reason}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;

@@ -1,3 +1,5 @@
+import { printable } from '../util/printable.js';
+
 /** What went wrong on the wire; callers branch on this, the message is for humans. */
 export type WireErrorCode =
   /** A frame's declared length is above the configured maximum. */
@@ -21,13 +23,16 @@ export type WireErrorCode =
   /** The underlying stream failed or closed without ending cleanly. */
   | 'CONNECTION_LOST';
 
-/** The one error type the wire layer throws for bad input or a broken stream. */
+/**
+ * The one error type the wire layer throws for bad input or a broken stream. Its message may
+ * quote the peer's bytes (a JSON syntax error, a property name), so it is made printable here.
+ */
 export class WireError extends Error {
   override readonly name = 'WireError';
   readonly code: WireErrorCode;
 
   constructor(code: WireErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(printable(message), options);
     this.code = code;
   }
 }

@@ -6,6 +6,7 @@ import {
   MeshCommand,
   parseHostPort,
   peerFlags,
+  printable,
   signalingOverrides,
   targetFromFlags,
   UsageError,
@@ -138,7 +139,7 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
   /** A JSON line on stdout with --json, else a line on stderr (stdout carries the terminal). */
   private notice(value: Record<string, unknown>, text: string): void {
     if (this.flags.json) process.stdout.write(`${JSON.stringify(value)}\n`);
-    else process.stderr.write(`[mesh-agent] ${text}\n`);
+    else process.stderr.write(`[mesh-agent] ${printable(text)}\n`);
   }
 
   /** Prints how the session ended; returns the exit code (the program's, like ssh). */

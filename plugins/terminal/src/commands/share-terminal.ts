@@ -5,6 +5,7 @@ import {
   type Host,
   MeshCommand,
   parseHostPort,
+  printable,
   secretFileFlag,
   signalingFlags,
   signalingOverrides,
@@ -266,8 +267,9 @@ class OwnerOutput {
 
   message(text: string): void {
     if (this.json) this.line({ event: 'message', message: text });
-    else if (this.tty) process.stdout.write(`\r\n[mesh-agent] ${text}\r\n`);
-    else process.stderr.write(`[mesh-agent] ${text}\n`);
+    // Viewer names and reasons come from peers: shown, never obeyed.
+    else if (this.tty) process.stdout.write(`\r\n[mesh-agent] ${printable(text)}\r\n`);
+    else process.stderr.write(`[mesh-agent] ${printable(text)}\n`);
   }
 
   ended(code: number | null, signal: number | null): void {
