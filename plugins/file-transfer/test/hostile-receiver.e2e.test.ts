@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { definePlugin, type FrameChannel, type Host } from '@mesh-agent/host';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// The in-process receiver is built from the host's sources, as the helper that starts it.
+import { definePlugin, type FrameChannel, type Host } from '../../../packages/host/src/index.js';
 import { directSession, startHost } from '../../../packages/host/test/helpers/hosts.js';
 import { FILE_STREAM, registerFileMessages } from '../src/protocol.js';
 import { makeFileAgent, runCli, TempDirs } from './helpers/fixtures.js';
@@ -9,13 +10,17 @@ import { makeFileAgent, runCli, TempDirs } from './helpers/fixtures.js';
 /** Clears the screen and retitles the window, if a terminal ever executed it. */
 const ESCAPES = '\x1b[2J\x1b]0;owned\x07\x9b31m';
 
+/** The raw bytes of ESCAPES that would act on a terminal. */
+const rawControls = (output: string) => ['\x1b', '\x07', '\x9b'].filter((c) => output.includes(c));
+
 /** What the hostile receiver answers to the next `file` stream. */
 let misbehave: (channel: FrameChannel) => Promise<void> = async () => {};
 
 const hostileReceiver = definePlugin({
   name: 'hostile-receiver',
   apply(host) {
-    registerFileMessages(host.messages);
+    // One class seen twice: the plugin is typed against the host's dist, the helper against its src.
+    registerFileMessages(host.messages as unknown as Parameters<typeof registerFileMessages>[0]);
     host.hooks.stream.for(FILE_STREAM).tapPromise('hostile', async ({ channel }) => {
       await misbehave(channel);
       return true;
@@ -62,7 +67,7 @@ describe('send-file against a receiver that sends terminal escape sequences', ()
   };
   const expectEscapedOnly = (output: string) => {
     expect(output).toContain('\\x1b[2J\\x1b]0;owned\\x07\\x9b31m');
-    expect(output).not.toMatch(/[\x1b\x07\x9b]/);
+    expect(rawControls(output)).toEqual([]);
   };
 
   it('prints a refusal reason with its control characters escaped', async () => {
@@ -81,7 +86,7 @@ describe('send-file against a receiver that sends terminal escape sequences', ()
     const result = await send('esc-saved');
     expect(result.code).toBe(0);
     expectEscapedOnly(result.stdout);
-    expect(result.stderr).not.toMatch(/[\x1b\x07\x9b]/);
+    expect(rawControls(result.stderr)).toEqual([]);
   });
 
   it('prints a frame header that is not JSON with its control characters escaped', async () => {
