@@ -9,6 +9,11 @@ import { HandshakeDeniedError } from './errors.js';
 import { P2P_DENY, P2P_HELLO, P2P_OK } from './messages.js';
 
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * Largest handshake frame: a P2P_HELLO is a few hundred bytes. An unauthenticated peer may make
+ * the responder hold no more than this per connection (instead of a data frame's 1 MiB).
+ */
+export const HANDSHAKE_MAX_FRAME = 4 * 1024;
 /** Application close codes the host uses on the data plane. */
 export const CLOSE = { normal: 0, denied: 0x101, protocol: 0x102, shutdown: 0x103 } as const;
 
@@ -64,7 +69,7 @@ export async function receiveHello(
   // A second stream before the handshake completes is a protocol violation.
   const early = () => void conn.close(CLOSE.protocol, 'stream opened before the handshake');
   conn.on('stream', early);
-  const channel = new FrameChannel(stream, { registry });
+  const channel = new FrameChannel(stream, { registry, maxFrame: HANDSHAKE_MAX_FRAME });
   try {
     const hello = await withTimeout(
       channel.next([P2P_HELLO]),

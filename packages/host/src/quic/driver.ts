@@ -67,7 +67,7 @@ export class QuicDriver {
     };
     this.outbox = new Outbox(deliver);
     this.sender = new PacketSender();
-    this.admission = new Admission(this.sender, this.counters);
+    this.admission = new Admission(this.sender, this.counters, this.table);
     this.reader = new StreamReader(this.outbox);
     this.writer = new StreamWriter(this.outbox);
     this.handshake = new Handshake(this.outbox, this.sender, turn);

@@ -13,6 +13,10 @@ export interface QuicOptions {
   maxConnectionWindow: number;
   /** Bidirectional streams the peer may have open at once. */
   maxConcurrentStreams: number;
+  /** Connections peers may have open to this endpoint at once, authenticated or not. */
+  maxIncomingConnections: number;
+  /** Of those, how many may come from one IP address (agents behind one NAT share theirs). */
+  maxIncomingPerAddress: number;
   /** A connection with no traffic for this long is closed. */
   idleTimeoutMs: number;
   /** Interval of keep-alive probes on an idle connection; 0 disables them. */
@@ -39,6 +43,8 @@ export const DEFAULT_QUIC_OPTIONS: Readonly<QuicOptions> = Object.freeze({
   maxStreamWindow: 4 * MIB,
   maxConnectionWindow: 8 * MIB,
   maxConcurrentStreams: 256,
+  maxIncomingConnections: 256,
+  maxIncomingPerAddress: 16,
   idleTimeoutMs: 30_000,
   keepAliveMs: 10_000,
   handshakeTimeoutMs: 10_000,
@@ -80,6 +86,8 @@ export const quicOptionsSchema = {
     maxStreamWindow: int(16 * 1024, 1024 * MIB, 'Largest stream flow-control window in bytes.'),
     maxConnectionWindow: int(64 * 1024, 1024 * MIB, 'Largest connection flow-control window in bytes.'),
     maxConcurrentStreams: int(1, 65_535, 'Bidirectional streams a peer may have open at once.'),
+    maxIncomingConnections: int(1, 65_535, 'Connections peers may have open to this agent at once.'),
+    maxIncomingPerAddress: int(1, 65_535, 'Connections peers at one IP address may have open at once.'),
     idleTimeoutMs: int(100, 3_600_000, 'Idle timeout of a connection in milliseconds.'),
     keepAliveMs: int(0, 3_600_000, 'Keep-alive interval in milliseconds (0 disables).'),
     handshakeTimeoutMs: int(100, 600_000, 'Handshake timeout in milliseconds.'),

@@ -113,6 +113,8 @@ export interface EndpointStats {
   retriesSent: number;
   /** Hole-punching probes dropped: unknown session, bad MAC, replayed or over the rate. */
   droppedProbes: number;
+  /** New connections turned away because of maxIncomingConnections / maxIncomingPerAddress. */
+  refusedConnections: number;
   udp: UdpIoStats;
 }
 

@@ -3,7 +3,7 @@ import type { Connection, Host } from '@matrixai/quic/native/index.js';
 import { quiche } from '@matrixai/quic/native/index.js';
 import type { RemoteAddress } from '../protocol.js';
 import { RetryTokens } from '../retry-token.js';
-import { CID_LEN } from './connection-table.js';
+import { CID_LEN, type ConnectionTable } from './connection-table.js';
 import type { PacketSender } from './packet-sender.js';
 import type { QuicheConfigs } from './quiche-config.js';
 import type { DriverCounters } from './stats.js';
@@ -17,6 +17,7 @@ export class Admission {
   constructor(
     private readonly sender: PacketSender,
     private readonly counters: DriverCounters,
+    private readonly table: ConnectionTable,
   ) {}
 
   /**
@@ -51,6 +52,11 @@ export class Admission {
     if (header.dcid.length !== CID_LEN) return undefined;
     const odcid = this.retryTokens.validate(token, rinfo.address, rinfo.port, header.dcid);
     if (!odcid) return undefined;
+    // Counted only now that the retry token proved the address: a spoofed flood fills nothing.
+    if (!this.hasRoom(rinfo.address, configs)) {
+      this.counters.refusedConnections++;
+      return undefined;
+    }
     try {
       return quiche.Connection.accept(
         header.dcid,
@@ -62,5 +68,12 @@ export class Admission {
     } catch {
       return undefined;
     }
+  }
+
+  /** Room for one more connection from `address` under the incoming connection limits. */
+  private hasRoom(address: string, configs: QuicheConfigs): boolean {
+    const { total, fromAddress } = this.table.incoming(address);
+    const { maxIncomingConnections, maxIncomingPerAddress } = configs.options;
+    return total < maxIncomingConnections && fromAddress < maxIncomingPerAddress;
   }
 }

@@ -12,6 +12,9 @@ export const cidKey = (cid: Uint8Array): string =>
 export class ConnectionTable {
   private readonly byKey = new Map<string, DriverConnection>();
   private readonly byHandle = new Map<number, DriverConnection>();
+  /** Connections peers opened to us, by their IP address (the admission limits count these). */
+  private readonly incomingByAddress = new Map<string, number>();
+  private incomingTotal = 0;
   private nextHandle = 1;
 
   add(
@@ -35,6 +38,7 @@ export class ConnectionTable {
     );
     this.byKey.set(key, conn);
     this.byHandle.set(conn.handle, conn);
+    if (role === 'server') this.countIncoming(remote.address, 1);
     return conn;
   }
 
@@ -48,8 +52,21 @@ export class ConnectionTable {
   }
 
   remove(conn: DriverConnection): void {
+    if (!this.byHandle.delete(conn.handle)) return;
     this.byKey.delete(conn.key);
-    this.byHandle.delete(conn.handle);
+    if (conn.role === 'server') this.countIncoming(conn.remote.address, -1);
+  }
+
+  /** Connections peers opened to us: in all, and from `address`. */
+  incoming(address: string): { total: number; fromAddress: number } {
+    return { total: this.incomingTotal, fromAddress: this.incomingByAddress.get(address) ?? 0 };
+  }
+
+  private countIncoming(address: string, delta: 1 | -1): void {
+    this.incomingTotal += delta;
+    const count = (this.incomingByAddress.get(address) ?? 0) + delta;
+    if (count > 0) this.incomingByAddress.set(address, count);
+    else this.incomingByAddress.delete(address);
   }
 
   get size(): number {

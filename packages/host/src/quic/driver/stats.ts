@@ -14,6 +14,7 @@ export function newCounters(): DriverCounters {
     droppedDatagrams: 0,
     retriesSent: 0,
     droppedProbes: 0,
+    refusedConnections: 0,
   };
 }
 
