@@ -78,7 +78,7 @@ export function validateConfig(
 ): HostConfig {
   const tree = structuredClone(
     mergeConfig(
-      { agent: {}, signaling: {}, quic: {}, nat: {}, tokens: {}, log: {}, plugins: {} },
+      { agent: {}, signaling: {}, quic: {}, nat: {}, p2p: {}, tokens: {}, log: {}, plugins: {} },
       raw.tree,
       overrides,
     ),

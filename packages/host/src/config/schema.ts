@@ -49,6 +49,16 @@ export const hostConfigSchema = {
         traversal: { type: 'boolean', default: true },
       },
     },
+    p2p: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        // A stream that has not said what it is (STREAM_OPEN) after this long is closed.
+        streamOpenTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 10_000 },
+        // Streams one authenticated peer may have open on a connection at once.
+        maxStreamsPerPeer: { type: 'integer', minimum: 1, maximum: 65_535, default: 128 },
+      },
+    },
     tokens: {
       type: 'object',
       additionalProperties: false,
@@ -82,6 +92,7 @@ export interface HostConfig {
   };
   quic: { host: string; port: number } & Partial<QuicOptions>;
   nat: { stunServers?: string[]; traversal: boolean };
+  p2p: { streamOpenTimeoutMs: number; maxStreamsPerPeer: number };
   tokens: { maxEntries: number };
   log: { level: (typeof LOG_LEVELS)[number] };
   plugins: Record<string, PluginSection>;

@@ -145,8 +145,9 @@ export class Host implements PluginHost {
   }
 
   /**
-   * `advertise` narrows the stream types announced to the room (default: all that plugins
-   * handle), e.g. a terminal share runs as a daemon for `terminal` only, next to the real daemon.
+   * `advertise` narrows the stream types announced to the room and served to peers (default: all
+   * that plugins handle), e.g. a terminal share runs as a daemon for `terminal` only, next to the
+   * real daemon. A `oneshot` host serves none: its command dials out.
    */
   async start(mode: HostMode = 'daemon', opts: { advertise?: readonly string[] } = {}): Promise<void> {
     if (this.started) throw new Error('host already started');
@@ -196,6 +197,8 @@ export class Host implements PluginHost {
       awaitSession: (id, ms) => this.awaitSession(id, ms),
       route: (grant) => this.reach!.route(grant),
       pathOf: (sessionId) => this.pathOf(sessionId),
+      limits: this.config.p2p,
+      serves: (type) => this.serves(type),
     });
     const nat = this.config.nat;
     this.reach = new Reachability({
@@ -252,7 +255,7 @@ export class Host implements PluginHost {
   async connect(target: PeerTarget, streamType: string): Promise<PeerConnection> {
     const p2p = this.requireStarted();
     if ('agentId' in target) {
-      const existing = p2p.find(target.agentId);
+      const existing = p2p.find(target.agentId, streamType);
       if (existing) return existing;
       const signaling = this.signaling;
       if (!signaling)
@@ -293,6 +296,11 @@ export class Host implements PluginHost {
 
   standing(peer: PeerInfo): PeerStanding {
     return this.peerStandings.standing(peer);
+  }
+
+  /** Whether a peer may open a stream of `streamType` here (see `start`). */
+  private serves(streamType: string): boolean {
+    return this.mode !== 'oneshot' && (this.advertise?.includes(streamType) ?? true);
   }
 
   /** Sends a plugin event to another agent through the signaling server, once connected. */

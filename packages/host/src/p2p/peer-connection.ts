@@ -21,7 +21,14 @@ export class PeerConnection {
     readonly peer: PeerInfo,
     private readonly registry: MessageRegistry,
     private readonly pathOf: (sessionId: string) => PathKind,
+    /** What the session was granted for: streams of another type are refused (undefined: any, direct mode). */
+    readonly streamType?: string,
   ) {}
+
+  /** The session covers streams of `streamType`. */
+  grants(streamType: string): boolean {
+    return this.streamType === undefined || this.streamType === streamType;
+  }
 
   /** `direct` or `relay`, and QUIC's smoothed RTT (null when the driver does not answer in time). */
   async route(): Promise<PeerRoute> {

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostHooks } from '../hooks/hooks.js';
 import { derivedAgentId } from '../identity/agent-id.js';
@@ -10,7 +11,7 @@ import { withTimeout } from '../util/timeout.js';
 import { FrameChannel } from '../wire/channel.js';
 import { isWireError, type WireErrorCode } from '../wire/errors.js';
 import type { MessageRegistry } from '../wire/registry.js';
-import { CLOSE, HANDSHAKE_TIMEOUT_MS, type HelloClaim, receiveHello, sendHello } from './handshake.js';
+import { CLOSE, type HelloClaim, receiveHello, sendHello } from './handshake.js';
 import { STREAM_ACCEPT, STREAM_OPEN, STREAM_REJECT } from './messages.js';
 import { PeerConnection } from './peer-connection.js';
 import type { PeerInfo, StreamOpenHeader } from './types.js';
@@ -28,6 +29,17 @@ export interface P2PServiceOptions {
   route(grant: SessionGrant): Promise<Array<{ address: string; port: number }>>;
   /** Which path carries a session's connection now. */
   pathOf(sessionId: string): PathKind;
+  limits: P2PLimits;
+  /** Stream types this host serves to peers (a one-off command serves only what it needs). */
+  serves(streamType: string): boolean;
+}
+
+/** What one authenticated peer may hold open (config `p2p`). */
+export interface P2PLimits {
+  /** A stream that has not said what it is (STREAM_OPEN) after this long is closed. */
+  streamOpenTimeoutMs: number;
+  /** Streams a peer may have open on one connection, opened ones and those still to say what they are. */
+  maxStreamsPerPeer: number;
 }
 
 /** Wire errors that show the peer is broken or hostile, as opposed to a stream that merely ended. */
@@ -94,13 +106,17 @@ export class P2PService {
         if (grant.peerId !== undefined && peerAgentId !== grant.peerId) {
           throw new Error(`expected agent ${grant.peerId} but ${peerAgentId} answered`);
         }
-        return this.adopt(conn, {
-          agentId: peerIdentity(grant, conn),
-          fingerprint: conn.peerFingerprint,
-          address,
-          port,
-          sessionId: grant.sessionId,
-        });
+        return this.adopt(
+          conn,
+          {
+            agentId: peerIdentity(grant, conn),
+            fingerprint: conn.peerFingerprint,
+            address,
+            port,
+            sessionId: grant.sessionId,
+          },
+          grant.streamType,
+        );
       } catch (error) {
         lastError = error as Error;
         if (conn) void conn.close(CLOSE.protocol, 'handshake failed').catch(() => {});
@@ -115,9 +131,9 @@ export class P2PService {
     throw lastError ?? new Error('no address to dial');
   }
 
-  /** A live connection to the agent, to reuse for more streams. */
-  find(agentId: string): PeerConnection | undefined {
-    for (const peer of this.peers) if (peer.peer.agentId === agentId) return peer;
+  /** A live connection to the agent whose session covers `streamType`, to reuse. */
+  find(agentId: string, streamType: string): PeerConnection | undefined {
+    for (const peer of this.peers) if (peer.peer.agentId === agentId && peer.grants(streamType)) return peer;
     return undefined;
   }
 
@@ -157,29 +173,49 @@ export class P2PService {
       await conn.close(CLOSE.denied, `session denied: ${result.reason}`).catch(() => {});
       return;
     }
-    const peer = this.adopt(conn, {
-      agentId: peerIdentity(result.grant, conn),
-      fingerprint: conn.peerFingerprint,
-      address: conn.remote.address,
-      port: conn.remote.port,
-      sessionId: claim.sessionId,
-    });
-    conn.on('stream', (stream) => {
-      this.dispatch(peer, new FrameChannel(stream, { registry: this.opts.registry })).catch(
-        (error: Error) => {
+    const { grant } = result;
+    const peer = this.adopt(
+      conn,
+      {
+        agentId: peerIdentity(grant, conn),
+        fingerprint: conn.peerFingerprint,
+        address: conn.remote.address,
+        port: conn.remote.port,
+        sessionId: claim.sessionId,
+      },
+      grant.streamType,
+    );
+    // On a session we asked for, the peer is the one that serves: it has nothing to open here.
+    const opensStreams = grant.role === 'responder';
+    let streams = 0;
+    conn.on('stream', (stream: Duplex) => {
+      if (!opensStreams || streams >= this.opts.limits.maxStreamsPerPeer) {
+        this.opts.log.warn(
+          { peer: peer.peer.agentId, streams, role: grant.role },
+          opensStreams ? 'too many streams: reset one' : 'stream on a session this agent initiated: reset',
+        );
+        stream.destroy();
+        return;
+      }
+      streams++;
+      const channel = new FrameChannel(stream, { registry: this.opts.registry });
+      this.dispatch(peer, channel)
+        .catch((error: Error) => {
+          // A stream that failed (or never said what it is) is closed, never left open.
+          channel.destroy();
           this.opts.log.warn({ peer: peer.peer.agentId, err: error.message }, 'stream failed');
           // Garbage, oversized or unknown frames mean a broken or hostile peer: drop the whole
           // connection (other peers' connections are untouched).
           if (isWireError(error) && PROTOCOL_ERRORS.has(error.code)) {
             void peer.close(CLOSE.protocol, `protocol error: ${error.message}`.slice(0, 200)).catch(() => {});
           }
-        },
-      );
+        })
+        .finally(() => streams--);
     });
   }
 
-  private adopt(conn: QuicConnection, info: PeerInfo): PeerConnection {
-    const peer = new PeerConnection(conn, info, this.opts.registry, this.opts.pathOf);
+  private adopt(conn: QuicConnection, info: PeerInfo, streamType: string | undefined): PeerConnection {
+    const peer = new PeerConnection(conn, info, this.opts.registry, this.opts.pathOf, streamType);
     this.peers.add(peer);
     this.opts.log.info({ peer: info.agentId, address: info.address, port: info.port }, 'peer connected');
     this.opts.hooks.peerConnected.call(info);
@@ -193,15 +229,22 @@ export class P2PService {
   }
 
   private async dispatch(peer: PeerConnection, channel: FrameChannel): Promise<void> {
+    const { streamOpenTimeoutMs } = this.opts.limits;
     const frame = await withTimeout(
       channel.next([STREAM_OPEN]),
-      HANDSHAKE_TIMEOUT_MS,
-      () => new Error('no STREAM_OPEN'),
+      streamOpenTimeoutMs,
+      () => new Error(`no STREAM_OPEN within ${streamOpenTimeoutMs} ms`),
     );
     const open = frame.header as StreamOpenHeader;
-    const hook = this.opts.hooks.stream.get(open.stream_type);
-    if (!hook?.isUsed()) {
-      await channel.send({ type: STREAM_REJECT, reason: `no handler for stream type "${open.stream_type}"` });
+    const type = open.stream_type;
+    const hook = this.opts.hooks.stream.get(type);
+    const refusal = !peer.grants(type)
+      ? `the session was granted for "${peer.streamType}" streams, not "${type}"`
+      : !hook?.isUsed() || !this.opts.serves(type)
+        ? `no handler for stream type "${type}"`
+        : undefined;
+    if (refusal !== undefined || !hook) {
+      await channel.send({ type: STREAM_REJECT, reason: refusal ?? 'no handler' });
       await channel.end();
       return;
     }

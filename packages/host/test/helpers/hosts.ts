@@ -26,7 +26,7 @@ export const echoPlugin: MeshPlugin = definePlugin({
 export async function startHost(
   dirs: TempDirs,
   agentId: string,
-  opts: { plugins?: MeshPlugin[]; quic?: Record<string, unknown> } = {},
+  opts: { plugins?: MeshPlugin[]; quic?: Record<string, unknown>; p2p?: Record<string, unknown> } = {},
 ): Promise<Host> {
   const home = await dirs.make(`host-${agentId}-`);
   const config = validateConfig({
@@ -34,6 +34,7 @@ export async function startHost(
     tree: {
       agent: { id: agentId, home },
       quic: { host: '127.0.0.1', port: 0, ...opts.quic },
+      p2p: opts.p2p ?? {},
       log: { level: 'silent' },
     },
   });
@@ -54,7 +55,7 @@ export async function startHost(
 export function directSession(
   responder: Host,
   sessionId: string,
-  over: { peerId?: string; peerFingerprint?: string; ttlMs?: number } = {},
+  over: { peerId?: string; peerFingerprint?: string; ttlMs?: number; streamType?: string } = {},
 ) {
   const token = `token-${sessionId}-0123456789abcdef`;
   responder.acceptDirect({
@@ -63,6 +64,7 @@ export function directSession(
     expiresAt: Date.now() + (over.ttlMs ?? 60_000),
     peerId: over.peerId,
     peerFingerprint: over.peerFingerprint,
+    streamType: over.streamType,
   });
   return {
     address: '127.0.0.1',
