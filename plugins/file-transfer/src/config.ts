@@ -20,6 +20,8 @@ export interface FileTransferConfig {
   maxInFlightBytes: number;
   /** Age after which an untouched `.part` file (an abandoned transfer) is removed, in ms. */
   partMaxAgeMs: number;
+  /** A sender that sends nothing for this long in the middle of a file is dropped (its part kept). */
+  stallSeconds: number;
 }
 
 export const configSchema = {
@@ -33,6 +35,7 @@ export const configSchema = {
     chunkSize: { type: 'integer', minimum: MIN_CHUNK, maximum: MAX_CHUNK, default: DEFAULT_CHUNK },
     maxInFlightBytes: { type: 'integer', minimum: 0, default: 64 * 1024 ** 3 },
     partMaxAgeMs: { type: 'integer', minimum: 1000, default: 7 * 24 * 60 * 60_000 },
+    stallSeconds: { type: 'integer', minimum: 1, maximum: 86_400, default: 60 },
   },
 } as const;
 

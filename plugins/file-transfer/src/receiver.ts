@@ -212,8 +212,10 @@ export class FileReceiver {
         log.info({ name: meta.name, bytes: done, size: meta.size }, 'receiving'),
       );
 
+      const stallMs = this.opts.config.stallSeconds * 1000;
       for (;;) {
-        const frame = await channel.next();
+        // A stalled sender holds a stream, a part file and a quota share: drop it, keep the part.
+        const frame = await withTimeout(channel.next(), stallMs, () => stalled(stallMs));
         const typed = oneOf(frame, [FileChunk, FileDone, FileAbort]);
         if (!typed) throw new ReceiveFailure('PROTOCOL', `unexpected ${frame.header.type} during a transfer`);
         const { header, body } = typed;
@@ -328,6 +330,11 @@ function asFailure(error: unknown): ReceiveFailure {
     return new ReceiveFailure('NO_SPACE', 'the download directory is full; the partial file was removed');
   if (error instanceof TimeoutError) return new ReceiveFailure('PROTOCOL', error.message);
   return new ReceiveFailure('IO_ERROR', `cannot store the file: ${(error as Error).message}`);
+}
+
+/** A sender silent in the middle of a file: the bytes so far are sound, so the part stays for a resume. */
+function stalled(ms: number): ReceiveFailure {
+  return new ReceiveFailure('PROTOCOL', `the sender stalled: nothing for ${ms / 1000} s`, true);
 }
 
 /** The timeout of a wait on the sender, in words for the user. */
