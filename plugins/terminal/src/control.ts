@@ -26,9 +26,9 @@ export class ControlState {
     return true;
   }
 
-  /** The newest request still waiting for an answer. */
-  get latestRequest(): string | undefined {
-    return this.requests.at(-1);
+  /** The agent asked for control and has no answer yet. */
+  isPending(agentId: string): boolean {
+    return this.requests.includes(agentId);
   }
 
   /** Hands control to `agentId` (taking it from any previous holder); returns the previous holder. */

@@ -181,9 +181,9 @@ export class ShareSession {
     this.resize(cols, rows, this.opts.ownerId);
   }
 
-  /** Gives control to `agentId` (default: the newest requester); returns who got it. */
-  grant(agentId = this.control.latestRequest): string | undefined {
-    if (!agentId) return undefined;
+  /** Gives control to `agentId`, who must have asked for it; returns who got it. */
+  grant(agentId: string): string | undefined {
+    if (!this.control.isPending(agentId)) return undefined;
     const previous = this.control.grant(agentId);
     if (previous && previous !== agentId) this.announceRevoke(previous, 'control passed to another agent');
     this.fanout.frame({ type: TERM_CONTROL_GRANT, agent_id: agentId });
@@ -198,9 +198,9 @@ export class ShareSession {
     return previous;
   }
 
-  /** Declines the newest pending request; returns whose. */
-  deny(agentId = this.control.latestRequest): string | undefined {
-    if (!agentId || !this.control.forget(agentId)) return undefined;
+  /** Declines `agentId`'s pending request; returns whose. */
+  deny(agentId: string): string | undefined {
+    if (!this.control.forget(agentId)) return undefined;
     for (const viewer of this.fanout.viewers)
       if (viewer.id === agentId)
         viewer.outbox.pushFrame({

@@ -30,17 +30,18 @@ describe('ControlState', () => {
     expect(control.request('a')).toBe(true);
     expect(control.request('a')).toBe(false);
     expect(control.request('b')).toBe(true);
-    expect(control.latestRequest).toBe('b');
+    expect(control.isPending('b')).toBe(true);
     expect(control.grant('b')).toBeNull();
     expect(control.canWrite('b')).toBe(true);
-    expect(control.latestRequest).toBe('a');
+    expect(control.isPending('b')).toBe(false);
+    expect(control.isPending('a')).toBe(true);
     expect(control.grant('a')).toBe('b');
     expect(control.canWrite('b')).toBe(false);
     expect(control.revoke()).toBe('a');
     expect(control.canWrite('a')).toBe(false);
     expect(control.request('a')).toBe(true);
     expect(control.forget('a')).toBe(true);
-    expect(control.latestRequest).toBeUndefined();
+    expect(control.isPending('a')).toBe(false);
   });
 });
 

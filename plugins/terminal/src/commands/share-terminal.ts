@@ -14,6 +14,7 @@ import {
 } from '@mesh-agent/host';
 import { Flags } from '@oclif/core';
 import { MAX_COLS, MAX_ROWS, TERMINAL_EVENTS, TERMINAL_STREAM } from '../constants.js';
+import { ControlPrompt } from '../control-prompt.js';
 import terminal, { type TerminalApi } from '../index.js';
 import { KeySequenceScanner } from '../keys.js';
 import { PtySession } from '../pty-session.js';
@@ -22,7 +23,7 @@ import { type ShareEvent, ShareSession } from '../share-session.js';
 import { enterRawMode, type RawMode } from '../tty.js';
 
 const OWNER_HELP =
-  'keys: Ctrl-] y grant control to the viewer who asked, Ctrl-] n decline, Ctrl-] r revoke control, ' +
+  'keys: Ctrl-] y grant control to the viewer named in the request shown, Ctrl-] n decline it, Ctrl-] r revoke control, ' +
   'Ctrl-] q end the share, Ctrl-] Ctrl-] send Ctrl-], Ctrl-] ? this help';
 
 /** Plugin events other plugins observe, by share event. */
@@ -112,6 +113,7 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
       throw new UsageError('--to needs a signaling server (--server or signaling.url)');
     const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY) && !flags.json;
     const out = new OwnerOutput(tty, flags.json);
+    const prompt = new ControlPrompt();
     const recorder = flags.record
       ? new AsciicastRecorder(flags.record, {
           ...size,
@@ -131,7 +133,7 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
       },
       onOutput: flags.json ? undefined : (chunk) => process.stdout.write(chunk),
       onEvent: (event) => {
-        out.event(event);
+        out.event(event, prompt);
         const name = PLUGIN_EVENTS[event.event];
         if (name) host.emit(name, { owner: host.agentId, ...event });
       },
@@ -161,7 +163,7 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
         return;
       }
       const pty = new PtySession({ command: flags.command, ...size });
-      if (tty) raw = this.ownerTerminal(session, out);
+      if (tty) raw = this.ownerTerminal(session, out, prompt);
       const exit = await session.start(pty);
       raw?.restore();
       out.ended(exit.code, exit.signal);
@@ -200,7 +202,7 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
   }
 
   /** The owner's own terminal: raw mode, keys to the PTY (minus Ctrl-] sequences), resizes. */
-  private ownerTerminal(session: ShareSession, out: OwnerOutput): RawMode {
+  private ownerTerminal(session: ShareSession, out: OwnerOutput, prompt: ControlPrompt): RawMode {
     const raw = enterRawMode({
       stdin: process.stdin,
       stdout: process.stdout,
@@ -211,11 +213,12 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
       const { forward, commands } = scanner.scan(data);
       if (forward.length > 0) session.ownerInput(forward);
       for (const key of commands) {
-        if (key === 'y') {
-          const who = session.grant();
-          if (!who) out.message('nobody asked for control');
-        } else if (key === 'n') {
-          if (!session.deny()) out.message('no pending control request');
+        if (key === 'y' || key === 'n') {
+          const viewer = prompt.current;
+          if (viewer === undefined) out.message('no pending control request');
+          // The grant or the decline names the viewer (control_granted / control_denied events).
+          else if (key === 'y') session.grant(viewer);
+          else session.deny(viewer);
         } else if (key === 'r') {
           if (!session.revoke()) out.message('no viewer has control');
         } else if (key === 'q') {
@@ -256,13 +259,21 @@ class OwnerOutput {
     );
   }
 
-  event(event: ShareEvent): void {
+  /** Shows an event; control requests go through `prompt`, one on screen at a time. */
+  event(event: ShareEvent, prompt: ControlPrompt): void {
     if (this.json) {
       this.line(event);
       return;
     }
+    if (event.event === 'control_requested') {
+      if (prompt.asked(event.viewer)) this.message(describe(event) as string);
+      return;
+    }
     const text = describe(event);
     if (text) this.message(text);
+    const settled = SETTLING.has(event.event) && 'viewer' in event ? prompt.settled(event.viewer) : undefined;
+    if (settled !== undefined)
+      this.message(describe({ event: 'control_requested', viewer: settled }) as string);
   }
 
   message(text: string): void {
@@ -284,6 +295,14 @@ class OwnerOutput {
   }
 }
 
+/** Events after which a viewer's control request needs no answer any more. */
+const SETTLING = new Set<ShareEvent['event']>([
+  'control_granted',
+  'control_denied',
+  'viewer_left',
+  'viewer_dropped',
+]);
+
 function describe(event: ShareEvent): string | undefined {
   switch (event.event) {
     case 'viewer_joined':
@@ -293,7 +312,7 @@ function describe(event: ShareEvent): string | undefined {
     case 'viewer_refused':
       return `${event.viewer} tried to watch but is not invited`;
     case 'control_requested':
-      return `${event.viewer} asks for control: Ctrl-] y to grant, Ctrl-] n to decline`;
+      return `${event.viewer} asks for control: Ctrl-] y to grant it to ${event.viewer}, Ctrl-] n to decline`;
     case 'control_granted':
       return `${event.viewer} has control (Ctrl-] r to revoke)`;
     case 'control_revoked':
