@@ -1,5 +1,5 @@
 import { validateConfig } from '../../src/config/load.js';
-import { Host } from '../../src/host/host.js';
+import { Host, type HostMode } from '../../src/host/host.js';
 import { generateIdentity } from '../../src/identity/identity.js';
 import { createLogger } from '../../src/log/logger.js';
 import { definePlugin, type MeshPlugin } from '../../src/plugins/types.js';
@@ -26,7 +26,12 @@ export const echoPlugin: MeshPlugin = definePlugin({
 export async function startHost(
   dirs: TempDirs,
   agentId: string,
-  opts: { plugins?: MeshPlugin[]; quic?: Record<string, unknown>; p2p?: Record<string, unknown> } = {},
+  opts: {
+    plugins?: MeshPlugin[];
+    quic?: Record<string, unknown>;
+    p2p?: Record<string, unknown>;
+    mode?: HostMode;
+  } = {},
 ): Promise<Host> {
   const home = await dirs.make(`host-${agentId}-`);
   const config = validateConfig({
@@ -47,7 +52,7 @@ export async function startHost(
     plugins: opts.plugins ?? [echoPlugin],
   });
   await host.applyPlugins();
-  await host.start('daemon');
+  await host.start(opts.mode ?? 'daemon');
   return host;
 }
 

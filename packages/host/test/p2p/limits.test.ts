@@ -120,4 +120,23 @@ describe('limits a responder puts on peers before and after authentication', () 
     expect((refused as Error).message).toMatch(/granted for "echo" streams, not "note"/);
     await peer.close();
   });
+
+  it('resets streams the peer opens on a session this agent initiated', async () => {
+    const target = directSession(bob, 'limits-role');
+    bob.tokens.add({ ...bob.tokens.get('limits-role')!, role: 'initiator' });
+    const peer = await alice.connect(target, 'echo');
+    await expect(peer.openStream('echo')).rejects.toThrow();
+    await peer.close();
+  });
+
+  it('a oneshot host serves no stream type, even to a peer holding a valid session', async () => {
+    const oneshot = await startHost(dirs, 'oneshot', { mode: 'oneshot' });
+    try {
+      const peer = await alice.connect(directSession(oneshot, 'limits-oneshot'), 'echo');
+      await expect(peer.openStream('echo')).rejects.toBeInstanceOf(StreamRejectedError);
+      await peer.close();
+    } finally {
+      await oneshot.stop();
+    }
+  });
 });
