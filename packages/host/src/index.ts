@@ -17,7 +17,7 @@ export { ConfigError, type ConfigIssue } from './config/errors.js';
 export { agentHome, readConfig, validateConfig } from './config/load.js';
 export type { HostConfig, PluginSection } from './config/schema.js';
 export { createHooks, type HostHooks, type PluginEventPayload, type StreamHook } from './hooks/hooks.js';
-export { Host, type HostMode } from './host/host.js';
+export { Host, type HostMode, type HostStartOptions } from './host/host.js';
 export type { PeerStanding } from './host/peer-standings.js';
 export { agentIdOf, checkDerivedAgentId, derivedAgentId, identityDir } from './identity/agent-id.js';
 export {

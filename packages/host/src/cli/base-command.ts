@@ -1,7 +1,7 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { mergeConfig as mergeOverrides } from '../config/env.js';
 import { ConfigError } from '../config/errors.js';
-import type { Host, HostMode } from '../host/host.js';
+import type { Host, HostMode, HostStartOptions } from '../host/host.js';
 import { LOG_LEVELS } from '../log/logger.js';
 import { pluginSection } from '../plugins/apply.js';
 import type { AnyMeshPlugin, AppliedPlugin, ConfigOf } from '../plugins/types.js';
@@ -115,15 +115,19 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
     return pluginSection(agent.config, plugin.name) as ConfigOf<P>;
   }
 
-  /** Runs `fn` with a started host and `plugin`'s config and API (see openPlugin); always stops the host. */
+  /**
+   * Runs `fn` with a started host and `plugin`'s config and API (see openPlugin); always stops the
+   * host. `start` narrows what a daemon-mode host advertises and serves (see Host.start).
+   */
   protected async withPlugin<P extends AnyMeshPlugin, R>(
     plugin: P,
     mode: HostMode,
     overrides: Record<string, unknown>,
     fn: (context: PluginContext<P>) => Promise<R>,
+    start: HostStartOptions = {},
   ): Promise<R> {
     const context = await this.openPlugin(plugin, overrides);
-    return whileStarted(context.host, mode, () => fn(context));
+    return whileStarted(context.host, mode, () => fn(context), start);
   }
 
   /** Expected failures exit 2 with their message (as JSON on stdout with --json), no stack. */
@@ -136,8 +140,13 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
   }
 }
 
-async function whileStarted<R>(host: Host, mode: HostMode, fn: () => Promise<R>): Promise<R> {
-  await host.start(mode);
+async function whileStarted<R>(
+  host: Host,
+  mode: HostMode,
+  fn: () => Promise<R>,
+  start: HostStartOptions = {},
+): Promise<R> {
+  await host.start(mode, start);
   try {
     return await fn();
   } finally {

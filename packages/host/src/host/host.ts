@@ -43,6 +43,11 @@ export interface HostOptions {
  */
 export type HostMode = 'daemon' | 'oneshot' | 'signaling';
 
+export interface HostStartOptions {
+  /** The stream types announced to the room and served to peers (default: all that plugins handle). */
+  advertise?: readonly string[];
+}
+
 /**
  * The plugin host: owns config, identity, signaling, the QUIC endpoint, the P2P handshake and
  * the token cache, and exposes them to plugins through `hooks` and the PluginHost interface.
@@ -149,7 +154,7 @@ export class Host implements PluginHost {
    * that plugins handle), e.g. a terminal share runs as a daemon for `terminal` only, next to the
    * real daemon. A `oneshot` host serves none: its command dials out.
    */
-  async start(mode: HostMode = 'daemon', opts: { advertise?: readonly string[] } = {}): Promise<void> {
+  async start(mode: HostMode = 'daemon', opts: HostStartOptions = {}): Promise<void> {
     if (this.started) throw new Error('host already started');
     this.started = true;
     this.mode = mode;

@@ -63,20 +63,27 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
     };
     // A fixed --listen port needs the daemon mode (oneshot always takes an ephemeral port).
     const mode = listen ? 'daemon' : 'oneshot';
-    const result = await this.withPlugin(terminal, mode, overrides, async ({ host, api }) => {
-      let channel: FrameChannel;
-      if (target) {
-        const opened = await host.openStream(target, TERMINAL_STREAM);
-        const { path, rttMs } = await opened.connection.route();
-        const rtt = rttMs === null ? '' : `, rtt ${rttMs} ms`;
-        this.notice(
-          { event: 'connected', sharer: opened.peer.agentId, path, rttMs },
-          `connected to ${opened.peer.agentId} (${path} path${rtt})`,
-        );
-        channel = opened.channel;
-      } else channel = await this.waitForSharer(host, api);
-      return this.view(host, channel);
-    });
+    const result = await this.withPlugin(
+      terminal,
+      mode,
+      overrides,
+      async ({ host, api }) => {
+        let channel: FrameChannel;
+        if (target) {
+          const opened = await host.openStream(target, TERMINAL_STREAM);
+          const { path, rttMs } = await opened.connection.route();
+          const rtt = rttMs === null ? '' : `, rtt ${rttMs} ms`;
+          this.notice(
+            { event: 'connected', sharer: opened.peer.agentId, path, rttMs },
+            `connected to ${opened.peer.agentId} (${path} path${rtt})`,
+          );
+          channel = opened.channel;
+        } else channel = await this.waitForSharer(host, api);
+        return this.view(host, channel);
+      },
+      // Waiting for a sharer serves its terminal stream, nothing else this agent's plugins handle.
+      { advertise: [TERMINAL_STREAM] },
+    );
     process.exitCode = this.report(result);
   }
 
