@@ -1,8 +1,15 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SILENT_LOGGER, type SignalingLogger } from '@mesh-agent/host';
+import type { BindingStore } from './cluster/backplane.js';
 
 export type ClaimResult = { ok: true; created: boolean } | { ok: false; boundTo: string };
+
+/** Checks `fingerprint` against the one `agentId` is bound to, when it is. */
+export function claimAgainst(boundTo: string | undefined, fingerprint: string): ClaimResult | undefined {
+  if (boundTo === undefined) return undefined;
+  return boundTo === fingerprint ? { ok: true, created: false } : { ok: false, boundTo };
+}
 
 interface Binding {
   fingerprint: string;
@@ -25,7 +32,7 @@ export const BINDINGS_FILE = 'bindings.json';
  * Which key each agent id belongs to. The first key to present an id (after proving it holds
  * it) keeps it; a second key is refused. The operator frees an id by deleting its entry.
  */
-export class IdentityBindings {
+export class IdentityBindings implements BindingStore {
   readonly #bindings: Map<string, Binding>;
   readonly #pinned: ReadonlyMap<string, string>;
   readonly #file: string | undefined;
@@ -62,14 +69,10 @@ export class IdentityBindings {
 
   /** Binds `agentId` to `fingerprint` on first use; refuses any other key afterwards. */
   async claim(agentId: string, fingerprint: string): Promise<ClaimResult> {
-    const pinned = this.#pinned.get(agentId);
-    if (pinned !== undefined)
-      return pinned === fingerprint ? { ok: true, created: false } : { ok: false, boundTo: pinned };
-    const bound = this.#bindings.get(agentId);
-    if (bound)
-      return bound.fingerprint === fingerprint
-        ? { ok: true, created: false }
-        : { ok: false, boundTo: bound.fingerprint };
+    const known =
+      claimAgainst(this.#pinned.get(agentId), fingerprint) ??
+      claimAgainst(this.#bindings.get(agentId)?.fingerprint, fingerprint);
+    if (known) return known;
     if (this.#bindings.size >= this.#maxBindings)
       return { ok: false, boundTo: '(no room for new agent ids)' };
     this.#bindings.set(agentId, { fingerprint, bound_at: Date.now() });

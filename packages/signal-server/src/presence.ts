@@ -1,7 +1,7 @@
 import type { Candidate, Member, NatKind, SocketAddress } from '@mesh-agent/host';
 
-/** One authenticated WebSocket of an agent. An agent may hold several (daemon + one-shot command). */
-export interface AgentConnection {
+/** What the room knows of one authenticated WebSocket of an agent, whichever node holds it. */
+export interface ConnectionInfo {
   /** Opaque, random; relayed events name it as `from_conn`. */
   readonly id: string;
   readonly agentId: string;
@@ -9,12 +9,51 @@ export interface AgentConnection {
   readonly addresses: readonly SocketAddress[];
   readonly fingerprint: string;
   readonly connectedAt: number;
-  /** Strictly increasing per server: larger is newer. */
+  /** Strictly increasing per server: breaks ties of `connectedAt`. */
   readonly seq: number;
-  readonly rooms: Set<string>;
   /** Where its QUIC socket may be reached, as it last announced (`p2p.candidates`). */
   candidates: Candidate[];
   nat: NatKind | undefined;
+}
+
+/** A connection this node holds. An agent may hold several (daemon + one-shot command). */
+export interface AgentConnection extends ConnectionInfo {
+  readonly rooms: Set<string>;
+}
+
+/** Orders connections newest first, across nodes too (by connect time, then per-node sequence). */
+export function newestFirst(a: ConnectionInfo, b: ConnectionInfo): number {
+  return b.connectedAt - a.connectedAt || b.seq - a.seq;
+}
+
+/**
+ * A room's agents, each listed once however many connections it holds: addresses of its
+ * newest connection, capabilities of all of them, present since its oldest one.
+ */
+export function membersOf(connections: Iterable<ConnectionInfo>): Member[] {
+  const byAgent = new Map<string, ConnectionInfo[]>();
+  for (const connection of connections) {
+    const list = byAgent.get(connection.agentId) ?? [];
+    list.push(connection);
+    byAgent.set(connection.agentId, list);
+  }
+  const members: Member[] = [];
+  for (const [agentId, list] of byAgent) {
+    list.sort(newestFirst);
+    const newest = list[0]!;
+    const capabilities = [...new Set(list.flatMap((c) => c.capabilities))];
+    const nat = list.find((c) => c.nat !== undefined)?.nat;
+    members.push({
+      agent_id: agentId,
+      capabilities,
+      addresses: newest.addresses.map((a) => ({ ...a })),
+      fingerprint: newest.fingerprint,
+      connected_at: Math.min(...list.map((c) => c.connectedAt)),
+      // A one-shot command (no data plane) may be newer than the daemon that found the NAT kind.
+      ...(nat ? { nat } : {}),
+    });
+  }
+  return members.sort((a, b) => a.agent_id.localeCompare(b.agent_id));
 }
 
 /** How many agent ids `wasSeenIn` remembers, so its memory stays bounded. */
@@ -24,10 +63,22 @@ const SEEN_LIMIT = 10_000;
 export class Presence<C extends AgentConnection = AgentConnection> {
   readonly #rooms = new Map<string, Set<C>>();
   readonly #byAgent = new Map<string, Set<C>>();
+  readonly #byId = new Map<string, C>();
   /** Agent id → rooms it has been in, most recently seen agents last. */
   readonly #seen = new Map<string, Set<string>>();
 
+  /** How much this node holds, for health and metrics. */
+  counts(): { connections: number; agents: number; rooms: number } {
+    return { connections: this.#byId.size, agents: this.#byAgent.size, rooms: this.#rooms.size };
+  }
+
+  /** The connection of this node with that id. */
+  connection(id: string): C | undefined {
+    return this.#byId.get(id);
+  }
+
   add(connection: C): void {
+    this.#byId.set(connection.id, connection);
     const set = this.#byAgent.get(connection.agentId) ?? new Set<C>();
     this.#byAgent.set(connection.agentId, set);
     set.add(connection);
@@ -37,10 +88,16 @@ export class Presence<C extends AgentConnection = AgentConnection> {
   remove(connection: C): string[] {
     const rooms = [...connection.rooms];
     for (const room of rooms) this.leave(connection, room);
+    this.#byId.delete(connection.id);
     const set = this.#byAgent.get(connection.agentId);
     set?.delete(connection);
     if (set?.size === 0) this.#byAgent.delete(connection.agentId);
     return rooms;
+  }
+
+  /** Rooms this node holds connections in. */
+  rooms(): string[] {
+    return [...this.#rooms.keys()];
   }
 
   join(connection: C, room: string): void {
@@ -48,10 +105,11 @@ export class Presence<C extends AgentConnection = AgentConnection> {
     this.#rooms.set(room, set);
     set.add(connection);
     connection.rooms.add(room);
-    this.#remember(connection.agentId, room);
+    this.remember(connection.agentId, room);
   }
 
-  #remember(agentId: string, room: string): void {
+  /** Notes that an agent (maybe on another node) was in the room. */
+  remember(agentId: string, room: string): void {
     const rooms = this.#seen.get(agentId) ?? new Set<string>();
     this.#seen.delete(agentId);
     this.#seen.set(agentId, rooms);
@@ -72,34 +130,8 @@ export class Presence<C extends AgentConnection = AgentConnection> {
     return [...(this.#rooms.get(room) ?? [])];
   }
 
-  /**
-   * The room's agents, each listed once however many connections it holds: addresses of its
-   * newest connection, capabilities of all of them, present since its oldest one.
-   */
   members(room: string): Member[] {
-    const byAgent = new Map<string, C[]>();
-    for (const connection of this.#rooms.get(room) ?? []) {
-      const list = byAgent.get(connection.agentId) ?? [];
-      list.push(connection);
-      byAgent.set(connection.agentId, list);
-    }
-    const members: Member[] = [];
-    for (const [agentId, connections] of byAgent) {
-      connections.sort((a, b) => b.seq - a.seq);
-      const newest = connections[0]!;
-      const capabilities = [...new Set(connections.flatMap((c) => c.capabilities))];
-      const nat = connections.find((c) => c.nat !== undefined)?.nat;
-      members.push({
-        agent_id: agentId,
-        capabilities,
-        addresses: newest.addresses.map((a) => ({ ...a })),
-        fingerprint: newest.fingerprint,
-        connected_at: Math.min(...connections.map((c) => c.connectedAt)),
-        // A one-shot command (no data plane) may be newer than the daemon that found the NAT kind.
-        ...(nat ? { nat } : {}),
-      });
-    }
-    return members.sort((a, b) => a.agent_id.localeCompare(b.agent_id));
+    return membersOf(this.#rooms.get(room) ?? []);
   }
 
   /** Live connections of `agentId` that share at least one room with `asker`, newest first. */
@@ -107,7 +139,7 @@ export class Presence<C extends AgentConnection = AgentConnection> {
     const connections = [...(this.#byAgent.get(agentId) ?? [])].filter((c) =>
       [...c.rooms].some((room) => asker.rooms.has(room)),
     );
-    return connections.sort((a, b) => b.seq - a.seq);
+    return connections.sort(newestFirst);
   }
 
   /**

@@ -31,8 +31,13 @@ import { RELAY_PATH } from '@mesh-agent/host/nat';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { ANY_ROOM, mayJoin, type RoomGrant, TokenAuthenticator, type TokenEntry } from './auth.js';
 import { IdentityBindings } from './bindings.js';
+import type { Backplane, RemoteConnection } from './cluster/backplane.js';
+import { MemoryBackplane } from './cluster/memory-backplane.js';
+import { RedisBackplane } from './cluster/redis-backplane.js';
+import { BindingsUnavailableError } from './cluster/redis-bindings.js';
+import { prometheusText, type ServerHealth } from './health.js';
 import { listen } from './listen.js';
-import { type AgentConnection, Presence } from './presence.js';
+import { type AgentConnection, type ConnectionInfo, membersOf, newestFirst, Presence } from './presence.js';
 import { DEFAULT_RATE_LIMIT, type RateLimitOptions, TokenBucket } from './rate-limit.js';
 import { mintRelayGrant } from './relay/grants.js';
 import { RelayHub } from './relay/hub.js';
@@ -72,6 +77,11 @@ export interface SignalServerOptions {
   relay?: { secret: Buffer; url?: string; limits?: Partial<RelayLimits> };
   /** PEM certificate chain and key: serve `wss://` (signaling and the relay) instead of `ws://`. */
   tls?: { cert: string; key: string };
+  /**
+   * Share rooms, presence, sessions and identity bindings with other nodes through this Redis
+   * (bindings then live there, not in `dataDir`). A single process with no dependency when omitted.
+   */
+  redis?: { url: string; presenceTtlMs?: number };
 }
 
 export interface SignalServerAddress {
@@ -130,7 +140,8 @@ export class SignalServer {
   readonly #heartbeatIntervalMs: number;
   readonly #maxRooms: number;
   readonly #dataDir: string | undefined;
-  #bindings: IdentityBindings | undefined;
+  readonly #redis: SignalServerOptions['redis'];
+  #backplane: Backplane | undefined;
   readonly #registry = new EventRegistry();
   readonly #presence = new Presence<Connection>();
   readonly #sockets = new Set<Socket>();
@@ -143,6 +154,7 @@ export class SignalServer {
   #relayHub: RelayHub | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #seq = 0;
+  readonly #counters = { sessionsBrokered: 0, messagesRelayed: 0 };
 
   constructor(options: SignalServerOptions) {
     const tokens = options.tokens ?? [];
@@ -166,6 +178,7 @@ export class SignalServer {
     this.#maxRooms = options.maxRoomsPerConnection ?? 16;
     this.#auth = new TokenAuthenticator(tokens);
     this.#dataDir = options.dataDir;
+    this.#redis = options.redis;
     this.#relayOptions = options.relay;
     this.#tls = options.tls;
     if (options.stunPorts) this.#stun = new StunResponder({ host: this.#host, ports: options.stunPorts });
@@ -173,10 +186,14 @@ export class SignalServer {
 
   async start(): Promise<SignalServerAddress> {
     if (this.#wss) throw new Error('signal server already started');
-    this.#bindings ??= await IdentityBindings.open({
-      dataDir: this.#dataDir,
-      pinned: this.#auth.pinnedFingerprints(),
-      log: this.#log,
+    const backplane = await this.#openBackplane();
+    this.#backplane = backplane;
+    await backplane.start({
+      roomChanged: (room) => this.#broadcastMembers(room),
+      deliver: (connectionId, envelope) => {
+        const connection = this.#presence.connection(connectionId);
+        if (connection) this.#send(connection, envelope);
+      },
     });
     // ws cuts grossly oversized frames itself; up to twice the limit we read them and say why.
     const wss = new WebSocketServer({ noServer: true, maxPayload: this.#maxMessageBytes * 2 });
@@ -188,11 +205,8 @@ export class SignalServer {
         limits: this.#relayOptions.limits,
       });
     }
-    const answer = (_request: IncomingMessage, response: ServerResponse) => {
-      response
-        .writeHead(426, { 'content-type': 'text/plain' })
-        .end('mesh-agent signaling: connect with WebSocket\n');
-    };
+    const answer = (request: IncomingMessage, response: ServerResponse) =>
+      this.#answerHttp(request, response);
     const http: Server = this.#tls ? createTlsServer(this.#tls, answer) : createServer(answer);
     http.on('upgrade', (request, socket, head) => this.#onUpgrade(request, socket, head));
     this.#http = http;
@@ -239,6 +253,47 @@ export class SignalServer {
     };
   }
 
+  #openBackplane(): Promise<Backplane> | Backplane {
+    const pinned = this.#auth.pinnedFingerprints();
+    if (this.#redis) return new RedisBackplane({ ...this.#redis, pinned, log: this.#log });
+    return IdentityBindings.open({ dataDir: this.#dataDir, pinned, log: this.#log }).then(
+      (bindings) => new MemoryBackplane(bindings),
+    );
+  }
+
+  /** This node's load and its shared store's state. */
+  health(): ServerHealth {
+    const backplane = this.#backplane?.health() ?? { store: 'memory' as const };
+    return {
+      status: backplane.store === 'redis' && backplane.state !== 'ready' ? 'degraded' : 'ok',
+      ...this.#presence.counts(),
+      sessions_brokered: this.#counters.sessionsBrokered,
+      messages_relayed: this.#counters.messagesRelayed,
+      backplane,
+    };
+  }
+
+  /** Plain HTTP: health and metrics; everything else is for WebSocket clients. */
+  #answerHttp(request: IncomingMessage, response: ServerResponse): void {
+    const path = pathOf(request);
+    if (request.method === 'GET' && path === '/healthz') {
+      // 200 when degraded too: the node still serves its own agents; `status` tells the difference.
+      response
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(`${JSON.stringify(this.health())}\n`);
+      return;
+    }
+    if (request.method === 'GET' && path === '/metrics') {
+      response
+        .writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
+        .end(prometheusText(this.health()));
+      return;
+    }
+    response
+      .writeHead(426, { 'content-type': 'text/plain' })
+      .end('mesh-agent signaling: connect with WebSocket\n');
+  }
+
   /** Upgrades on the relay path go to the relay hub (when it runs here), every other to signaling. */
   #onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.#relayHub && pathOf(request) === RELAY_PATH) {
@@ -274,7 +329,8 @@ export class SignalServer {
     const http = this.#http;
     this.#http = undefined;
     if (http) await new Promise<void>((resolve) => http.close(() => resolve()));
-    await this.#bindings?.flush();
+    await this.#backplane?.stop();
+    this.#backplane = undefined;
     this.#log.info({}, 'signal server stopped');
   }
 
@@ -309,6 +365,7 @@ export class SignalServer {
     const connection = socket.connection;
     if (!connection) return;
     const rooms = this.#presence.remove(connection);
+    for (const room of rooms) this.#backplane?.leave(room, connection);
     this.#log.info(
       { agent_id: connection.agentId, connection_id: connection.id, code },
       'agent disconnected',
@@ -367,14 +424,13 @@ export class SignalServer {
         return;
       }
       socket.helloPending = true;
-      this.#onHello(socket, envelope as Envelope<unknown> as Envelope<HelloData>)
-        .catch((error: Error) => {
-          this.#log.error({ err: error.message }, 'hello failed');
-          this.#sendError(socket, { code: 'internal', message: 'internal error', ref_id: envelope.id });
-        })
-        .finally(() => {
-          socket.helloPending = false;
-        });
+      this.#settle(
+        socket,
+        envelope,
+        this.#onHello(socket, envelope as Envelope<unknown> as Envelope<HelloData>),
+      ).finally(() => {
+        socket.helloPending = false;
+      });
       return;
     }
     if (!connection) {
@@ -395,7 +451,11 @@ export class SignalServer {
         this.#log.debug({ agent_id: connection.agentId, ...envelope.data }, 'agent reported an error');
         return;
       case 'room.join':
-        this.#onJoin(connection, envelope as Envelope<unknown> as Envelope<RoomData>);
+        this.#settle(
+          socket,
+          envelope,
+          this.#onJoin(connection, envelope as Envelope<unknown> as Envelope<RoomData>),
+        );
         return;
       case 'room.leave':
         this.#onLeave(connection, envelope as Envelope<unknown> as Envelope<RoomData>);
@@ -404,17 +464,22 @@ export class SignalServer {
         this.#onMembers(connection, envelope as Envelope<unknown> as Envelope<RoomData>);
         return;
       case 'p2p.request':
-        this.#onP2pRequest(connection, envelope as Envelope<unknown> as Envelope<P2pRequestData>);
+        this.#settle(
+          socket,
+          envelope,
+          this.#onP2pRequest(connection, envelope as Envelope<unknown> as Envelope<P2pRequestData>),
+        );
         return;
       case 'p2p.candidates': {
         const { candidates, nat } = (envelope as Envelope<unknown> as Envelope<CandidatesData>).data;
         connection.candidates = candidates;
         connection.nat = nat;
+        for (const room of connection.rooms) void this.#backplane?.join(room, connection);
         return;
       }
     }
     if (!isCorePlane(envelope.type)) {
-      this.#relay(connection, envelope);
+      this.#settle(socket, envelope, this.#relay(connection, envelope));
       return;
     }
     // The registry lets through only the types handled above; this guards against drift.
@@ -422,6 +487,14 @@ export class SignalServer {
       code: 'unknown_event',
       message: `unhandled event type "${envelope.type}"`,
       ref_id: envelope.id,
+    });
+  }
+
+  /** Answers a handler that failed after it went async, as `#onMessage` does for synchronous ones. */
+  #settle(socket: Socket, envelope: Envelope, handling: Promise<void>): Promise<void> {
+    return handling.catch((error: Error) => {
+      this.#log.error({ err: error.message, type: envelope.type }, 'handler failed');
+      this.#sendError(socket, { code: 'internal', message: 'internal error', ref_id: envelope.id });
     });
   }
 
@@ -469,7 +542,21 @@ export class SignalServer {
       refuse('identity_conflict', `agent id "${hello.agent_id}" is derived from another key than yours`);
       return;
     }
-    const claim = await this.#bindings!.claim(hello.agent_id, hello.fingerprint);
+    let claim: Awaited<ReturnType<Backplane['bindings']['claim']>>;
+    try {
+      claim = await this.#backplane!.bindings.claim(hello.agent_id, hello.fingerprint);
+    } catch (error) {
+      if (!(error instanceof BindingsUnavailableError)) throw error;
+      // Not the agent's fault: it retries (with backoff) instead of giving up as on a refusal.
+      this.#log.warn({ agent_id: hello.agent_id }, `hello deferred: ${error.message}`);
+      this.#sendError(socket, {
+        code: 'unavailable',
+        message: `${error.message}; try again later`,
+        ref_id: envelope.id,
+      });
+      socket.ws.close(CLOSE_CODES.tryAgainLater, 'unavailable');
+      return;
+    }
     if (!claim.ok) {
       refuse(
         'identity_conflict',
@@ -497,7 +584,7 @@ export class SignalServer {
     };
     socket.connection = connection;
     this.#presence.add(connection);
-    this.#presence.join(connection, room);
+    await this.#joinRoom(connection, room);
     this.#log.info(
       {
         agent_id: connection.agentId,
@@ -519,7 +606,7 @@ export class SignalServer {
     this.#broadcastMembers(room);
   }
 
-  #onJoin(connection: Connection, envelope: Envelope<RoomData>): void {
+  async #onJoin(connection: Connection, envelope: Envelope<RoomData>): Promise<void> {
     const { room } = envelope.data;
     if (!mayJoin(connection.allowedRooms, room)) {
       this.#sendError(connection, {
@@ -541,8 +628,13 @@ export class SignalServer {
       this.#sendMembers(connection, room, envelope.id);
       return;
     }
-    this.#presence.join(connection, room);
+    await this.#joinRoom(connection, room);
     this.#broadcastMembers(room, connection, envelope.id);
+  }
+
+  async #joinRoom(connection: Connection, room: string): Promise<void> {
+    this.#presence.join(connection, room);
+    await this.#backplane?.join(room, connection);
   }
 
   #onLeave(connection: Connection, envelope: Envelope<RoomData>): void {
@@ -551,6 +643,7 @@ export class SignalServer {
       this.#sendNotInRoom(connection, room, envelope.id);
       return;
     }
+    this.#backplane?.leave(room, connection);
     this.#sendMembers(connection, room, envelope.id);
     this.#broadcastMembers(room);
   }
@@ -564,7 +657,7 @@ export class SignalServer {
     this.#sendMembers(connection, room, envelope.id);
   }
 
-  #onP2pRequest(initiator: Connection, envelope: Envelope<P2pRequestData>): void {
+  async #onP2pRequest(initiator: Connection, envelope: Envelope<P2pRequestData>): Promise<void> {
     const { peer_id: peerId, stream_type: streamType, candidates, nat } = envelope.data;
     if (peerId === initiator.agentId) {
       this.#sendError(initiator, {
@@ -574,7 +667,7 @@ export class SignalServer {
       });
       return;
     }
-    const reachable = this.#presence.reachableConnections(peerId, initiator);
+    const reachable = this.#reachable(peerId, initiator);
     if (reachable.length === 0) {
       this.#sendPeerMissing(initiator, peerId, envelope.id);
       return;
@@ -614,8 +707,13 @@ export class SignalServer {
       ...this.#relayFor(sessionId, responder.agentId, initiator.agentId, expiresAt),
       role: 'responder',
     };
+    // The responder first: when its node is gone, the initiator hears so instead of a dead session.
+    if (!(await this.#deliver(responder, createEnvelope('p2p.session', toResponder)))) {
+      this.#sendPeerMissing(initiator, peerId, envelope.id);
+      return;
+    }
     this.#send(initiator, createEnvelope('p2p.session', toInitiator));
-    this.#send(responder, createEnvelope('p2p.session', toResponder));
+    this.#counters.sessionsBrokered += 1;
     this.#log.info(
       {
         session_id: sessionId,
@@ -637,21 +735,44 @@ export class SignalServer {
   }
 
   /** A plugin event: hand it to the addressed agent of a shared room, stamped with the sender. */
-  #relay(sender: Connection, envelope: Envelope): void {
+  async #relay(sender: Connection, envelope: Envelope): Promise<void> {
     const { to, to_conn: toConn, ...rest } = envelope.data as { to: string; to_conn?: string };
-    const reachable = this.#presence.reachableConnections(to, sender);
+    const reachable = this.#reachable(to, sender);
     const target = toConn === undefined ? reachable[0] : reachable.find((c) => c.id === toConn);
-    if (!target) {
+    const data = { ...rest, to, from: sender.agentId, from_conn: sender.id };
+    if (!target || !(await this.#deliver(target, { type: envelope.type, id: envelope.id, data }))) {
       this.#sendPeerMissing(sender, to, envelope.id);
       return;
     }
-    const data = { ...rest, to, from: sender.agentId, from_conn: sender.id };
-    this.#send(target, { type: envelope.type, id: envelope.id, data });
+    this.#counters.messagesRelayed += 1;
     this.#log.debug({ type: envelope.type, from: sender.agentId, to }, 'relayed plugin event');
   }
 
+  /** Connections of `agentId` on any node that share a room with `asker`, newest first. */
+  #reachable(agentId: string, asker: Connection): Array<Connection | RemoteConnection> {
+    const remote = new Map<string, RemoteConnection>();
+    for (const room of asker.rooms) {
+      for (const connection of this.#backplane?.remote(room) ?? []) {
+        if (connection.agentId === agentId) remote.set(`${connection.node}/${connection.id}`, connection);
+      }
+    }
+    return [...this.#presence.reachableConnections(agentId, asker), ...remote.values()].sort(newestFirst);
+  }
+
+  /** Sends to a connection of this node, or through the backplane to another node's; false when lost. */
+  async #deliver(target: Connection | RemoteConnection, envelope: Envelope<unknown>): Promise<boolean> {
+    if ('ws' in target) {
+      this.#send(target, envelope);
+      return true;
+    }
+    return (await this.#backplane?.send(target, envelope)) ?? false;
+  }
+
   #sendPeerMissing(connection: Connection, peerId: string, refId: string): void {
-    const seen = this.#presence.wasSeenIn(peerId, connection.rooms);
+    const seenElsewhere = [...connection.rooms].some((room) =>
+      this.#backplane?.remote(room).some((c) => c.agentId === peerId),
+    );
+    const seen = seenElsewhere || this.#presence.wasSeenIn(peerId, connection.rooms);
     this.#sendError(connection, {
       code: seen ? 'peer_offline' : 'peer_unknown',
       message: seen
@@ -666,14 +787,23 @@ export class SignalServer {
   }
 
   #sendMembers(connection: Connection, room: string, requestId?: string): void {
-    const data: MembersData = { room, members: this.#presence.members(room) };
+    const data: MembersData = { room, members: this.#members(room) };
     if (requestId) data.request_id = requestId;
     this.#send(connection, createEnvelope('room.members', data));
   }
 
+  /** The room's agents on every node. */
+  #members(room: string): ReturnType<typeof membersOf> {
+    const everywhere: ConnectionInfo[] = [
+      ...this.#presence.connectionsIn(room),
+      ...(this.#backplane?.remote(room) ?? []),
+    ];
+    return membersOf(everywhere);
+  }
+
   /** Everyone in the room gets the new list; `requester`'s copy answers its request. */
   #broadcastMembers(room: string, requester?: Connection, requestId?: string): void {
-    const members = this.#presence.members(room);
+    const members = this.#members(room);
     for (const connection of this.#presence.connectionsIn(room)) {
       const data: MembersData = { room, members };
       if (connection === requester && requestId) data.request_id = requestId;
@@ -717,7 +847,7 @@ export class SignalServer {
   }
 }
 
-function peerFields(peer: Connection, path: { candidates: Candidate[]; nat: Connection['nat'] }) {
+function peerFields(peer: ConnectionInfo, path: { candidates: Candidate[]; nat: ConnectionInfo['nat'] }) {
   return {
     peer_id: peer.agentId,
     peer_addresses: peer.addresses.map((a) => ({ address: a.address, port: a.port })),

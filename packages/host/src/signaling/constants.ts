@@ -27,6 +27,8 @@ export const CLOSE_CODES = {
   unauthorized: 4401,
   helloTimeout: 4408,
   rateLimited: 4429,
+  /** The server cannot decide now (its shared store is away): retry with backoff. */
+  tryAgainLater: 1013,
 } as const;
 
 export const ERROR_CODES = [
@@ -47,6 +49,7 @@ export const ERROR_CODES = [
   'capability_missing',
   'message_too_large',
   'rate_limited',
+  'unavailable',
   'internal',
 ] as const;
 
