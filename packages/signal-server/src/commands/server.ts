@@ -12,12 +12,14 @@ import {
 } from '@mesh-agent/host';
 import { Command, Flags } from '@oclif/core';
 import type { TokenEntry } from '../auth.js';
+import { redactedUrl } from '../cluster/redis-client.js';
 import { loadRelaySecret, RELAY_SECRET_ENV, RelayGrantError } from '../relay/grants.js';
 import { SignalServer, SignalServerConfigError } from '../server.js';
 import { parseTokenFile, parseTokenList, TokenParseError } from '../tokens.js';
 
 const TOKENS_ENV = 'MESH_SIGNAL_TOKENS';
 const DATA_DIR_ENV = 'MESH_SIGNAL_DATA_DIR';
+const REDIS_ENV = 'MESH_SIGNAL_REDIS';
 
 /** Where the server keeps identity bindings unless told otherwise (XDG state directory). */
 function defaultDataDir(): string {
@@ -37,6 +39,8 @@ export default class Server extends Command {
     `Tokens come from --token, --token-file (one spec per line) and ${TOKENS_ENV} (comma separated). A spec is "[agentId:]token [rooms=team+ops|*] [fingerprint=<sha256>]": agentId: binds the token to one agent id, rooms= names the rooms its holder may join (default: only "default"), fingerprint= pins the id to one certificate. Without tokens the server refuses to start unless --open is given (any agent, any room).`,
     `Every agent proves at hello that it holds the key of its certificate. An agent id belongs to the first key that uses it (ids of the form agent-<fingerprint prefix> belong to that key from the start); another key claiming it is refused. Bindings persist in --data-dir (${DATA_DIR_ENV}); delete an entry from bindings.json there to release an id.`,
     "Agents behind NAT: the server answers STUN on two UDP ports (--stun-port and the next one; by default the same number as --port), so agents learn their public address and NAT kind, and it relays QUIC packets over WebSocket on /relay of its own port for sessions whose agents cannot punch through (--no-relay to turn that off, --relay-url to name a separate `mesh-agent relay` sharing --relay-secret-file). The relay forwards ciphertext only: agents still pin each other's certificates end to end.",
+    `Several nodes: start each with --redis redis://host:port (or ${REDIS_ENV}; a password in the URL stays out of logs) and the same tokens. They share rooms, presence (entries expire --presence-ttl seconds after their node stops refreshing them), session brokering, relayed events and identity bindings (kept in Redis instead of --data-dir). If Redis goes away a node serves its own agents and catches up when it returns; GET /healthz says which. Agents list several servers in signaling.url and move to another when theirs goes.`,
+    'GET /healthz answers JSON (load, Redis state) and GET /metrics Prometheus text on the same port.',
     'Logs go to stderr; stdout gets only the listen URL (or JSON with --json). SIGINT or SIGTERM stops the server cleanly.',
   ].join('\n\n');
 
@@ -117,6 +121,15 @@ export default class Server extends Command {
       exists: true,
       dependsOn: ['tls-cert'],
     }),
+    redis: Flags.string({
+      description: `share rooms, presence and sessions with other nodes through this Redis (redis://host:port; else ${REDIS_ENV})`,
+    }),
+    'presence-ttl': Flags.integer({
+      description: "with --redis: seconds a node's agents stay listed after the node stops refreshing them",
+      default: 15,
+      min: 1,
+      max: 3600,
+    }),
     json: Flags.boolean({ description: 'print the listen address as JSON', default: false }),
   };
 
@@ -137,6 +150,9 @@ export default class Server extends Command {
     }
     const dataDir = flags['data-dir'] ?? process.env[DATA_DIR_ENV] ?? defaultDataDir();
     const relay = await this.relayOptions(flags.relay, flags['relay-url'], flags['relay-secret-file']);
+    const redisUrl = flags.redis ?? process.env[REDIS_ENV];
+    if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl))
+      this.error(`--redis must be a redis:// or rediss:// URL, got "${redactedUrl(redisUrl)}"`, { exit: 2 });
     const stunPort = flags['stun-port'] ?? flags.port;
     const stunPorts = flags.stun ? ([stunPort, stunPort === 0 ? 0 : stunPort + 1] as const) : undefined;
     const log = createLogger(flags['log-level'], 'signal-server');
@@ -151,6 +167,7 @@ export default class Server extends Command {
         dataDir,
         stunPorts,
         relay,
+        ...(redisUrl ? { redis: { url: redisUrl, presenceTtlMs: flags['presence-ttl'] * 1000 } } : {}),
         ...(flags['tls-cert'] && flags['tls-key']
           ? {
               tls: {
@@ -184,6 +201,7 @@ export default class Server extends Command {
           session_ttl_s: flags['session-ttl'],
           stun_ports: listening.stunPorts ?? null,
           relay_url: listening.relayUrl ?? null,
+          redis: redisUrl ? redactedUrl(redisUrl) : null,
         }),
       );
     } else {
