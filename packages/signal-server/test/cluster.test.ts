@@ -69,6 +69,21 @@ describe.skipIf(!redisAvailable())('signal server nodes sharing one Redis', () =
     expect(Date.now() - leftAt).toBeLessThan(PRESENCE_TTL_MS);
   });
 
+  it('moves an agent whose node stops to the next server in its list, where it announces itself', async () => {
+    const [a, b] = await Promise.all([node(), node()]);
+    const bob = await harness.connected(b.url, hello('bob'));
+    const alice = harness.client([a.url, b.url], hello('alice'), { backoff: { initialMs: 50, maxMs: 200 } });
+    await alice.whenConnected(5_000);
+    expect(alice.url).toBe(a.url);
+    await a.server.stop();
+    await expect
+      .poll(() => alice.url === b.url && alice.state === 'connected', { timeout: 5_000 })
+      .toBe(true);
+    expect(memberIds(await bob.request('room.members', { room: 'default' }))).toEqual(['alice', 'bob']);
+    const session = await bob.request('p2p.request', { peer_id: 'alice', stream_type: 'file' });
+    expect(session.type).toBe('p2p.session');
+  });
+
   it('refuses a second key for an id bound on another node', async () => {
     const [a, b] = await Promise.all([node(), node()]);
     await harness.connected(a.url, hello('alice'));

@@ -75,7 +75,7 @@ export class Harness {
   }
 
   client(
-    url: string,
+    url: string | readonly string[],
     helloData: HelloFields,
     options: Partial<SignalingClientOptions> = {},
   ): SignalingClient {

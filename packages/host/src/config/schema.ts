@@ -19,7 +19,13 @@ export const hostConfigSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        url: { type: 'string', pattern: '^wss?://' },
+        // One server, or several nodes of a cluster to fail over between (a list, or comma-separated).
+        url: {
+          anyOf: [
+            { type: 'string', pattern: '^wss?://' },
+            { type: 'array', minItems: 1, maxItems: 16, items: { type: 'string', pattern: '^wss?://' } },
+          ],
+        },
         token: { type: 'string', minLength: 1 },
         room: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$', default: 'default' },
         reconnectInitialMs: { type: 'integer', minimum: 10, default: 250 },
@@ -84,7 +90,7 @@ export const hostConfigSchema = {
 export interface HostConfig {
   agent: { id?: string; home?: string };
   signaling: {
-    url?: string;
+    url?: string | string[];
     token?: string;
     room: string;
     reconnectInitialMs: number;

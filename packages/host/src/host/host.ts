@@ -211,7 +211,7 @@ export class Host implements PluginHost {
       log: this.log.child({ part: 'nat' }),
       hostAddresses: () => this.listenAddresses(),
       stunServers: nat.stunServers,
-      signalingUrl: this.config.signaling.url,
+      signalingUrl: () => this.signaling?.url,
     });
     this.hooks.peerDisconnected.tap('host', (info) => this.reach?.release(info.sessionId));
   }
@@ -324,7 +324,7 @@ export class Host implements PluginHost {
     return {
       agentId: this.agentId,
       fingerprint: this.identity.fingerprint,
-      signaling: { url: this.config.signaling.url ?? null, state: this.signaling?.state ?? 'disabled' },
+      signaling: { url: this.signaling?.url ?? null, state: this.signaling?.state ?? 'disabled' },
       listen: this.listenAddresses(),
       capabilities: this.streamTypes(),
       sessions: this.tokens.list(),

@@ -26,7 +26,8 @@ export interface ReachabilityOptions {
   hostAddresses(): Endpoint[];
   /** `host:port` STUN servers from config; else the signaling server's host and announced ports. */
   stunServers?: string[];
-  signalingUrl?: string;
+  /** The server the agent is connected to now (several nodes: the one that brokered the session). */
+  signalingUrl?: () => string | undefined;
 }
 
 /**
@@ -130,8 +131,8 @@ export class Reachability {
   #punchSpec(grant: SessionGrant) {
     const peerNat = grant.peerNat ?? 'unknown';
     const hopeless = (kind: NatKind) => kind === 'endpoint-dependent' || kind === 'udp-blocked';
-    const relay =
-      grant.relay && this.opts.signalingUrl ? relayOf(grant.relay, this.opts.signalingUrl) : undefined;
+    const signalingUrl = this.opts.signalingUrl?.();
+    const relay = grant.relay && signalingUrl ? relayOf(grant.relay, signalingUrl) : undefined;
     return {
       sessionId: grant.sessionId,
       key: probeKey(grant.token).toString('base64'),
@@ -178,8 +179,9 @@ export class Reachability {
   async #stunServers(): Promise<Endpoint[]> {
     const specs = this.opts.stunServers;
     if (specs && specs.length > 0) return (await Promise.all(specs.map(resolveHostPort))).flat();
-    if (!this.opts.signalingUrl || this.#serverPorts.length === 0) return [];
-    const host = new URL(this.opts.signalingUrl).hostname.replace(/^\[|\]$/g, '');
+    const signalingUrl = this.opts.signalingUrl?.();
+    if (!signalingUrl || this.#serverPorts.length === 0) return [];
+    const host = new URL(signalingUrl).hostname.replace(/^\[|\]$/g, '');
     const address = await resolveIpv4(host);
     return address ? this.#serverPorts.map((port) => ({ address, port })) : [];
   }

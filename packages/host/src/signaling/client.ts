@@ -16,13 +16,18 @@ import {
   type WelcomeData,
 } from './protocol.js';
 
+import { checkUrl, signalingUrls } from './urls.js';
+
 export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 
 export type SignalingState = 'connecting' | 'connected' | 'reconnecting' | 'stopped';
 
 export interface SignalingClientOptions {
-  /** `ws://host:port` of the signal server. */
-  url: string;
+  /**
+   * `ws://host:port` of the signal server, or several nodes of one cluster: after a disconnect
+   * the client tries the next one (round robin) and announces itself there.
+   */
+  url: string | readonly string[];
   /**
    * Called on every (re)connect with the server's challenge, so the hello carries fresh
    * addresses and capabilities and a proof of key possession for this connection's nonce.
@@ -94,7 +99,8 @@ interface PendingRequest {
  */
 export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   readonly registry: EventRegistry;
-  readonly #url: string;
+  readonly #urls: readonly string[];
+  #urlIndex = 0;
   readonly #hello: (challenge: ChallengeData) => HelloData;
   readonly #log: SignalingLogger;
   readonly #backoff: BackoffOptions;
@@ -123,7 +129,8 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
 
   constructor(options: SignalingClientOptions) {
     super();
-    this.#url = checkUrl(options.url);
+    this.#urls = signalingUrls(options.url).map(checkUrl);
+    if (this.#urls.length === 0) throw new TypeError('no signaling URL given');
     this.#hello = options.hello;
     this.#log = options.log ?? SILENT_LOGGER;
     this.registry = options.registry ?? new EventRegistry();
@@ -136,6 +143,11 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     this.#heartbeatTimeoutMs = options.heartbeat?.timeoutMs ?? 35_000;
     this.#welcomeTimeoutMs = options.welcomeTimeoutMs ?? 10_000;
     this.#maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
+  }
+
+  /** The server this client is connected (or connecting) to. */
+  get url(): string {
+    return this.#urls[this.#urlIndex]!;
   }
 
   get state(): SignalingState {
@@ -252,7 +264,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new SignalingClientError('timeout', `not connected to ${this.#url} within ${timeoutMs} ms`));
+        reject(new SignalingClientError('timeout', `not connected to ${this.url} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.on('welcome', onWelcome);
       this.on('state', onState);
@@ -262,14 +274,14 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   #connect(): void {
     this.#setState(this.#everConnected ? 'reconnecting' : 'connecting');
     this.#lastError = undefined;
-    const ws = new WebSocket(this.#url, { maxPayload: this.#maxMessageBytes, handshakeTimeout: 10_000 });
+    const ws = new WebSocket(this.url, { maxPayload: this.#maxMessageBytes, handshakeTimeout: 10_000 });
     this.#ws = ws;
     ws.on('open', () => this.#onOpen(ws));
     ws.on('message', (raw, isBinary) => this.#onMessage(ws, raw, isBinary));
     ws.on('ping', () => this.#markAlive());
     ws.on('pong', () => this.#markAlive());
     ws.on('error', (error) =>
-      this.#log.debug({ err: error.message, url: this.#url }, 'signaling socket error'),
+      this.#log.debug({ err: error.message, url: this.url }, 'signaling socket error'),
     );
     ws.on('close', (code, reason) => this.#onClose(ws, code, reason.toString()));
   }
@@ -280,7 +292,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     this.#helloSent = false;
     // The hello answers the server's challenge; this timer covers both the challenge and the welcome.
     this.#welcomeTimer = setTimeout(() => {
-      this.#log.warn({ url: this.#url }, 'no system.welcome in time; reconnecting');
+      this.#log.warn({ url: this.url }, 'no system.welcome in time; reconnecting');
       ws.terminate();
     }, this.#welcomeTimeoutMs);
     this.#heartbeatTimer = setInterval(() => this.#heartbeat(ws), this.#heartbeatIntervalMs);
@@ -306,7 +318,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
       return;
     }
     ws.send(JSON.stringify(envelope));
-    this.#log.debug({ agent_id: hello.agent_id, room: hello.room, url: this.#url }, 'sent system.hello');
+    this.#log.debug({ agent_id: hello.agent_id, room: hello.room, url: this.url }, 'sent system.hello');
   }
 
   #onMessage(ws: WebSocket, raw: RawData, isBinary: boolean): void {
@@ -364,7 +376,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     this.#welcome = welcome;
     this.#everConnected = true;
     this.#setState('connected');
-    this.#log.info({ agent_id: welcome.agent_id, url: this.#url }, 'signaling connected');
+    this.#log.info({ agent_id: welcome.agent_id, url: this.url }, 'signaling connected');
     this.#stableTimer = setTimeout(() => {
       this.#attempt = 0;
     }, this.#stableMs);
@@ -381,7 +393,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     if (code === CLOSE_CODES.unauthorized) {
       const error = this.#lastError ?? { code: 'unauthorized', message: reason || 'authentication failed' };
       this.#log.error(
-        { code: error.code, url: this.#url },
+        { code: error.code, url: this.url },
         `signal server refused the agent: ${error.message}`,
       );
       this.#lastError = error;
@@ -390,6 +402,10 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
       return;
     }
     this.#attempt += 1;
+    if (this.#urls.length > 1) {
+      this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
+      this.#log.info({ url: this.url }, 'signaling lost; trying the next server');
+    }
     const delay = backoffDelay(this.#attempt, this.#backoff);
     this.#log.debug({ code, attempt: this.#attempt, delay_ms: delay }, 'signaling disconnected; retrying');
     this.#setState(this.#everConnected ? 'reconnecting' : 'connecting');
@@ -412,7 +428,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
 
   #heartbeat(ws: WebSocket): void {
     if (Date.now() - this.#lastInboundAt > this.#heartbeatTimeoutMs) {
-      this.#log.warn({ url: this.#url }, 'signal server silent; dropping the connection');
+      this.#log.warn({ url: this.url }, 'signal server silent; dropping the connection');
       ws.terminate();
       return;
     }
@@ -503,17 +519,4 @@ function rawToText(raw: RawData): string {
   if (Array.isArray(raw)) return Buffer.concat(raw).toString('utf8');
   if (raw instanceof ArrayBuffer) return Buffer.from(raw).toString('utf8');
   return raw.toString('utf8');
-}
-
-function checkUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new TypeError(`invalid signaling URL "${url}"`);
-  }
-  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
-    throw new TypeError(`signaling URL must start with ws:// or wss://, got "${url}"`);
-  }
-  return url;
 }
