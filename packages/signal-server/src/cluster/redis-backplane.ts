@@ -24,6 +24,9 @@ interface Delivery {
   envelope: Envelope<unknown>;
 }
 
+/** How long a room event waits for others to read the room once for all of them. */
+const READ_COALESCE_MS = 10;
+
 /** How long `start` waits for Redis before serving local agents only. */
 const CONNECT_WAIT_MS = 2_000;
 
@@ -48,6 +51,8 @@ export class RedisBackplane implements Backplane {
   readonly #inboxes = new Map<string, Set<string>>();
   /** Other nodes' connections by room, as last read. */
   readonly #view = new Map<string, RemoteConnection[]>();
+  /** Rooms to read again shortly (another node changed them). */
+  readonly #readsDue = new Set<string>();
   #events: BackplaneEvents | undefined;
   #refresh: NodeJS.Timeout | undefined;
   #ready = false;
@@ -196,11 +201,19 @@ export class RedisBackplane implements Backplane {
     if (JSON.stringify(before) !== JSON.stringify(remote)) this.#events?.roomChanged(room);
   }
 
+  /**
+   * Another node changed the room: read it again soon. Events that arrive before that read
+   * starts ride along with it, so a burst of joins costs one read of the room, not one each.
+   */
   #onRoomEvent(room: string, node: string): void {
-    if (node === this.node || !this.#ready) return;
-    this.#read(room).catch((error: Error) =>
-      this.#log.debug({ room, err: error.message }, 'reading a room after its event failed'),
-    );
+    if (node === this.node || !this.#ready || this.#readsDue.has(room)) return;
+    this.#readsDue.add(room);
+    setTimeout(() => {
+      this.#readsDue.delete(room);
+      this.#read(room).catch((error: Error) =>
+        this.#log.debug({ room, err: error.message }, 'reading a room after its event failed'),
+      );
+    }, READ_COALESCE_MS);
   }
 
   #onDelivery(message: string): void {

@@ -183,6 +183,11 @@ export default class Server extends Command {
       throw error;
     }
     if (flags.open && tokens.length > 0) log.warn({}, '--open given: configured tokens are ignored');
+    if (redisUrl && relay && relay.url === undefined)
+      log.warn(
+        {},
+        'each node runs its own relay: sessions relayed between agents on different nodes need a shared one (--relay-url and --relay-secret-file)',
+      );
     let listening: Awaited<ReturnType<SignalServer['start']>>;
     try {
       listening = await server.start();
