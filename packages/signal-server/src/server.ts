@@ -15,7 +15,9 @@ import {
   EventRegistry,
   type HelloData,
   isCorePlane,
+  type Member,
   type MembersData,
+  type MembersDeltaData,
   type P2pRequestData,
   type P2pSessionData,
   type RoomData,
@@ -189,7 +191,7 @@ export class SignalServer {
     const backplane = await this.#openBackplane();
     this.#backplane = backplane;
     await backplane.start({
-      roomChanged: (room) => this.#broadcastMembers(room),
+      roomChanged: (room, agentIds) => this.#announce(room, agentIds),
       deliver: (connectionId, envelope) => {
         const connection = this.#presence.connection(connectionId);
         if (connection) this.#send(connection, envelope);
@@ -370,7 +372,7 @@ export class SignalServer {
       { agent_id: connection.agentId, connection_id: connection.id, code },
       'agent disconnected',
     );
-    for (const room of rooms) this.#broadcastMembers(room);
+    for (const room of rooms) this.#announce(room, [connection.agentId]);
   }
 
   #onMessage(socket: Socket, raw: RawData, isBinary: boolean): void {
@@ -603,7 +605,7 @@ export class SignalServer {
       ...(this.#stunPorts ? { stun: { ports: this.#stunPorts } } : {}),
     };
     this.#send(connection, createEnvelope('system.welcome', welcome));
-    this.#broadcastMembers(room);
+    this.#announce(room, [connection.agentId], connection);
   }
 
   async #onJoin(connection: Connection, envelope: Envelope<RoomData>): Promise<void> {
@@ -629,7 +631,7 @@ export class SignalServer {
       return;
     }
     await this.#joinRoom(connection, room);
-    this.#broadcastMembers(room, connection, envelope.id);
+    this.#announce(room, [connection.agentId], connection, envelope.id);
   }
 
   async #joinRoom(connection: Connection, room: string): Promise<void> {
@@ -645,7 +647,7 @@ export class SignalServer {
     }
     this.#backplane?.leave(room, connection);
     this.#sendMembers(connection, room, envelope.id);
-    this.#broadcastMembers(room);
+    this.#announce(room, [connection.agentId]);
   }
 
   #onMembers(connection: Connection, envelope: Envelope<RoomData>): void {
@@ -792,22 +794,31 @@ export class SignalServer {
     this.#send(connection, createEnvelope('room.members', data));
   }
 
-  /** The room's agents on every node. */
-  #members(room: string): ReturnType<typeof membersOf> {
-    const everywhere: ConnectionInfo[] = [
-      ...this.#presence.connectionsIn(room),
-      ...(this.#backplane?.remote(room) ?? []),
-    ];
-    return membersOf(everywhere);
+  /** The room's connections on every node. */
+  #connectionsIn(room: string): ConnectionInfo[] {
+    return [...this.#presence.connectionsIn(room), ...(this.#backplane?.remote(room) ?? [])];
   }
 
-  /** Everyone in the room gets the new list; `requester`'s copy answers its request. */
-  #broadcastMembers(room: string, requester?: Connection, requestId?: string): void {
-    const members = this.#members(room);
+  /** The room's agents on every node. */
+  #members(room: string): Member[] {
+    return membersOf(this.#connectionsIn(room));
+  }
+
+  /**
+   * Tells the room's members on this node that these agents came, changed or went: one delta,
+   * serialised once, so a change costs each member a few bytes however big the room is.
+   * `requester` has no list yet (it just joined) and gets the whole one, answering its request.
+   */
+  #announce(room: string, agentIds: Iterable<string>, requester?: Connection, requestId?: string): void {
+    const changed = new Set(agentIds);
+    const connections = this.#connectionsIn(room).filter((c) => changed.has(c.agentId));
+    const joined = membersOf(connections);
+    const present = new Set(joined.map((m) => m.agent_id));
+    const delta: MembersDeltaData = { room, joined, left: [...changed].filter((id) => !present.has(id)) };
+    const text = JSON.stringify(createEnvelope('room.delta', delta));
     for (const connection of this.#presence.connectionsIn(room)) {
-      const data: MembersData = { room, members };
-      if (connection === requester && requestId) data.request_id = requestId;
-      this.#send(connection, createEnvelope('room.members', data));
+      if (connection === requester) this.#sendMembers(connection, room, requestId);
+      else if (connection.ws.readyState === WebSocket.OPEN) connection.ws.send(text);
     }
   }
 

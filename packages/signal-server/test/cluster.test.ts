@@ -1,6 +1,6 @@
 import type { P2pSessionData } from '@mesh-agent/host';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Harness, hello, identity, memberIds, nextEvent } from './helpers.js';
+import { Harness, hello, identity, memberIds, membersWhen, nextEvent } from './helpers.js';
 import { redisAvailable, TestRedis } from './redis-helpers.js';
 
 /** Short, so that expiry shows within a test; nodes refresh three times per TTL. */
@@ -26,12 +26,12 @@ describe.skipIf(!redisAvailable())('signal server nodes sharing one Redis', () =
   it('shows agents of other nodes, brokers sessions and relays events between nodes', async () => {
     const [a, b] = await Promise.all([node(), node()]);
     const alice = await harness.connected(a.url, hello('alice'));
-    const aliceSeesBob = nextEvent(alice, (e) => e.type === 'room.members' && memberIds(e).includes('bob'));
+    const aliceSeesBob = membersWhen(alice, (ids) => ids.includes('bob'));
     const bobHello = hello('bob', { capabilities: ['terminal'] });
     const bob = await harness.connected(b.url, bobHello);
     const seen = await aliceSeesBob;
-    expect(memberIds(seen)).toEqual(['alice', 'bob']);
-    expect(seen.data.members).toContainEqual(expect.objectContaining({ fingerprint: bobHello.fingerprint }));
+    expect(seen.map((m) => m.agent_id)).toEqual(['alice', 'bob']);
+    expect(seen).toContainEqual(expect.objectContaining({ fingerprint: bobHello.fingerprint }));
     expect(memberIds(await bob.request('room.members', { room: 'default' }))).toEqual(['alice', 'bob']);
 
     const bobSession = nextEvent(bob, (e) => e.type === 'p2p.session');
@@ -62,7 +62,7 @@ describe.skipIf(!redisAvailable())('signal server nodes sharing one Redis', () =
     expect(metrics).toMatch(/mesh_signal_redis_round_trip_seconds \d/);
 
     // Leaving is seen on the other node at once, not after the TTL.
-    const gone = nextEvent(alice, (e) => e.type === 'room.members' && !memberIds(e).includes('bob'));
+    const gone = membersWhen(alice, (ids) => !ids.includes('bob'));
     const leftAt = Date.now();
     await bob.stop();
     await gone;

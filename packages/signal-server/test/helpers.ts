@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import {
   type AgentIdentity,
+  DEFAULT_ROOM,
   type Envelope,
   generateIdentity,
   type HelloData,
+  type Member,
   SignalingClient,
   type SignalingClientOptions,
   signHelloProof,
@@ -127,6 +129,41 @@ export function nextEvent(
       resolve(envelope);
     });
   });
+}
+
+/** The room's member list as `client` holds it (whole lists and deltas applied), once `match` holds for its ids. */
+export function membersWhen(
+  client: SignalingClient,
+  match: (ids: string[]) => boolean,
+  room = DEFAULT_ROOM,
+  timeoutMs = 5_000,
+): Promise<Member[]> {
+  const ids = (members: Member[]) => members.map((m) => m.agent_id);
+  if (match(ids(client.members(room)))) return Promise.resolve(client.members(room));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('members', onMembers);
+      reject(
+        new Error(`members of "${room}" did not match within ${timeoutMs} ms: ${ids(client.members(room))}`),
+      );
+    }, timeoutMs);
+    const onMembers = (changed: string, members: Member[]) => {
+      if (changed !== room || !match(ids(members))) return;
+      clearTimeout(timer);
+      client.off('members', onMembers);
+      resolve(members);
+    };
+    client.on('members', onMembers);
+  });
+}
+
+/** Every agent id `client` is ever shown in its rooms, from now on. */
+export function idsSeenBy(client: SignalingClient): Set<string> {
+  const seen = new Set<string>();
+  client.on('members', (_room, members) => {
+    for (const member of members) seen.add(member.agent_id);
+  });
+  return seen;
 }
 
 export function memberIds(envelope: Envelope): string[] {

@@ -1,6 +1,6 @@
 import type { SignalingState } from '@mesh-agent/host';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Harness, hello, memberIds, nextEvent, signed } from './helpers.js';
+import { Harness, hello, memberIds, membersWhen, signed } from './helpers.js';
 
 let harness: Harness;
 afterEach(async () => {
@@ -27,13 +27,14 @@ describe('SignalingClient across a server restart', () => {
     await first.server.stop();
     const second = await harness.server({ port: first.port });
     const restartedAt = Date.now();
-    const back = await nextEvent(
+    const back = await membersWhen(
       observer,
-      (e) => e.type === 'room.members' && memberIds(e).includes('alice') && memberIds(e).includes('observer'),
+      (ids) => ids.includes('alice') && ids.includes('observer'),
+      'default',
       10_000,
     );
     expect(Date.now() - restartedAt).toBeLessThan(10_000);
-    expect(memberIds(back)).toEqual(['alice', 'observer']);
+    expect(back.map((m) => m.agent_id)).toEqual(['alice', 'observer']);
     await alice.whenConnected(5_000);
     expect(states).toContain('reconnecting');
     expect(states.at(-1)).toBe('connected');
@@ -50,7 +51,7 @@ describe('SignalingClient across a server restart', () => {
     const { url } = await harness.server();
     const observer = await harness.connected(url, hello('observer'));
     const alice = await harness.connected(url, hello('alice'));
-    const gone = nextEvent(observer, (e) => e.type === 'room.members' && !memberIds(e).includes('alice'));
+    const gone = membersWhen(observer, (ids) => !ids.includes('alice'));
     await alice.stop();
     await gone;
     expect(alice.state).toBe('stopped');

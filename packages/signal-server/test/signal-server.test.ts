@@ -1,7 +1,7 @@
 import type { P2pSessionData } from '@mesh-agent/host';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SERVER_VERSION } from '../src/index.js';
-import { Harness, hello, memberIds, nextEvent, TOKEN } from './helpers.js';
+import { Harness, hello, idsSeenBy, memberIds, membersWhen, nextEvent, TOKEN } from './helpers.js';
 
 let harness: Harness;
 afterEach(async () => {
@@ -30,16 +30,13 @@ describe('SignalServer with the real SignalingClient', () => {
     const h = setup();
     const { url } = await h.server();
     const alice = await h.connected(url, hello('alice'));
-    const aliceSeesBob = nextEvent(alice, (e) => e.type === 'room.members' && memberIds(e).includes('bob'));
+    const aliceSeesBob = membersWhen(alice, (ids) => ids.includes('bob'));
     const bobHello = hello('bob', { capabilities: ['file', 'terminal'] });
     const bob = h.client(url, bobHello);
-    const bobSees = await nextEvent(bob, (e) => e.type === 'room.members' && memberIds(e).length === 2);
+    const bobSees = await membersWhen(bob, (ids) => ids.length === 2);
     const aliceSees = await aliceSeesBob;
-    expect(memberIds(bobSees)).toEqual(['alice', 'bob']);
-    expect(aliceSees.data.room).toBe('default');
-    const bobEntry = (aliceSees.data.members as Array<Record<string, unknown>>).find(
-      (m) => m.agent_id === 'bob',
-    );
+    expect(bobSees.map((m) => m.agent_id)).toEqual(['alice', 'bob']);
+    const bobEntry = aliceSees.find((m) => m.agent_id === 'bob');
     expect(bobEntry).toMatchObject({
       capabilities: ['file', 'terminal'],
       addresses: bobHello.addresses,
@@ -56,6 +53,21 @@ describe('SignalServer with the real SignalingClient', () => {
     const notIn = await bob.request('room.members', { room: 'lab' });
     expect(notIn.type).toBe('system.error');
     expect(notIn.data.code).toBe('not_in_room');
+  });
+
+  it('sends a membership change to the members already there as a delta naming only that agent', async () => {
+    const h = setup();
+    const { url } = await h.server();
+    const alice = await h.connected(url, hello('alice'));
+    await h.connected(url, hello('bob'));
+    await membersWhen(alice, (ids) => ids.includes('bob'));
+    const delta = nextEvent(alice, (e) => e.type === 'room.delta');
+    const carol = await h.connected(url, hello('carol'));
+    expect((await delta).data).toMatchObject({ room: 'default', joined: [{ agent_id: 'carol' }], left: [] });
+    expect(carol.members('default').map((m) => m.agent_id)).toEqual(['alice', 'bob', 'carol']);
+    const left = nextEvent(alice, (e) => e.type === 'room.delta');
+    await carol.stop();
+    expect((await left).data).toEqual({ room: 'default', joined: [], left: ['carol'] });
   });
 
   it('mints one P2P session and sends it to both agents with opposite roles', async () => {
@@ -116,7 +128,7 @@ describe('SignalServer with the real SignalingClient', () => {
     const incapable = await alice.request('p2p.request', { peer_id: 'carol', stream_type: 'terminal' });
     expect(incapable.data.code).toBe('capability_missing');
 
-    const gone = nextEvent(alice, (e) => e.type === 'room.members' && !memberIds(e).includes('carol'));
+    const gone = membersWhen(alice, (ids) => !ids.includes('carol'));
     await carol.stop();
     await gone;
     const offline = await alice.request('p2p.request', { peer_id: 'carol', stream_type: 'file' });
@@ -230,8 +242,7 @@ describe('SignalServer with the real SignalingClient', () => {
       tokens: [TOKEN, { token: 'bound-token-for-alice-000', agentId: 'alice' }],
     });
     const observer = await h.connected(url, hello('observer'));
-    const seen: string[][] = [];
-    observer.route('room.members', (e) => seen.push(memberIds(e)));
+    const seen = idsSeenBy(observer);
     const mallory = h.client(url, helloData);
     const rejected = new Promise((resolve) => mallory.once('rejected', resolve));
     await expect(mallory.whenConnected(5_000)).rejects.toMatchObject({ code: 'rejected' });
@@ -239,7 +250,7 @@ describe('SignalServer with the real SignalingClient', () => {
     expect(mallory.state).toBe('stopped');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(mallory.state).toBe('stopped');
-    expect(seen.flat()).not.toContain('mallory');
+    expect(seen).not.toContain('mallory');
   });
 
   it('never writes bearer or session tokens to its log', async () => {

@@ -104,9 +104,6 @@ export class Host implements PluginHost {
     this.hooks.event
       .for('p2p.session')
       .tap('host', (env) => this.onSession(coreEventData(env, 'p2p.session')));
-    this.hooks.event
-      .for('room.members')
-      .tap('host', (env) => this.peerStandings.onMembers(coreEventData(env, 'room.members')));
   }
 
   /** Applies every enabled plugin after those it depends on, each with its config section and a child logger. */
@@ -174,6 +171,7 @@ export class Host implements PluginHost {
       });
       this.signaling.onEvent((env) => this.hooks.event.get(env.type)?.call(env));
       this.signaling.on('welcome', (welcome) => this.onWelcome(welcome.stun?.ports));
+      this.signaling.on('members', (room, members) => this.peerStandings.onMembers(room, members));
       this.signaling.on('rejected', (error) => {
         this.log.error({ code: error.code }, `signaling server refused the agent: ${error.message}`);
         this.refuse(error);

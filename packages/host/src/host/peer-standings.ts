@@ -1,11 +1,11 @@
 import type { PeerInfo } from '../p2p/types.js';
-import type { MembersData } from '../signaling/protocol.js';
+import type { Member } from '../signaling/protocol.js';
 
 /** What the host knows about how a peer reached it. */
 export interface PeerStanding {
   /** Direct mode: the peer redeemed a token this agent's user handed out (`run --accept-token`). */
   direct: boolean;
-  /** The peer is in the latest `room.members` list of our room. */
+  /** The peer is in our room's member list as it stands. */
   roomMember: boolean;
 }
 
@@ -28,11 +28,11 @@ export class PeerStandings {
       this.brokered.delete(this.brokered.values().next().value as string);
   }
 
-  onMembers(data: MembersData): void {
-    if (data.room === this.room) this.members = new Set(data.members.map((m) => m.agent_id));
+  onMembers(room: string, members: readonly Member[]): void {
+    if (room === this.room) this.members = new Set(members.map((m) => m.agent_id));
   }
 
-  /** Agent ids in the latest member list of our room. */
+  /** Agent ids in our room's member list as it stands. */
   roomMembers(): ReadonlySet<string> {
     return this.members;
   }

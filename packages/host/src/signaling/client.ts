@@ -10,12 +10,14 @@ import {
   type ErrorData,
   EventRegistry,
   type HelloData,
+  type Member,
   type RelayOutData,
   SILENT_LOGGER,
   type SignalingLogger,
   type WelcomeData,
 } from './protocol.js';
 
+import { RoomRosters } from './rosters.js';
 import { checkUrl, signalingUrls } from './urls.js';
 
 export { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
@@ -77,6 +79,8 @@ export type SignalingClientEvents = {
   /** Every valid inbound event, after its request (if any) has been resolved. */
   event: [envelope: Envelope];
   welcome: [welcome: WelcomeData];
+  /** A room's member list changed (a whole list or a delta arrived); `members` is the list now. */
+  members: [room: string, members: Member[]];
   /** The server refused the agent (authentication) or the hello was malformed: the client stopped. */
   rejected: [error: ErrorData];
 };
@@ -126,6 +130,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   readonly #pending = new Map<string, PendingRequest>();
   readonly #handlers = new Set<EnvelopeHandler>();
   readonly #routes = new Set<{ prefix: string; handler: EnvelopeHandler }>();
+  readonly #rosters = new RoomRosters();
 
   constructor(options: SignalingClientOptions) {
     super();
@@ -152,6 +157,11 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
 
   get state(): SignalingState {
     return this.#state;
+  }
+
+  /** The room's members as this client knows them (whole lists and deltas from the server). */
+  members(room: string): Member[] {
+    return this.#rosters.members(room);
   }
 
   /** The server's welcome of the current connection, while connected. */
@@ -367,8 +377,11 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
         break;
       }
     }
+    const changedRoom = this.#rosters.apply(envelope);
     this.#resolvePending(envelope);
     this.#dispatch(envelope);
+    if (changedRoom !== undefined)
+      this.#emitSafely('members', changedRoom, this.#rosters.members(changedRoom));
   }
 
   #onWelcome(welcome: WelcomeData): void {
@@ -387,6 +400,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     if (ws !== this.#ws) return;
     this.#ws = undefined;
     this.#welcome = undefined;
+    this.#rosters.clear();
     this.#clearTimers();
     this.#failPending('disconnected', `signaling connection closed (${code}${reason ? ` ${reason}` : ''})`);
     if (this.#state === 'stopped') return;

@@ -97,6 +97,16 @@ export interface MembersData {
   request_id?: string;
 }
 
+/**
+ * A change to a room's member list the agent already holds (it got the whole list when it
+ * joined): `joined` entries are new or replace the agent's entry, `left` agents are gone.
+ */
+export interface MembersDeltaData {
+  room: string;
+  joined: Member[];
+  left: string[];
+}
+
 export interface P2pRequestData {
   peer_id: string;
   stream_type: string;
@@ -172,6 +182,7 @@ export interface ServerToAgentEvents {
   'system.pong': PongData;
   'system.error': ErrorData;
   'room.members': MembersData;
+  'room.delta': MembersDeltaData;
   'p2p.session': P2pSessionData;
 }
 

@@ -139,6 +139,13 @@ export const CORE_EVENT_SCHEMAS: Readonly<Record<string, CoreEventSchemas>> = {
       false,
     ),
   },
+  'room.delta': {
+    to_agent: object(
+      ['room', 'joined', 'left'],
+      { room, joined: { type: 'array', items: member }, left: { type: 'array', items: agentId } },
+      false,
+    ),
+  },
   'p2p.request': {
     to_server: object(
       ['peer_id', 'stream_type'],

@@ -12,8 +12,8 @@ const member = (agent_id: string) => ({
 describe('PeerStandings', () => {
   it('knows the members of its own room only, and which sessions the server brokered', () => {
     const standings = new PeerStandings('team');
-    standings.onMembers({ room: 'team', members: [member('alice')] });
-    standings.onMembers({ room: 'other', members: [member('mallory')] });
+    standings.onMembers('team', [member('alice')]);
+    standings.onMembers('other', [member('mallory')]);
     standings.onSession('s1');
     expect(standings.standing({ agentId: 'alice', sessionId: 's1' })).toEqual({
       direct: false,
@@ -28,8 +28,8 @@ describe('PeerStandings', () => {
 
   it('the latest member list replaces the previous one', () => {
     const standings = new PeerStandings('team');
-    standings.onMembers({ room: 'team', members: [member('alice')] });
-    standings.onMembers({ room: 'team', members: [member('bob')] });
+    standings.onMembers('team', [member('alice')]);
+    standings.onMembers('team', [member('bob')]);
     expect(standings.standing({ agentId: 'alice', sessionId: 'x' }).roomMember).toBe(false);
   });
 });

@@ -10,8 +10,8 @@ export interface RemoteConnection extends ConnectionInfo {
 
 /** What the backplane tells the server it runs in. */
 export interface BackplaneEvents {
-  /** Other nodes' part of the room changed (or was lost): local members need the new list. */
-  roomChanged(room: string): void;
+  /** Other nodes' part of the room changed for these agents (or was lost): local members need to know. */
+  roomChanged(room: string, agentIds: readonly string[]): void;
   /** Another node routed an event to one of this node's connections. */
   deliver(connectionId: string, envelope: Envelope<unknown>): void;
 }

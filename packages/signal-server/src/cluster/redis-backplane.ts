@@ -5,7 +5,7 @@ import type { ConnectionInfo } from '../presence.js';
 import type { Backplane, BackplaneEvents, BackplaneHealth, RemoteConnection } from './backplane.js';
 import { RedisBindings } from './redis-bindings.js';
 import { type RedisClient, redactedUrl, redisClient } from './redis-client.js';
-import { redisKeys, roomOfEventsChannel } from './redis-keys.js';
+import { presenceMember, redisKeys, roomOfEventsChannel } from './redis-keys.js';
 import { RedisPresence } from './redis-presence.js';
 
 export interface RedisBackplaneOptions {
@@ -22,6 +22,19 @@ interface Delivery {
   node: string;
   connection: string;
   envelope: Envelope<unknown>;
+}
+
+/** Agents with a connection that appeared, changed or vanished between two reads of a room. */
+function changedAgents(before: readonly RemoteConnection[], after: readonly RemoteConnection[]): string[] {
+  const key = (c: RemoteConnection) => presenceMember(c.node, c.id);
+  const unmatched = new Map(before.map((c) => [key(c), JSON.stringify(c)]));
+  const changed = new Set<string>();
+  for (const connection of after) {
+    if (unmatched.get(key(connection)) !== JSON.stringify(connection)) changed.add(connection.agentId);
+    unmatched.delete(key(connection));
+  }
+  for (const connection of before) if (unmatched.has(key(connection))) changed.add(connection.agentId);
+  return [...changed];
 }
 
 /** How long a room event waits for others to read the room once for all of them. */
@@ -172,7 +185,11 @@ export class RedisBackplane implements Backplane {
     );
     for (const [room, remote] of this.#view) {
       this.#view.set(room, []);
-      if (remote.length > 0) this.#events?.roomChanged(room);
+      if (remote.length > 0)
+        this.#events?.roomChanged(
+          room,
+          remote.map((c) => c.agentId),
+        );
     }
   }
 
@@ -198,7 +215,8 @@ export class RedisBackplane implements Backplane {
     if (!this.#local.has(room)) return;
     const before = this.#view.get(room) ?? [];
     this.#view.set(room, remote);
-    if (JSON.stringify(before) !== JSON.stringify(remote)) this.#events?.roomChanged(room);
+    const changed = changedAgents(before, remote);
+    if (changed.length > 0) this.#events?.roomChanged(room, changed);
   }
 
   /**
