@@ -11,7 +11,9 @@
  * two cores shared by the servers, Redis and this load generator: read the figures as per-node
  * capacity, not as a scale-out ratio.
  */
-import { resolve } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { type AgentIdentity, generateIdentity } from '@mesh-agent/host';
 import { redisAvailable, TestRedis } from '../../packages/signal-server/test/redis-helpers.js';
 import { rssMb, start, waitFor } from '../lib/proc.js';
@@ -46,18 +48,11 @@ interface Node {
 }
 
 async function startNode(redisUrl?: string): Promise<Node> {
-  const args = [
-    'server',
-    '--open',
-    '--port',
-    '0',
-    '--json',
-    '--no-stun',
-    '--no-relay',
-    '--log-level',
-    'error',
-  ];
-  const run = start(process.execPath, [BIN, ...args, ...(redisUrl ? ['--redis', redisUrl] : [])]);
+  // Its own data directory: bindings of simulated ids must not land in the user's.
+  const dataDir = await mkdtemp(join(tmpdir(), 'mesh-bench-signal-'));
+  const quiet = ['--open', '--port', '0', '--json', '--no-stun', '--no-relay', '--log-level', 'error'];
+  const where = ['--data-dir', dataDir, ...(redisUrl ? ['--redis', redisUrl] : [])];
+  const run = start(process.execPath, [BIN, 'server', ...quiet, ...where]);
   await waitFor(run, (out) => out.includes('\n'));
   const { url } = JSON.parse(run.stdout) as { url: string };
   return {
@@ -66,6 +61,7 @@ async function startNode(redisUrl?: string): Promise<Node> {
     stop: async () => {
       run.child.kill('SIGTERM');
       await run.exited;
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

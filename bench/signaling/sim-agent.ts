@@ -21,6 +21,9 @@ export class SimAgent {
     return new Promise((resolve, reject) => {
       let welcomed = false;
       ws.on('error', reject);
+      ws.on('close', (code, reason) => {
+        if (!welcomed) reject(new Error(`${agentId}: closed before the welcome (${code} ${reason})`));
+      });
       ws.on('message', (raw: Buffer) => {
         agent.bytesIn += raw.length;
         if (welcomed && !raw.includes('request_id')) return;
