@@ -102,6 +102,9 @@ export class SignalServerConfigError extends Error {
   override readonly name = 'SignalServerConfigError';
 }
 
+/** How long member changes gather before they go out as one delta. */
+const DELTA_BATCH_MS = 20;
+
 /** Shortest bearer token accepted: short tokens are guessable. */
 export const MIN_TOKEN_LENGTH = 16;
 
@@ -157,6 +160,8 @@ export class SignalServer {
   #heartbeat: NodeJS.Timeout | undefined;
   #seq = 0;
   readonly #counters = { sessionsBrokered: 0, messagesRelayed: 0 };
+  /** Member changes per room, waiting to go out as one delta. */
+  readonly #deltas = new Map<string, { agents: Set<string>; timer: NodeJS.Timeout }>();
 
   constructor(options: SignalServerOptions) {
     const tokens = options.tokens ?? [];
@@ -311,6 +316,8 @@ export class SignalServer {
     if (!wss) return;
     this.#wss = undefined;
     clearInterval(this.#heartbeat);
+    for (const { timer } of this.#deltas.values()) clearTimeout(timer);
+    this.#deltas.clear();
     const closing = [...this.#sockets].map(
       (socket) =>
         new Promise<void>((resolve) => {
@@ -605,7 +612,7 @@ export class SignalServer {
       ...(this.#stunPorts ? { stun: { ports: this.#stunPorts } } : {}),
     };
     this.#send(connection, createEnvelope('system.welcome', welcome));
-    this.#announce(room, [connection.agentId], connection);
+    this.#welcomeToRoom(connection, room);
   }
 
   async #onJoin(connection: Connection, envelope: Envelope<RoomData>): Promise<void> {
@@ -631,7 +638,7 @@ export class SignalServer {
       return;
     }
     await this.#joinRoom(connection, room);
-    this.#announce(room, [connection.agentId], connection, envelope.id);
+    this.#welcomeToRoom(connection, room, envelope.id);
   }
 
   async #joinRoom(connection: Connection, room: string): Promise<void> {
@@ -804,21 +811,37 @@ export class SignalServer {
     return membersOf(this.#connectionsIn(room));
   }
 
+  /** The connection just entered the room: it gets the whole list now, the others a delta shortly. */
+  #welcomeToRoom(connection: Connection, room: string, requestId?: string): void {
+    this.#sendMembers(connection, room, requestId);
+    this.#announce(room, [connection.agentId]);
+  }
+
   /**
-   * Tells the room's members on this node that these agents came, changed or went: one delta,
-   * serialised once, so a change costs each member a few bytes however big the room is.
-   * `requester` has no list yet (it just joined) and gets the whole one, answering its request.
+   * Tells the room's members on this node that these agents came, changed or went. Changes are
+   * gathered for a moment and go out as one delta, serialised once: in a join storm a member gets
+   * one message per batch rather than one per join, and a change costs a few bytes per member
+   * however big the room is.
    */
-  #announce(room: string, agentIds: Iterable<string>, requester?: Connection, requestId?: string): void {
-    const changed = new Set(agentIds);
-    const connections = this.#connectionsIn(room).filter((c) => changed.has(c.agentId));
-    const joined = membersOf(connections);
+  #announce(room: string, agentIds: Iterable<string>): void {
+    let batch = this.#deltas.get(room);
+    if (!batch) {
+      batch = { agents: new Set(), timer: setTimeout(() => this.#sendDelta(room), DELTA_BATCH_MS) };
+      this.#deltas.set(room, batch);
+    }
+    for (const agentId of agentIds) batch.agents.add(agentId);
+  }
+
+  /** Each changed agent as it stands now: its merged entry, or gone. */
+  #sendDelta(room: string): void {
+    const changed = this.#deltas.get(room)?.agents ?? new Set<string>();
+    this.#deltas.delete(room);
+    const joined = membersOf(this.#connectionsIn(room).filter((c) => changed.has(c.agentId)));
     const present = new Set(joined.map((m) => m.agent_id));
     const delta: MembersDeltaData = { room, joined, left: [...changed].filter((id) => !present.has(id)) };
     const text = JSON.stringify(createEnvelope('room.delta', delta));
     for (const connection of this.#presence.connectionsIn(room)) {
-      if (connection === requester) this.#sendMembers(connection, room, requestId);
-      else if (connection.ws.readyState === WebSocket.OPEN) connection.ws.send(text);
+      if (connection.ws.readyState === WebSocket.OPEN) connection.ws.send(text);
     }
   }
 
