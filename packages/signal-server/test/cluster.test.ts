@@ -108,14 +108,20 @@ describe.skipIf(!redisAvailable())('signal server nodes sharing one Redis', () =
     expect(await membersSeenBy(bob)).toEqual(['bob']);
     const local = await alice.request('p2p.request', { peer_id: 'carol', stream_type: 'file' });
     expect(local.type).toBe('p2p.session');
+    expect(await (await fetch(`http://127.0.0.1:${a.port}/healthz`)).json()).toMatchObject({
+      status: 'degraded',
+    });
+    // An id nobody has seen cannot be checked against the shared bindings: told to retry, not refused.
+    const dave = harness.client(a.url, hello('dave'), { backoff: { initialMs: 50, maxMs: 200 } });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(dave.state).toBe('connecting');
 
     await redis.restart();
+    await dave.whenConnected(5_000);
     for (const client of [alice, bob]) {
       await expect
-        .poll(async () => memberIds(await client.request('room.members', { room: 'default' })), {
-          timeout: 5_000,
-        })
-        .toEqual(['alice', 'bob', 'carol']);
+        .poll(() => membersSeenBy(client), { timeout: 5_000 })
+        .toEqual([...everyone, 'dave'].sort());
     }
     const across = await alice.request('p2p.request', { peer_id: 'bob', stream_type: 'file' });
     expect(across.type).toBe('p2p.session');
