@@ -9,6 +9,12 @@ export interface ServerHealth {
   rooms: number;
   sessions_brokered: number;
   messages_relayed: number;
+  /** Connections turned away by `maxConnections` or `maxConnectionsPerAddress`. */
+  connections_refused: number;
+  /** Clients dropped for holding more than `maxBufferedBytes` unread. */
+  slow_clients_dropped: number;
+  /** Session requests refused by the per-agent rate. */
+  session_requests_limited: number;
   backplane: BackplaneHealth;
 }
 
@@ -33,6 +39,24 @@ export function prometheusText(health: ServerHealth): string {
     'counter',
     'Plugin events this node relayed.',
     health.messages_relayed,
+  );
+  metric(
+    'mesh_signal_connections_refused_total',
+    'counter',
+    'Connections refused by the connection limits.',
+    health.connections_refused,
+  );
+  metric(
+    'mesh_signal_slow_clients_dropped_total',
+    'counter',
+    'Clients dropped for not reading.',
+    health.slow_clients_dropped,
+  );
+  metric(
+    'mesh_signal_session_requests_limited_total',
+    'counter',
+    'Session requests refused by the per-agent rate.',
+    health.session_requests_limited,
   );
   if (backplane.store === 'redis') {
     metric(

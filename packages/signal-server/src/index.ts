@@ -1,4 +1,5 @@
 export { type AuthResult, TokenAuthenticator, type TokenEntry } from './auth.js';
+export { DEFAULT_SIGNAL_LIMITS, LimitsError, resolveSignalLimits, type SignalLimits } from './limits.js';
 export { type AgentConnection, Presence } from './presence.js';
 export { DEFAULT_RATE_LIMIT, type RateLimitOptions, TokenBucket } from './rate-limit.js';
 export * from './relay/index.js';

@@ -38,6 +38,7 @@ import { MemoryBackplane } from './cluster/memory-backplane.js';
 import { RedisBackplane } from './cluster/redis-backplane.js';
 import { BindingsUnavailableError } from './cluster/redis-bindings.js';
 import { prometheusText, type ServerHealth } from './health.js';
+import { resolveSignalLimits, type SignalLimits } from './limits.js';
 import { listen } from './listen.js';
 import { type AgentConnection, type ConnectionInfo, membersOf, newestFirst, Presence } from './presence.js';
 import { DEFAULT_RATE_LIMIT, type RateLimitOptions, TokenBucket } from './rate-limit.js';
@@ -45,6 +46,7 @@ import { mintRelayGrant } from './relay/grants.js';
 import { RelayHub } from './relay/hub.js';
 import type { RelayLimits } from './relay/limits.js';
 import { pathOf } from './relay/relay-server.js';
+import { rateLimitKey, SourceLimiter } from './source-limiter.js';
 import { StunResponder } from './stun-responder.js';
 import { SERVER_VERSION } from './version.js';
 
@@ -84,6 +86,8 @@ export interface SignalServerOptions {
    * (bindings then live there, not in `dataDir`). A single process with no dependency when omitted.
    */
   redis?: { url: string; presenceTtlMs?: number };
+  /** Connection, buffer and session-request limits; see `DEFAULT_SIGNAL_LIMITS`. */
+  limits?: Partial<SignalLimits>;
 }
 
 export interface SignalServerAddress {
@@ -118,6 +122,8 @@ interface Connection extends AgentConnection {
 interface Socket {
   readonly ws: WebSocket;
   readonly remote: string;
+  /** What the per-address connection cap counts it as (`rateLimitKey`). */
+  readonly source: string;
   readonly bucket: TokenBucket;
   readonly helloTimer: NodeJS.Timeout;
   /** The one-time challenge this socket's hello must sign. */
@@ -150,6 +156,11 @@ export class SignalServer {
   readonly #registry = new EventRegistry();
   readonly #presence = new Presence<Connection>();
   readonly #sockets = new Set<Socket>();
+  readonly #limits: SignalLimits;
+  /** Open sockets per source, for `maxConnectionsPerAddress`. */
+  readonly #perSource = new Map<string, number>();
+  /** Session requests per agent id. */
+  readonly #sessionRequests: SourceLimiter;
   #wss: WebSocketServer | undefined;
   #http: Server | undefined;
   #stun: StunResponder | undefined;
@@ -159,7 +170,13 @@ export class SignalServer {
   #relayHub: RelayHub | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #seq = 0;
-  readonly #counters = { sessionsBrokered: 0, messagesRelayed: 0 };
+  readonly #counters = {
+    sessionsBrokered: 0,
+    messagesRelayed: 0,
+    connectionsRefused: 0,
+    slowClientsDropped: 0,
+    sessionRequestsLimited: 0,
+  };
   /** Member changes per room, waiting to go out as one delta. */
   readonly #deltas = new Map<string, { agents: Set<string>; timer: NodeJS.Timeout }>();
 
@@ -188,6 +205,8 @@ export class SignalServer {
     this.#redis = options.redis;
     this.#relayOptions = options.relay;
     this.#tls = options.tls;
+    this.#limits = resolveSignalLimits(options.limits);
+    this.#sessionRequests = new SourceLimiter(this.#limits.sessionRequests, this.#limits.maxConnections);
     if (options.stunPorts) this.#stun = new StunResponder({ host: this.#host, ports: options.stunPorts });
   }
 
@@ -276,6 +295,9 @@ export class SignalServer {
       ...this.#presence.counts(),
       sessions_brokered: this.#counters.sessionsBrokered,
       messages_relayed: this.#counters.messagesRelayed,
+      connections_refused: this.#counters.connectionsRefused,
+      slow_clients_dropped: this.#counters.slowClientsDropped,
+      session_requests_limited: this.#counters.sessionRequestsLimited,
       backplane,
     };
   }
@@ -307,7 +329,29 @@ export class SignalServer {
       this.#relayHub.upgrade(request, socket, head);
       return;
     }
+    const refusal = this.#admission(rateLimitKey(request.socket.remoteAddress ?? '?'));
+    if (refusal) {
+      this.#counters.connectionsRefused += 1;
+      this.#log.debug({ remote: request.socket.remoteAddress, reason: refusal }, 'connection refused');
+      // Before the upgrade, so a flood costs no WebSocket state; clients retry with backoff.
+      socket.once('finish', () => socket.destroy());
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 10\r\nContent-Type: text/plain\r\n\r\n${refusal}\n`,
+      );
+      return;
+    }
     this.#wss?.handleUpgrade(request, socket, head, (ws) => this.#wss?.emit('connection', ws, request));
+  }
+
+  /** Why a new connection from `source` is refused, or undefined to admit it. */
+  #admission(source: string): string | undefined {
+    const { maxConnections, maxConnectionsPerAddress } = this.#limits;
+    if (this.#sockets.size >= maxConnections)
+      return `this server holds its limit of ${maxConnections} connections`;
+    if ((this.#perSource.get(source) ?? 0) >= maxConnectionsPerAddress) {
+      return `too many connections from your address (limit ${maxConnectionsPerAddress})`;
+    }
+    return undefined;
   }
 
   /** Closes every connection (1001) and the listening socket. */
@@ -345,9 +389,12 @@ export class SignalServer {
 
   #onConnection(ws: WebSocket, request: IncomingMessage): void {
     const remote = `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`;
+    const source = rateLimitKey(request.socket.remoteAddress ?? '?');
+    this.#perSource.set(source, (this.#perSource.get(source) ?? 0) + 1);
     const socket: Socket = {
       ws,
       remote,
+      source,
       bucket: new TokenBucket(this.#rateLimit),
       nonce: randomBytes(32).toString('base64url'),
       helloPending: false,
@@ -371,6 +418,9 @@ export class SignalServer {
   #onClose(socket: Socket, code: number): void {
     clearTimeout(socket.helloTimer);
     this.#sockets.delete(socket);
+    const open = (this.#perSource.get(socket.source) ?? 1) - 1;
+    if (open > 0) this.#perSource.set(socket.source, open);
+    else this.#perSource.delete(socket.source);
     const connection = socket.connection;
     if (!connection) return;
     const rooms = this.#presence.remove(connection);
@@ -676,6 +726,16 @@ export class SignalServer {
       });
       return;
     }
+    if (!this.#sessionRequests.take(initiator.agentId)) {
+      this.#counters.sessionRequestsLimited += 1;
+      const { messagesPerSecond, burst } = this.#limits.sessionRequests;
+      this.#sendError(initiator, {
+        code: 'rate_limited',
+        message: `more than ${messagesPerSecond} session requests/s (burst ${burst}) from this agent; try again shortly`,
+        ref_id: envelope.id,
+      });
+      return;
+    }
     const reachable = this.#reachable(peerId, initiator);
     if (reachable.length === 0) {
       this.#sendPeerMissing(initiator, peerId, envelope.id);
@@ -863,6 +923,20 @@ export class SignalServer {
   #send(target: Socket | Connection, envelope: Envelope<unknown>): void {
     if (target.ws.readyState !== WebSocket.OPEN) return;
     target.ws.send(JSON.stringify(envelope));
+    if (target.ws.bufferedAmount > this.#limits.maxBufferedBytes) {
+      // A client that does not read would make the server hold everything sent to it.
+      this.#counters.slowClientsDropped += 1;
+      const socket = 'remote' in target ? target : undefined;
+      this.#log.warn(
+        {
+          agent_id: 'agentId' in target ? target.agentId : undefined,
+          remote: socket?.remote,
+          buffered: target.ws.bufferedAmount,
+        },
+        'dropping a client that does not read',
+      );
+      target.ws.terminate();
+    }
   }
 
   #checkAlive(): void {

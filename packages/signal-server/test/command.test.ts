@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignalingClient } from '@mesh-agent/host';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
 import Server from '../src/commands/server.js';
 import { hello, signed } from './helpers.js';
 
@@ -106,6 +107,35 @@ describe('mesh-agent server', () => {
       await client.stop();
       await stop();
     }
+  });
+
+  it('applies --max-connections-per-address: the next socket from the address gets HTTP 503', async () => {
+    const { line, stop } = await runServer([
+      '--port',
+      '0',
+      '--open',
+      '--max-connections-per-address',
+      '1',
+      '--json',
+    ]);
+    const { url } = JSON.parse(line) as { url: string };
+    const first = new WebSocket(url);
+    try {
+      await new Promise((resolve, reject) => first.once('open', resolve).once('error', reject));
+      const second = new WebSocket(url);
+      await expect(
+        new Promise((resolve, reject) => second.once('open', resolve).once('error', reject)),
+      ).rejects.toThrow(/503/);
+    } finally {
+      first.close();
+      await stop();
+    }
+  });
+
+  it('rejects a limit below 1 with a clear error', async () => {
+    await expect(
+      Server.run(['--port', '0', '--open', '--max-connections', '0', '--log-level', 'silent'], { root }),
+    ).rejects.toThrow(/max-connections/);
   });
 
   it('takes tokens from MESH_SIGNAL_TOKENS and prints the URL', async () => {

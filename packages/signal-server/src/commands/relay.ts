@@ -1,8 +1,8 @@
 import { createLogger, LOG_LEVELS, untilSignal } from '@mesh-agent/host';
 import { RELAY_PATH } from '@mesh-agent/host/nat';
 import { Command, Flags } from '@oclif/core';
+import { relayLimitFlags, relayLimitsOf } from '../cli/limit-flags.js';
 import { loadRelaySecret, RELAY_SECRET_ENV, RelayGrantError } from '../relay/grants.js';
-import { DEFAULT_RELAY_LIMITS, type RelayLimits } from '../relay/limits.js';
 import { RelayServer } from '../relay/relay-server.js';
 
 const SECRET_ENV = RELAY_SECRET_ENV;
@@ -36,21 +36,9 @@ export default class Relay extends Command {
       description: `file holding the grant secret shared with the signal server (else ${SECRET_ENV})`,
       exists: true,
     }),
-    'session-rate': Flags.integer({
-      description: 'bytes per second one session may relay, both directions together; more is dropped',
-      default: DEFAULT_RELAY_LIMITS.sessionBytesPerSecond,
-      min: 1,
-    }),
-    'session-max-bytes': Flags.integer({
-      description: 'bytes one session may relay in all; then both sides are closed',
-      default: DEFAULT_RELAY_LIMITS.sessionMaxBytes,
-      min: 1,
-    }),
-    'max-sessions-per-agent': Flags.integer({
-      description: 'relayed sessions one agent may have at once',
-      default: DEFAULT_RELAY_LIMITS.maxSessionsPerAgent,
-      min: 1,
-    }),
+    'session-rate': relayLimitFlags.sessionRate(),
+    'session-max-bytes': relayLimitFlags.sessionMaxBytes(),
+    'max-sessions-per-agent': relayLimitFlags.maxSessionsPerAgent(),
     'log-level': Flags.option({
       description: 'log level (stderr)',
       options: LOG_LEVELS,
@@ -62,16 +50,11 @@ export default class Relay extends Command {
   async run(): Promise<void> {
     const { flags } = await this.parse(Relay);
     const secret = await this.readSecret(flags['secret-file']);
-    const limits: Partial<RelayLimits> = {
-      sessionBytesPerSecond: flags['session-rate'],
-      // A burst of an eighth of a second, and never less than one datagram.
-      sessionBurstBytes: Math.max(
-        DEFAULT_RELAY_LIMITS.maxDatagramBytes,
-        Math.ceil(flags['session-rate'] / 8),
-      ),
+    const limits = relayLimitsOf({
+      sessionRate: flags['session-rate'],
       sessionMaxBytes: flags['session-max-bytes'],
       maxSessionsPerAgent: flags['max-sessions-per-agent'],
-    };
+    });
     const log = createLogger(flags['log-level'], 'relay');
     const relay = new RelayServer({ host: flags.host, port: flags.port, secret, limits, log });
     let listening: Awaited<ReturnType<RelayServer['start']>>;

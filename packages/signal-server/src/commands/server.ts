@@ -12,7 +12,9 @@ import {
 } from '@mesh-agent/host';
 import { Command, Flags } from '@oclif/core';
 import type { TokenEntry } from '../auth.js';
+import { relayLimitFlags, relayLimitsOf, signalLimitFlags, signalLimitsOf } from '../cli/limit-flags.js';
 import { redactedUrl } from '../cluster/redis-client.js';
+import { LimitsError } from '../limits.js';
 import { loadRelaySecret, RELAY_SECRET_ENV, RelayGrantError } from '../relay/grants.js';
 import { SignalServer, SignalServerConfigError } from '../server.js';
 import { parseTokenFile, parseTokenList, TokenParseError } from '../tokens.js';
@@ -107,6 +109,10 @@ export default class Server extends Command {
     'relay-url': Flags.string({
       description: 'a separate relay (mesh-agent relay) to hand out instead of running one here',
     }),
+    'relay-session-rate': relayLimitFlags.sessionRate(),
+    'relay-session-max-bytes': relayLimitFlags.sessionMaxBytes(),
+    'relay-max-sessions-per-agent': relayLimitFlags.maxSessionsPerAgent(),
+    ...signalLimitFlags,
     'relay-secret-file': Flags.file({
       description: `secret shared with a separate relay (else ${RELAY_SECRET_ENV}; a built-in relay makes its own)`,
       exists: true,
@@ -166,7 +172,19 @@ export default class Server extends Command {
         sessionTtlS: flags['session-ttl'],
         dataDir,
         stunPorts,
-        relay,
+        ...(relay
+          ? {
+              relay: {
+                ...relay,
+                limits: relayLimitsOf({
+                  sessionRate: flags['relay-session-rate'],
+                  sessionMaxBytes: flags['relay-session-max-bytes'],
+                  maxSessionsPerAgent: flags['relay-max-sessions-per-agent'],
+                }),
+              },
+            }
+          : {}),
+        limits: signalLimitsOf(flags),
         ...(redisUrl ? { redis: { url: redisUrl, presenceTtlMs: flags['presence-ttl'] * 1000 } } : {}),
         ...(flags['tls-cert'] && flags['tls-key']
           ? {
@@ -179,7 +197,8 @@ export default class Server extends Command {
         log,
       });
     } catch (error) {
-      if (error instanceof SignalServerConfigError) this.error(error.message, { exit: 2 });
+      if (error instanceof SignalServerConfigError || error instanceof LimitsError)
+        this.error(error.message, { exit: 2 });
       throw error;
     }
     if (flags.open && tokens.length > 0) log.warn({}, '--open given: configured tokens are ignored');

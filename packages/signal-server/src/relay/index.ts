@@ -11,5 +11,5 @@ export {
   verifyRelayGrant,
 } from './grants.js';
 export { RelayHub, type RelayHubOptions, type RelayHubStats } from './hub.js';
-export { DEFAULT_RELAY_LIMITS, type RelayLimits, RelayLimitsError, resolveRelayLimits } from './limits.js';
+export { DEFAULT_RELAY_LIMITS, type RelayLimits, resolveRelayLimits } from './limits.js';
 export { pathOf, RelayServer, type RelayServerAddress, type RelayServerOptions } from './relay-server.js';

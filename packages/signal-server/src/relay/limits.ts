@@ -1,3 +1,5 @@
+import { checkPositive, LimitsError } from '../limits.js';
+
 /** What one relay hub allows; every field has a default, see `DEFAULT_RELAY_LIMITS`. */
 export interface RelayLimits {
   /** Largest datagram (binary message); a larger one closes its socket with 1009. */
@@ -42,23 +44,12 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   heartbeatIntervalMs: 30_000,
 });
 
-/** Raised for limits that cannot work. */
-export class RelayLimitsError extends Error {
-  override readonly name = 'RelayLimitsError';
-}
-
 /** The defaults with `overrides` applied, after checking every value. */
 export function resolveRelayLimits(overrides: Partial<RelayLimits> = {}): RelayLimits {
   const limits = { ...DEFAULT_RELAY_LIMITS, ...overrides };
-  for (const [name, value] of Object.entries(limits)) {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      throw new RelayLimitsError(
-        `relay limit ${name} must be a positive finite number, got ${String(value)}`,
-      );
-    }
-  }
+  checkPositive('relay', limits);
   if (limits.sessionBurstBytes < limits.maxDatagramBytes) {
-    throw new RelayLimitsError('relay limit sessionBurstBytes must be at least maxDatagramBytes');
+    throw new LimitsError('relay limit sessionBurstBytes must be at least maxDatagramBytes');
   }
   return limits;
 }
