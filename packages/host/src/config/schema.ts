@@ -70,6 +70,7 @@ export const hostConfigSchema = {
       additionalProperties: false,
       properties: {
         maxEntries: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 4096 },
+        maxPerPeer: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 256 },
       },
     },
     log: {
@@ -99,7 +100,7 @@ export interface HostConfig {
   quic: { host: string; port: number } & Partial<QuicOptions>;
   nat: { stunServers?: string[]; traversal: boolean };
   p2p: { streamOpenTimeoutMs: number; maxStreamsPerPeer: number };
-  tokens: { maxEntries: number };
+  tokens: { maxEntries: number; maxPerPeer: number };
   log: { level: (typeof LOG_LEVELS)[number] };
   plugins: Record<string, PluginSection>;
 }

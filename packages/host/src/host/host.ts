@@ -91,7 +91,7 @@ export class Host implements PluginHost {
     this.agentId = opts.agentId;
     this.log = opts.log;
     this.plugins = opts.plugins;
-    this.tokens = new TokenCache({ maxEntries: opts.config.tokens.maxEntries });
+    this.tokens = new TokenCache(opts.config.tokens);
     this.peerStandings = new PeerStandings(opts.config.signaling.room);
     registerHostMessages(this.messages);
     // Stream types exist once a plugin taps them; the capability list follows from that.

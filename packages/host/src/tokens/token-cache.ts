@@ -51,26 +51,37 @@ const digest = (token: string) => createHash('sha256').update(token, 'utf8').dig
 /**
  * Session tokens with TTL, single use and a bounded size. Tokens are compared through their
  * SHA-256 digests with timingSafeEqual, so neither content nor length leaks through timing.
+ * One peer holds at most `maxPerPeer` grants: a peer that asks for sessions in a flood pushes out
+ * its own oldest, never other peers'.
  */
 export class TokenCache {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
+  private readonly maxPerPeer: number;
   private readonly now: () => number;
 
-  constructor(opts: { maxEntries?: number; now?: () => number } = {}) {
+  constructor(opts: { maxEntries?: number; maxPerPeer?: number; now?: () => number } = {}) {
     this.maxEntries = opts.maxEntries ?? 4096;
+    this.maxPerPeer = opts.maxPerPeer ?? 256;
     this.now = opts.now ?? Date.now;
   }
 
   add(grant: SessionGrant): void {
     this.sweep();
     this.entries.delete(grant.sessionId);
+    if (grant.peerId !== undefined) this.makeRoomFor(grant.peerId);
     this.entries.set(grant.sessionId, { grant, digest: digest(grant.token), used: false });
     // Oldest first: Map keeps insertion order.
     for (const key of this.entries.keys()) {
       if (this.entries.size <= this.maxEntries) break;
       this.entries.delete(key);
     }
+  }
+
+  /** Drops `peerId`'s oldest grants until it holds fewer than `maxPerPeer`. */
+  private makeRoomFor(peerId: string): void {
+    const own = [...this.entries].filter(([, entry]) => entry.grant.peerId === peerId);
+    for (const [key] of own.slice(0, Math.max(0, own.length - this.maxPerPeer + 1))) this.entries.delete(key);
   }
 
   /** A live, unused grant, e.g. for the initiator to dial its peer. */

@@ -66,6 +66,17 @@ describe('TokenCache', () => {
     expect(cache.get('s4')).toBeDefined();
   });
 
+  it('a peer asking for sessions in a flood pushes out only its own oldest grants', () => {
+    const cache = new TokenCache({ maxEntries: 100, maxPerPeer: 10, now: () => 1_000 });
+    cache.add(grant({ sessionId: 'bob-1', peerId: 'bob' }));
+    for (let i = 0; i < 500; i++) cache.add(grant({ sessionId: `flood-${i}`, peerId: 'mallory' }));
+    expect(cache.get('bob-1')).toBeDefined();
+    expect(cache.size).toBe(11);
+    expect(cache.get('flood-489')).toBeUndefined();
+    expect(cache.get('flood-490')).toBeDefined();
+    expect(cache.redeem({ ...claim, sessionId: 'bob-1', agentId: 'bob' })).toMatchObject({ ok: true });
+  });
+
   it('lists sessions with their remaining TTL and never the token', () => {
     const cache = new TokenCache({ now: () => 4_000 });
     cache.add(grant());
