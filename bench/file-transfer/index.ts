@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeTimedRun } from '../lib/before-run.js';
 import { blake3, randomFile } from '../lib/files.js';
-import { type Placement, placementFromArgs } from '../lib/placement.js';
+import { LAN_UDP_PAYLOAD, type Placement, placementFromArgs } from '../lib/placement.js';
 import { type BenchRow, report } from '../lib/report.js';
 import { interleaved, median, runsArg } from '../lib/rounds.js';
 import { type Measurement, meshAgent, nc, scp } from './tools.js';
@@ -25,8 +25,6 @@ import { type Measurement, meshAgent, nc, scp } from './tools.js';
 const MIB = 1024 * 1024;
 /** The largest datagram the QUIC options accept is 16383; 16000 leaves room like bench/quic-throughput. */
 const LARGE_PAYLOAD = 16_000;
-/** A 1500-byte MTU less IPv6 and UDP headers: a datagram any 1500-MTU path carries unfragmented. */
-const LAN_PAYLOAD = 1452;
 
 type Case = { tool: string; case: string; run: (work: string) => Promise<Measurement> };
 
@@ -43,7 +41,7 @@ function casesFor(placement: Placement, source: string, plugin: { chunkSize?: nu
   const reference = placement.lan ? '1350' : 'large';
   return [
     mesh(1350),
-    mesh(placement.lan ? LAN_PAYLOAD : LARGE_PAYLOAD),
+    mesh(placement.lan ? LAN_UDP_PAYLOAD : LARGE_PAYLOAD),
     { tool: 'scp', case: reference, run: (work) => scp(placement, source, work) },
     { tool: 'nc', case: reference, run: (work) => nc(placement, source, work) },
   ];

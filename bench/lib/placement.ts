@@ -9,6 +9,9 @@ import { createLab, type Lab, natLabAvailable } from '../../packages/host/test/n
 
 export type Side = 'sender' | 'receiver';
 
+/** A 1500-byte MTU less IPv6 and UDP headers: a datagram any 1500-MTU path carries unfragmented. */
+export const LAN_UDP_PAYLOAD = 1452;
+
 export interface Placement {
   /** For titles: "over loopback", "over a 1500-MTU LAN …". */
   readonly label: string;

@@ -1,7 +1,8 @@
 /**
- * QUIC data-plane throughput: one stream, sender and receiver in two processes on loopback.
+ * QUIC data-plane throughput: one stream, sender and receiver in two processes on loopback, or
+ * with `--lan` in two network namespaces on a 1500-MTU link (root; see ../lib/placement.ts).
  *
- *   npx tsx bench/quic-throughput/index.ts [--json] [--size <MiB>] [--matrixai-size <MiB>]
+ *   npx tsx bench/quic-throughput/index.ts [--json] [--lan] [--size <MiB>] [--matrixai-size <MiB>]
  *                                          [--only mesh-agent,tcp,…] [--driver worker|inline] [--source]
  *   npx tsx bench/quic-throughput/index.ts --latency [--rounds <n>] [--gap <ms>] [--json] [--only …]
  *
@@ -16,10 +17,11 @@
  * Peers run as transpiled JavaScript, like the built agent; `--source` runs them through tsx instead
  * (which adds tsx's loader to every process and worker thread: ~70 MB of RSS each).
  */
-import { fork } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { UdpIoStats } from '../../packages/host/src/quic/index.js';
+import { LAN_UDP_PAYLOAD, type Placement, placementFromArgs } from '../lib/placement.js';
 import { ThreadCpu } from '../lib/proc.js';
 import { type BenchRow, report } from '../lib/report.js';
 import { buildPeer } from './build.js';
@@ -39,6 +41,8 @@ const THREAD_CPU = Boolean(process.env.BENCH_THREAD_CPU);
 interface Launcher {
   script: string;
   execArgv: string[];
+  /** Loopback, or two namespaces on a 1500-MTU link with --lan. */
+  placement: Placement;
 }
 
 interface Case {
@@ -78,11 +82,20 @@ class Peer {
   private wake: (() => void) | null = null;
   readonly child;
 
-  constructor(launcher: Launcher, spec: PeerSpec) {
-    this.child = fork(launcher.script, [JSON.stringify(spec)], {
-      execArgv: launcher.execArgv,
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    });
+  /** `spec` without its addresses: the launcher's placement gives them for this side. */
+  constructor(launcher: Launcher, spec: Omit<PeerSpec, 'host' | 'peerHost'>) {
+    const { placement } = launcher;
+    const side = spec.role;
+    const full: PeerSpec = {
+      ...spec,
+      host: placement.address(side),
+      peerHost: placement.address('receiver'),
+    };
+    // Not fork(): on a LAN the peer starts under `ip netns exec`; the IPC channel survives the exec.
+    this.child = spawn(
+      ...placement.on(side, process.execPath, [...launcher.execArgv, launcher.script, JSON.stringify(full)]),
+      { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
+    );
     this.child.on('message', (msg: PeerMessage) => {
       this.messages.push(msg);
       this.wake?.();
@@ -245,31 +258,46 @@ async function mainLatency(args: ReturnType<typeof parseArgs>, launcher: Launche
   return rows;
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+/**
+ * Plain TCP and TLS streams are the references of the large-datagram case on loopback; on a LAN,
+ * where a datagram is at most 1452 bytes (any 1500-MTU path), of the 1350 case.
+ */
+function casesFor(args: ReturnType<typeof parseArgs>, lan: boolean): Case[] {
+  const big = lan
+    ? { name: '1452', maxUdpPayload: LAN_UDP_PAYLOAD }
+    : { name: 'large', maxUdpPayload: LARGE_PAYLOAD };
+  const reference = lan ? '1350' : 'large';
   const cases: Case[] = [
     { name: '1350', tool: 'mesh-agent', bytes: args.bytes, maxUdpPayload: 1350 },
-    { name: 'large', tool: 'mesh-agent', bytes: args.bytes, maxUdpPayload: LARGE_PAYLOAD },
+    { ...big, tool: 'mesh-agent', bytes: args.bytes },
     { name: '1350', tool: 'matrixai-quic', bytes: args.matrixaiBytes },
-    // Plain TCP and TLS streams are the references of the large-datagram case.
-    { name: 'large', tool: 'tcp', bytes: args.bytes },
-    { name: 'large', tool: 'tls', bytes: args.bytes },
-  ].filter((c) => !args.only || args.only.includes(c.tool)) as Case[];
+    { name: reference, tool: 'tcp', bytes: args.bytes },
+    { name: reference, tool: 'tls', bytes: args.bytes },
+  ];
+  return cases.filter((c) => !args.only || args.only.includes(c.tool));
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const placement = await placementFromArgs(process.argv);
+  if (!placement) return;
+  const cases = casesFor(args, placement.lan);
   const build = args.source ? null : await buildPeer();
   const launcher: Launcher = build
-    ? { script: build.peer, execArgv: [...PEER_NODE_ARGS] }
-    : { script: PEER_SOURCE, execArgv: ['--import', TSX, ...PEER_NODE_ARGS] };
+    ? { script: build.peer, execArgv: [...PEER_NODE_ARGS], placement }
+    : { script: PEER_SOURCE, execArgv: ['--import', TSX, ...PEER_NODE_ARGS], placement };
   const rows: BenchRow[] = [];
   if (args.latency) {
     try {
       rows.push(...(await mainLatency(args, launcher)));
     } finally {
       await build?.cleanup();
+      await placement.close();
     }
     report(rows, {
       json: args.json,
       reference: 'tls',
-      title: `Round trip of a ${PING_BYTES}-byte message between two processes over loopback (${args.rounds} rounds, gap ${args.gapMs} ms)`,
+      title: `Round trip of a ${PING_BYTES}-byte message between two processes ${placement.label} (${args.rounds} rounds, gap ${args.gapMs} ms)`,
     });
     return;
   }
@@ -284,11 +312,12 @@ async function main(): Promise<void> {
     }
   } finally {
     await build?.cleanup();
+    await placement.close();
   }
   report(rows, {
     json: args.json,
     reference: 'tls',
-    title: `QUIC data plane, one stream over loopback (${args.bytes / MIB} MiB; matrixai-quic ${args.matrixaiBytes / MIB} MiB)`,
+    title: `QUIC data plane, one stream ${placement.label} (${args.bytes / MIB} MiB; matrixai-quic ${args.matrixaiBytes / MIB} MiB)`,
   });
 }
 

@@ -15,6 +15,7 @@ const quiet: QuietLogger = new Proxy({} as NonNullable<QuietLogger>, {
 
 /** The high-level @matrixai/quic API (QUICServer / QUICClient / QUICStream web streams), for comparison. */
 export async function runMatrixaiReceiver(
+  host: string,
   identity: { keyPem: string; certPem: string },
   onDone: (bytes: number, ms: number) => void,
   onStart: () => void,
@@ -60,15 +61,21 @@ export async function runMatrixaiReceiver(
       })();
     });
   });
-  await server.start({ host: '127.0.0.1', port: 0 });
+  await server.start({ host, port: 0 });
   return server.port;
 }
 
-export async function runMatrixaiSender(port: number, bytes: number, onStart: () => void): Promise<void> {
+export async function runMatrixaiSender(
+  localHost: string,
+  host: string,
+  port: number,
+  bytes: number,
+  onStart: () => void,
+): Promise<void> {
   const client = await QUICClient.createQUICClient({
-    host: '127.0.0.1',
+    host,
     port,
-    localHost: '127.0.0.1',
+    localHost,
     crypto: {
       ops: {
         randomBytes: async (data: ArrayBuffer) => {

@@ -19,6 +19,10 @@ export interface PeerSpec {
   bytes: number;
   maxUdpPayload?: number;
   driver?: 'worker' | 'inline';
+  /** Where this side binds (the receiver listens there): 127.0.0.1 unless the bench runs --lan. */
+  host: string;
+  /** The receiver's address, for the sender. */
+  peerHost?: string;
   port?: number;
   fingerprint?: string;
   /** 'latency': the receiver echoes, the sender pings `rounds` times (`gapMs` apart) and reports round trips. */
@@ -129,7 +133,7 @@ async function main(): Promise<void> {
   if (spec.tool === 'mesh-agent') {
     const { QuicEndpoint } = await import('../../packages/host/src/quic/index.js');
     const endpoint = await QuicEndpoint.listen({
-      host: '127.0.0.1',
+      host: spec.host,
       identity,
       options: {
         // Both: on loopback the endpoint would otherwise use loopbackUdpPayload.
@@ -145,7 +149,7 @@ async function main(): Promise<void> {
       send({ type: 'ready', port: endpoint.address().port, fingerprint: identity.fingerprint });
     } else {
       const conn = await endpoint.connect({
-        host: '127.0.0.1',
+        host: spec.peerHost!,
         port: spec.port!,
         expectedFingerprint: spec.fingerprint!,
       });
@@ -154,19 +158,20 @@ async function main(): Promise<void> {
   } else if (spec.tool === 'matrixai-quic') {
     if (spec.role === 'receiver') {
       const port = await runMatrixaiReceiver(
+        spec.host,
         identity,
         (bytes, ms) => send({ type: 'received', bytes, ms }),
         transferStarted,
       );
       send({ type: 'ready', port, fingerprint: identity.fingerprint });
     } else {
-      await runMatrixaiSender(spec.port!, spec.bytes, transferStarted);
+      await runMatrixaiSender(spec.host, spec.peerHost!, spec.port!, spec.bytes, transferStarted);
     }
   } else if (spec.role === 'receiver') {
-    const port = await listenPlain(spec.tool, identity, onStream);
+    const port = await listenPlain(spec.tool, spec.host, identity, onStream);
     send({ type: 'ready', port, fingerprint: identity.fingerprint });
   } else {
-    await drive(await connectPlain(spec.tool, spec.port!));
+    await drive(await connectPlain(spec.tool, spec.peerHost!, spec.port!));
   }
 }
 
