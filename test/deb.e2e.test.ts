@@ -47,7 +47,7 @@ if (unavailable && process.env.DEB_REQUIRED === '1')
 
 const installed = () => succeeds('dpkg', ['-s', 'mesh-agent']);
 
-/** `Key=value` settings of a unit file, by key (the last one wins, as in systemd). */
+/** `Key=value` settings of a unit file, by key (this unit sets each key once). */
 function unitSettings(text: string): Map<string, string> {
   const settings = new Map<string, string>();
   for (const line of text.split('\n')) {
