@@ -2,18 +2,17 @@
 // Builds mesh-agent_<version>_<arch>.deb from the built workspace, offline but for npm's registry or
 // cache: the packed workspace installed under /usr/lib/mesh-agent (lib/install-workspace.mjs, the
 // route pack-install.mjs takes), /usr/bin/mesh-agent, and a systemd user unit. It depends on the
-// distribution's nodejs; node-pty's native addon is compiled here, so the package is for this
-// machine's architecture. Run it after `pnpm build` (`pnpm deb` does both).
+// distribution's nodejs. Native addons are compiled here (node-pty, udp-batch) or prebuilt for this
+// platform, so the package is for this machine's architecture and also depends on the shared
+// libraries they link. Run it after `pnpm build` (`pnpm deb` does both).
 //
 //   node scripts/build-deb.mjs [out-dir]   # default: dist/; prints the .deb's path
 //   DEBFULLNAME, DEBEMAIL                  # the Maintainer field, as Debian's own tools read them
 import {
   chmodSync,
   copyFileSync,
-  existsSync,
   mkdirSync,
   mkdtempSync,
-  readdirSync,
   readFileSync,
   readlinkSync,
   rmSync,
@@ -22,43 +21,27 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, relative, resolve } from 'node:path';
-import { controlFile, debianVersion, installedSizeKiB, nodejsDependency } from './lib/deb-control.mjs';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import {
+  changelogEntry,
+  controlFile,
+  debianVersion,
+  installedSizeKiB,
+  nodejsDependency,
+} from './lib/deb-control.mjs';
+import {
+  nativeAddons,
+  pruneForeignPrebuilds,
+  pruneGypByproducts,
+  sharedLibraryDepends,
+  stripAddons,
+  walk,
+} from './lib/deb-native.mjs';
 import { installWorkspace, ROOT, rootPackage, run } from './lib/install-workspace.mjs';
 
 const LIB_DIR = 'usr/lib/mesh-agent';
 const PACKAGING = join(ROOT, 'packaging/deb');
-
-/** Every path under `dir`, depth first. */
-function* walk(dir) {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    yield { path, entry };
-    if (entry.isDirectory()) yield* walk(path);
-  }
-}
-
-/** node-gyp's byproducts in an addon's build/: they hold the staging path, and nothing loads them. */
-const GYP_BYPRODUCTS = [
-  /^Makefile$/,
-  /^config\.gypi$/,
-  /\.mk$/,
-  /\.Makefile$/,
-  /^(Release|Debug)\/(obj\.target|obj|\.deps)$/,
-];
-
-/** Removes node-gyp's byproducts from every compiled addon (a package with binding.gyp) under `dir`. */
-function pruneGypByproducts(dir) {
-  const addons = [...walk(dir)]
-    .filter(({ path, entry }) => entry.isFile() && basename(path) === 'binding.gyp')
-    .map(({ path }) => join(dirname(path), 'build'));
-  for (const build of addons.filter((path) => existsSync(path))) {
-    const doomed = [...walk(build)]
-      .map(({ path }) => relative(build, path))
-      .filter((path) => GYP_BYPRODUCTS.some((pattern) => pattern.test(path)));
-    for (const path of doomed) rmSync(join(build, path), { recursive: true, force: true });
-  }
-}
 
 /** The installed tree must not point back at the temporary staging directory it was built in. */
 function assertNoStagingPath(stage) {
@@ -76,6 +59,15 @@ function assertNoStagingPath(stage) {
     throw new Error(`files refer to the staging directory ${stage}:\n${leaks.join('\n')}`);
 }
 
+/** This machine's Debian architecture, which the compiled addons are built for. */
+function dpkgArchitecture() {
+  try {
+    return run('dpkg', ['--print-architecture'], 'pipe').trim();
+  } catch (error) {
+    throw new Error(`building a .deb needs dpkg and dpkg-deb (Debian or Ubuntu): ${error.message}`);
+  }
+}
+
 function maintainer(env) {
   const name = env.DEBFULLNAME || 'mesh-agent contributors';
   const email = env.DEBEMAIL || 'mesh-agent@invalid';
@@ -83,7 +75,7 @@ function maintainer(env) {
 }
 
 const outDir = resolve(process.argv[2] ?? join(ROOT, 'dist'));
-const architecture = run('dpkg', ['--print-architecture'], 'pipe').trim();
+const architecture = dpkgArchitecture();
 const version = debianVersion(rootPackage.version);
 const stage = mkdtempSync(join(tmpdir(), 'mesh-agent-deb-'));
 try {
@@ -91,6 +83,9 @@ try {
   chmodSync(stage, 0o755);
   installWorkspace(join(stage, LIB_DIR));
   pruneGypByproducts(join(stage, LIB_DIR));
+  pruneForeignPrebuilds(join(stage, LIB_DIR));
+  const addons = nativeAddons(join(stage, LIB_DIR));
+  stripAddons(addons);
 
   mkdirSync(join(stage, 'usr/bin'), { recursive: true });
   symlinkSync(`../lib/mesh-agent/bin/${rootPackage.oclif.bin}`, join(stage, 'usr/bin/mesh-agent'));
@@ -100,6 +95,8 @@ try {
   copyFileSync(join(PACKAGING, 'mesh-agent.service'), join(stage, 'usr/lib/systemd/user/mesh-agent.service'));
   mkdirSync(join(stage, 'usr/share/doc/mesh-agent'), { recursive: true });
   copyFileSync(join(PACKAGING, 'copyright'), join(stage, 'usr/share/doc/mesh-agent/copyright'));
+  const changelog = changelogEntry({ version, maintainer: maintainer(process.env), date: new Date() });
+  writeFileSync(join(stage, 'usr/share/doc/mesh-agent/changelog.gz'), gzipSync(changelog, { level: 9 }));
   assertNoStagingPath(stage);
 
   const control = controlFile({
@@ -107,7 +104,7 @@ try {
     version,
     architecture,
     maintainer: maintainer(process.env),
-    depends: nodejsDependency(rootPackage.engines.node),
+    depends: [nodejsDependency(rootPackage.engines.node), ...sharedLibraryDepends(addons)].join(', '),
     synopsis: 'peer-to-peer desktop agent',
     description: [
       rootPackage.description,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TempDirs } from '../packages/host/test/helpers/cli.js';
 import {
+  changelogEntry,
   controlFile,
   debianVersion,
   installedSizeKiB,
@@ -106,5 +107,25 @@ describe('installedSizeKiB', () => {
     await writeFile(join(root, 'b'), Buffer.alloc(2049));
     await symlink('b', join(root, 'link'));
     expect(installedSizeKiB(root)).toBe(1 + 1 + 3 + 1);
+  });
+});
+
+describe('changelogEntry', () => {
+  it('is one entry for the version, signed with a numeric time zone', () => {
+    const entry = changelogEntry({
+      version: '0.1.0~rc.1',
+      maintainer: 'Someone <someone@example.org>',
+      date: new Date(Date.UTC(2026, 11, 5, 21, 30, 7)),
+    });
+    expect(entry).toBe(
+      [
+        'mesh-agent (0.1.0~rc.1) unstable; urgency=medium',
+        '',
+        '  * Built from the mesh-agent repository with scripts/build-deb.mjs.',
+        '',
+        ' -- Someone <someone@example.org>  Sat, 05 Dec 2026 21:30:07 +0000',
+        '',
+      ].join('\n'),
+    );
   });
 });

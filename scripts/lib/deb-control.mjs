@@ -86,3 +86,20 @@ export function nodejsDependency(engines) {
   if (!match) throw new Error(`engines.node "${engines}" is not ">=<version>"; the .deb cannot depend on it`);
   return `nodejs (>= ${match[1]})`;
 }
+
+/**
+ * The package's changelog (usr/share/doc/<package>/changelog.gz of a native package): one entry
+ * for this build, as Debian policy asks every package to carry.
+ */
+export function changelogEntry({ version, maintainer, date }) {
+  // RFC 5322 date with a numeric zone, as dpkg-parsechangelog reads it.
+  const stamp = date.toUTCString().replace(/GMT$/, '+0000');
+  return [
+    `mesh-agent (${version}) unstable; urgency=medium`,
+    '',
+    '  * Built from the mesh-agent repository with scripts/build-deb.mjs.',
+    '',
+    ` -- ${maintainer}  ${stamp}`,
+    '',
+  ].join('\n');
+}
