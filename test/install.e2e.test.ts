@@ -1,18 +1,17 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { readFile, realpath, writeFile } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentEnv, type Cli, eventually, runCli, TempDirs } from '../packages/host/test/helpers/cli.js';
+import { type Cli, TempDirs } from '../packages/host/test/helpers/cli.js';
 import {
   type Agent,
   makeAgent,
-  peersOf,
   type Server,
   startDaemon,
   startServer,
 } from '../packages/host/test/helpers/mesh.js';
+import { expectFileArrives, expectHelpListsCommands, expectPtyRuns } from './helpers/installed.js';
 
 const run = promisify(execFile);
 const PACK_INSTALL = resolve(import.meta.dirname, '../scripts/pack-install.mjs');
@@ -40,25 +39,11 @@ describe('mesh-agent installed from packed tarballs', () => {
     expect(await realpath(cli[0])).toBe(
       join(await realpath(prefix), 'lib/node_modules/mesh-agent/bin/run.js'),
     );
-    const result = await runCli(['--help'], agentEnv(await dirs.make()), { cli });
-    expect(result.code, result.stderr).toBe(0);
-    for (const command of [
-      'run',
-      'server',
-      'identity',
-      'send-file',
-      'send-folder',
-      'share-terminal',
-      'notify',
-    ])
-      expect(result.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    await expectHelpListsCommands(cli, dirs);
   });
 
   it('built the terminal plugin’s native PTY addon', async () => {
-    const terminal = join(prefix, 'lib/node_modules/@mesh-agent/plugin-terminal');
-    const echo = `require('node-pty').spawn('/bin/echo', ['pty-ok'], {}).onData((d) => process.stdout.write(d))`;
-    const { stdout } = await run(process.execPath, ['-e', echo], { cwd: terminal });
-    expect(stdout).toContain('pty-ok');
+    await expectPtyRuns(join(prefix, 'lib/node_modules/@mesh-agent/plugin-terminal'));
   });
 
   it('creates an identity', async () => {
@@ -73,16 +58,6 @@ describe('mesh-agent installed from packed tarballs', () => {
     const [alice, bob] = await Promise.all([makeAgent(dirs, { cli }), makeAgent(dirs, { cli })]);
     agents.push(alice, bob);
     await Promise.all(agents.map((a) => startDaemon(a, ['--server', url])));
-    await eventually(async () => (await peersOf(url, alice.env, cli)).includes(bob.id), 15_000);
-
-    const file = join(await dirs.make('mesh-agent-files-'), 'payload.bin');
-    const bytes = randomBytes(3 * 1024 * 1024 + 5);
-    await writeFile(file, bytes);
-    const sent = await runCli(['send-file', file, '--to', bob.id, '--server', url, '--json'], alice.env, {
-      cli,
-      timeoutMs: 60_000,
-    });
-    expect(sent.code, sent.stderr).toBe(0);
-    expect((await readFile(join(bob.home, 'downloads', 'payload.bin'))).equals(bytes)).toBe(true);
+    await expectFileArrives({ from: alice, to: bob, url, cli, dirs });
   }, 90_000);
 });
