@@ -4,6 +4,10 @@
 export const CORE_PLANES = ['system', 'room', 'p2p'] as const;
 
 export const DEFAULT_ROOM = 'default';
+/** TCP port `mesh-agent server` listens on unless told otherwise; the docs and examples use it too. */
+export const DEFAULT_SIGNAL_PORT = 7300;
+/** The signaling URL of a server started with its defaults on this machine. */
+export const LOCAL_SIGNAL_URL = `ws://127.0.0.1:${DEFAULT_SIGNAL_PORT}`;
 export const SESSION_TTL_MIN_S = 60;
 export const SESSION_TTL_MAX_S = 180;
 export const SESSION_TTL_DEFAULT_S = 120;
