@@ -1,7 +1,14 @@
 import type { Config } from '@oclif/core';
-import { agentHome, readConfig, validateConfig } from '../config/load.js';
+import {
+  agentHome,
+  isPluginEnabled,
+  type PluginSchema,
+  type RawConfig,
+  readConfig,
+  validateConfig,
+} from '../config/load.js';
 import type { HostConfig } from '../config/schema.js';
-import { findPluginPackages } from '../plugins/discover.js';
+import { findPluginPackages, type PluginPackage } from '../plugins/discover.js';
 import { importPlugin } from '../plugins/load.js';
 import type { AnyMeshPlugin } from '../plugins/types.js';
 
@@ -24,12 +31,38 @@ export async function loadAgentConfig(
   oclif: Pick<Config, 'plugins'>,
   opts: { file?: string; overrides?: Record<string, unknown> },
 ): Promise<AgentConfig> {
-  const raw = await readConfig({ file: opts.file });
-  const packages = findPluginPackages(oclif.plugins.values()).filter((pkg) => {
-    const section = (raw.tree.plugins as Record<string, { enabled?: unknown }> | undefined)?.[pkg.name];
-    return section?.enabled !== false;
-  });
+  return checkAgentConfig(oclif, await readConfig({ file: opts.file }), opts.overrides);
+}
+
+/** Validates `raw` (a config file's tree) as loadAgentConfig does, with the plugins it enables. */
+export async function checkAgentConfig(
+  oclif: Pick<Config, 'plugins'>,
+  raw: RawConfig,
+  overrides: Record<string, unknown> = {},
+): Promise<AgentConfig> {
+  const packages = findPluginPackages(oclif.plugins.values()).filter((pkg) =>
+    isPluginEnabled(raw.tree, pkg.name),
+  );
   const warnings = [...raw.warnings];
+  const plugins = await importAll(packages, warnings);
+  const config = validateConfig(
+    raw,
+    overrides,
+    plugins.map((p) => ({ name: p.name, schema: p.configSchema })),
+  );
+  return { config, filepath: raw.filepath, home: agentHome(config), plugins, warnings };
+}
+
+/** The config schema of every installed plugin, enabled or not (`config set` may enable one). */
+export async function installedPluginSchemas(
+  oclif: Pick<Config, 'plugins'>,
+  warnings: string[],
+): Promise<PluginSchema[]> {
+  const plugins = await importAll(findPluginPackages(oclif.plugins.values()), warnings);
+  return plugins.map((p) => ({ name: p.name, schema: p.configSchema }));
+}
+
+async function importAll(packages: PluginPackage[], warnings: string[]): Promise<AnyMeshPlugin[]> {
   const loaded = await Promise.all(
     packages.map((pkg) =>
       importPlugin(pkg).catch((error: Error) => {
@@ -39,11 +72,5 @@ export async function loadAgentConfig(
       }),
     ),
   );
-  const plugins = loaded.filter((p): p is AnyMeshPlugin => p !== undefined);
-  const config = validateConfig(
-    raw,
-    opts.overrides,
-    plugins.map((p) => ({ name: p.name, schema: p.configSchema })),
-  );
-  return { config, filepath: raw.filepath, home: agentHome(config), plugins, warnings };
+  return loaded.filter((p): p is AnyMeshPlugin => p !== undefined);
 }
