@@ -2,7 +2,7 @@ import { MeshCommand } from '../cli/base-command.js';
 import { UsageError } from '../cli/errors.js';
 import { signalingFlags, signalingOverrides } from '../cli/flags.js';
 import { coreEventData } from '../host/core-events.js';
-import { LOCAL_SIGNAL_URL } from '../signaling/constants.js';
+import { LOCAL_SIGNAL_URL, NO_SERVER_HINT } from '../signaling/constants.js';
 import type { Member } from '../signaling/protocol.js';
 
 export default class Peers extends MeshCommand<typeof Peers> {
@@ -23,8 +23,7 @@ export default class Peers extends MeshCommand<typeof Peers> {
       log: { level: this.flags['log-level'] ?? 'warn' },
     };
     return this.withHost('signaling', overrides, async (host) => {
-      if (!host.config.signaling.url)
-        throw new UsageError('no signaling server: pass --server ws://… or set signaling.url');
+      if (!host.config.signaling.url) throw new UsageError(NO_SERVER_HINT);
       const signaling = host.signaling!;
       await signaling.whenConnected(10_000);
       const reply = await signaling.request(

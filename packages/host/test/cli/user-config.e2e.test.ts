@@ -4,8 +4,8 @@ import { dirname, join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_SIGNAL_URL } from '../../src/signaling/constants.js';
-import { agentEnv, runCli, TempDirs, unwrap } from '../helpers/cli.js';
-import { makeAgent, type Server, startServer } from '../helpers/mesh.js';
+import { agentEnv, eventually, runCli, TempDirs, unwrap } from '../helpers/cli.js';
+import { makeAgent, type Server, startDaemon, startServer } from '../helpers/mesh.js';
 
 /** The parts of the user config file these tests write. */
 interface UserConfig {
@@ -119,14 +119,46 @@ describe('config set / get / unset write the user config, and every command uses
     expect(existsSync(join(jsonHome, 'mesh-agent', 'config.toml'))).toBe(false);
   });
 
-  it('with only the user config naming the server, peers needs no --server', async () => {
+  it('refuses to rewrite a YAML user config, and leaves it as it was', async () => {
+    const yamlHome = await dirs.make('mesh-user-yaml-');
+    const file = join(yamlHome, 'mesh-agent', 'config.yaml');
+    await mkdir(dirname(file));
+    await writeFile(file, '# mine\nsignaling:\n  room: team\n');
+    const set = await runCli(
+      ['config', 'set', 'log.level', 'warn'],
+      agentEnv(yamlHome, { XDG_CONFIG_HOME: yamlHome }),
+    );
+    expect(set.code).toBe(2);
+    expect(unwrap(set.stderr)).toContain('config set/unset rewrite only TOML and JSON');
+    expect(await readFile(file, 'utf8')).toBe('# mine\nsignaling:\n  room: team\n');
+  });
+
+  it('without any server configured, peers names every way to configure one', async () => {
+    const agent = await makeAgent(dirs, { env: { XDG_CONFIG_HOME: join(home, 'no-config') } });
+    const peers = await runCli(['peers'], agent.env);
+    expect(peers.code).toBe(2);
+    expect(unwrap(peers.stderr)).toContain('mesh-agent config set signaling.url');
+    expect(unwrap(peers.stderr)).toContain('MESH_AGENT_SERVER');
+  });
+
+  it('with only the user config naming the server, a daemon joins and peers lists it, no --server anywhere', async () => {
     expect((await cli('config', 'unset', 'signaling.token')).code).toBe(0);
     expect((await cli('config', 'set', 'signaling.url', server.url)).code).toBe(0);
-    const agent = await makeAgent(dirs, { env: { XDG_CONFIG_HOME: join(home, 'xdg') } });
-    const peers = await runCli(['peers', '--json'], agent.env);
-    expect(peers.code, peers.stderr).toBe(0);
-    const { members } = JSON.parse(peers.stdout) as { members: Array<{ agent_id: string }> };
-    expect(members.map((m) => m.agent_id)).toContain(agent.id);
+    const onlyConfig = { env: { XDG_CONFIG_HOME: join(home, 'xdg') } };
+    const [daemon, viewer] = await Promise.all([makeAgent(dirs, onlyConfig), makeAgent(dirs, onlyConfig)]);
+    await startDaemon(daemon, []);
+    try {
+      const ids = await eventually(async () => {
+        const peers = await runCli(['peers', '--json'], viewer.env);
+        expect(peers.code, peers.stderr).toBe(0);
+        const { members } = JSON.parse(peers.stdout) as { members: Array<{ agent_id: string }> };
+        const found = members.map((m) => m.agent_id);
+        return found.includes(daemon.id) && found;
+      });
+      expect(ids).toContain(viewer.id);
+    } finally {
+      await daemon.proc?.stop();
+    }
   });
 
   it('one default port: the server listens on 7300 unless told otherwise, as the --server help says', async () => {
