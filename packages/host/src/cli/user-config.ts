@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Config } from '@oclif/core';
 import { ConfigPathError, parseKeyPath, parseValue, schemaAt } from '../config/key-path.js';
 import { readConfig } from '../config/load.js';
@@ -50,9 +51,14 @@ export async function editUserConfig(
       setPath(tree, path, value);
     }
     if (changed) {
+      const dropsComments = file.exists && (await hasComments(file.path));
       // Named so the error says the file was left alone.
       await checkAgentConfig(oclif, { filepath: `${file.path}, not written`, tree, warnings: [] });
       await writeUserConfig(file.path, tree);
+      if (dropsComments)
+        warnings.push(
+          `the comments in ${file.path} were not kept: config set/unset rewrite the file from its values`,
+        );
     }
     return {
       file: file.path,
@@ -79,4 +85,9 @@ async function shadowing(
     : [
         `${effective.filepath} is read instead of ${userFile} here: the change applies where no other config file is found`,
       ];
+}
+
+/** Whether a TOML file has comment lines (JSON has none); rewriting it from its values drops them. */
+async function hasComments(path: string): Promise<boolean> {
+  return /^\s*#/m.test(await readFile(path, 'utf8'));
 }

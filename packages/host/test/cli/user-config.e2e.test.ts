@@ -119,6 +119,23 @@ describe('config set / get / unset write the user config, and every command uses
     expect(existsSync(join(jsonHome, 'mesh-agent', 'config.toml'))).toBe(false);
   });
 
+  it('keeps the values of a hand-written TOML file and says its comments were dropped', async () => {
+    const tomlHome = await dirs.make('mesh-user-toml-');
+    const file = join(tomlHome, 'mesh-agent', 'config.toml');
+    await mkdir(dirname(file));
+    await writeFile(file, '# my agent\n[signaling]\nroom = "team" # the team room\n');
+    const set = await runCli(
+      ['config', 'set', 'log.level', 'warn'],
+      agentEnv(tomlHome, { XDG_CONFIG_HOME: tomlHome }),
+    );
+    expect(set.code, set.stderr).toBe(0);
+    expect(unwrap(set.stderr)).toContain(`the comments in ${file} were not kept`);
+    expect(parseToml(await readFile(file, 'utf8'))).toEqual({
+      signaling: { room: 'team' },
+      log: { level: 'warn' },
+    });
+  });
+
   it('refuses to rewrite a YAML user config, and leaves it as it was', async () => {
     const yamlHome = await dirs.make('mesh-user-yaml-');
     const file = join(yamlHome, 'mesh-agent', 'config.yaml');
