@@ -1,8 +1,10 @@
 /**
  * File transfer over loopback: mesh-agent (`run` receiver + `send-file` sender in direct mode,
  * 1350-byte and large datagrams) next to scp and nc, in one run, each received file's BLAKE3 checked.
+ * With `--lan`, between two network namespaces on a 1500-MTU link instead (root; see
+ * lib/placement.ts): 1350- and 1452-byte datagrams (1452 fits any 1500-MTU path, IPv6 too).
  *
- *   npx tsx bench/file-transfer/index.ts [--json] [--size <MiB>] [--runs <n>] [--only mesh-agent,'mesh-agent large',scp,nc] [--chunk-kib <n>]
+ *   npx tsx bench/file-transfer/index.ts [--json] [--lan] [--size <MiB>] [--runs <n>] [--only mesh-agent,'mesh-agent large',scp,nc] [--chunk-kib <n>]
  *   (default 1024 MiB, 3 runs of every tool, interleaved; throughput is the median run)
  *
  * Build first: npx tsc -b plugins/file-transfer/tsconfig.json. Needs openssh-server,
@@ -15,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeTimedRun } from '../lib/before-run.js';
 import { blake3, randomFile } from '../lib/files.js';
+import { type Placement, placementFromArgs } from '../lib/placement.js';
 import { type BenchRow, report } from '../lib/report.js';
 import { interleaved, median, runsArg } from '../lib/rounds.js';
 import { type Measurement, meshAgent, nc, scp } from './tools.js';
@@ -22,6 +25,29 @@ import { type Measurement, meshAgent, nc, scp } from './tools.js';
 const MIB = 1024 * 1024;
 /** The largest datagram the QUIC options accept is 16383; 16000 leaves room like bench/quic-throughput. */
 const LARGE_PAYLOAD = 16_000;
+/** A 1500-byte MTU less IPv6 and UDP headers: a datagram any 1500-MTU path carries unfragmented. */
+const LAN_PAYLOAD = 1452;
+
+type Case = { tool: string; case: string; run: (work: string) => Promise<Measurement> };
+
+/**
+ * The case names the datagram size; scp and nc (TCP) are the references of the `large` case on
+ * loopback and of the `1350` case (the default toward other machines) on a LAN.
+ */
+function casesFor(placement: Placement, source: string, plugin: { chunkSize?: number }): Case[] {
+  const mesh = (payload: number): Case => ({
+    tool: 'mesh-agent',
+    case: payload === LARGE_PAYLOAD ? 'large' : String(payload),
+    run: (work) => meshAgent(placement, source, work, payload, plugin),
+  });
+  const reference = placement.lan ? '1350' : 'large';
+  return [
+    mesh(1350),
+    mesh(placement.lan ? LAN_PAYLOAD : LARGE_PAYLOAD),
+    { tool: 'scp', case: reference, run: (work) => scp(placement, source, work) },
+    { tool: 'nc', case: reference, run: (work) => nc(placement, source, work) },
+  ];
+}
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -33,6 +59,8 @@ async function main(): Promise<void> {
   // For comparing chunk sizes (plugins.file-transfer.chunkSize); default: the plugin's default.
   const chunkAt = argv.indexOf('--chunk-kib');
   const plugin = chunkAt >= 0 ? { chunkSize: Number(argv[chunkAt + 1]) * 1024 } : {};
+  const placement = await placementFromArgs(argv);
+  if (!placement) return;
   const dir = await mkdtemp(join(tmpdir(), 'bench-file-transfer-'));
   const say = (line: string) => {
     if (!json) process.stderr.write(`${line}\n`);
@@ -41,14 +69,8 @@ async function main(): Promise<void> {
     const source = join(dir, 'source.bin');
     await randomFile(source, bytes);
     const expected = await blake3(source);
-    // The case names the datagram size; scp and nc (TCP) are the references of the `large` case.
-    // `--only` takes `mesh-agent` (both cases), `mesh-agent large`, `mesh-agent 1350`, `scp`, `nc`.
-    const cases: Array<{ tool: string; case: string; run: (work: string) => Promise<Measurement> }> = [
-      { tool: 'mesh-agent', case: '1350', run: (work) => meshAgent(source, work, 1350, plugin) },
-      { tool: 'mesh-agent', case: 'large', run: (work) => meshAgent(source, work, LARGE_PAYLOAD, plugin) },
-      { tool: 'scp', case: 'large', run: (work) => scp(source, work) },
-      { tool: 'nc', case: 'large', run: (work) => nc(source, work) },
-    ];
+    // `--only` takes `mesh-agent` (both cases), `mesh-agent <case>`, `scp`, `nc`.
+    const cases = casesFor(placement, source, plugin);
     const onlyAt = argv.indexOf('--only');
     const only = onlyAt >= 0 ? (argv[onlyAt + 1] ?? '').split(',') : undefined;
     const selected = cases.filter(
@@ -89,10 +111,11 @@ async function main(): Promise<void> {
     report(rows, {
       json,
       reference: 'scp',
-      title: `${mib} MiB over loopback, BLAKE3 of every received file checked`,
+      title: `${mib} MiB ${placement.label}, BLAKE3 of every received file checked`,
     });
   } finally {
     await rm(dir, { recursive: true, force: true });
+    await placement.close();
   }
 }
 

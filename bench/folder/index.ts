@@ -1,10 +1,11 @@
 /**
- * Folder transfer over loopback, in one run: mesh-agent (`run` receiver + `send-folder` sender,
- * direct mode) next to `scp -r` (a throwaway loopback sshd) and `tar c | nc`, on two trees:
+ * Folder transfer over loopback (or, with `--lan`, between two network namespaces on a 1500-MTU
+ * link; root, see lib/placement.ts), in one run: mesh-agent (`run` receiver + `send-folder` sender,
+ * direct mode) next to `scp -r` (a throwaway sshd) and `tar c | nc`, on two trees:
  * `small` (10,000 files of 1–4 KiB in 100 directories) and `large` (a few files of 100 MiB).
  * Every received tree is compared with the source (paths and SHA-256 of every file).
  *
- *   npx tsx bench/folder/index.ts [--json] [--large-mib <MiB per file>] [--large-files <n>] [--compress]
+ *   npx tsx bench/folder/index.ts [--json] [--lan] [--large-mib <MiB per file>] [--large-files <n>] [--compress]
  *                                 [--cases small,large] [--only mesh-agent,scp,tar-nc] [--runs <n>]
  *
  * Build first: npx tsc -b plugins/folder-zip/tsconfig.json. Needs openssh-server, openssh-client and
@@ -19,10 +20,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeTimedRun } from '../lib/before-run.js';
 import { directPair } from '../lib/mesh.js';
+import { type Placement, placementFromArgs } from '../lib/placement.js';
 import { freePort, start } from '../lib/proc.js';
 import { type BenchRow, hasFlag, report } from '../lib/report.js';
 import { interleaved, median, runsArg } from '../lib/rounds.js';
-import { LoopbackSshd } from '../lib/sshd.js';
+import { BenchSshd } from '../lib/sshd.js';
 
 const MIB = 1024 * 1024;
 const arg = (name: string, fallback: number) => {
@@ -93,33 +95,36 @@ async function digest(path: string): Promise<string> {
 }
 
 /** Seconds of the sending side; returns where the tree arrived. */
-type Run = (tree: Tree, dir: string) => Promise<{ seconds: number; output: string }>;
+type Run = (placement: Placement, tree: Tree, dir: string) => Promise<{ seconds: number; output: string }>;
 
-const meshAgent: Run = async (tree, dir) => {
-  const config = { quic: { maxUdpPayload: 16_000, loopbackUdpPayload: 16_000 } };
+const meshAgent: Run = async (placement, tree, dir) => {
+  // Large datagrams on loopback; on a LAN, the agent's defaults, as a user gets them.
+  const config = placement.lan ? {} : { quic: { maxUdpPayload: 16_000, loopbackUdpPayload: 16_000 } };
   const command = ['send-folder', tree.path, ...(COMPRESS ? ['--compress'] : [])];
-  const run = await directPair(dir, 'folder', config, command);
+  const run = await directPair(dir, 'folder', config, command, placement);
   const savedAs = (JSON.parse(run.stdout) as { savedAs: string }).savedAs;
   return { seconds: run.seconds, output: join(run.receiverHome, 'downloads', savedAs) };
 };
 
-const scp: Run = async (tree, dir) => {
+const scp: Run = async (placement, tree, dir) => {
   const sshDir = join(dir, 'ssh');
   await mkdir(sshDir, { mode: 0o700 });
-  const sshd = new LoopbackSshd(sshDir);
+  const sshd = new BenchSshd(sshDir, placement);
   await sshd.start();
   try {
     const output = join(dir, 'scp-received');
     const started = process.hrtime.bigint();
-    const client = start('scp', [
-      '-r',
-      '-q',
-      '-c',
-      'aes128-gcm@openssh.com',
-      ...sshd.scpArgs(),
-      tree.path,
-      `${sshd.login}:${output}`,
-    ]);
+    const client = start(
+      ...placement.on('sender', 'scp', [
+        '-r',
+        '-q',
+        '-c',
+        'aes128-gcm@openssh.com',
+        ...sshd.scpArgs(),
+        tree.path,
+        `${sshd.login}:${output}`,
+      ]),
+    );
     const code = await client.exited;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (code !== 0) throw new Error(`scp failed (${code}): ${client.stderr}`);
@@ -129,16 +134,21 @@ const scp: Run = async (tree, dir) => {
   }
 };
 
-const tarNc: Run = async (tree, dir) => {
+const tarNc: Run = async (placement, tree, dir) => {
   const port = await freePort();
   const output = join(dir, 'tar-received');
   await mkdir(output);
-  const receiver = start('sh', ['-c', `nc -l 127.0.0.1 ${port} | tar x -C '${output}'`]);
+  const to = placement.address('receiver');
+  const receiver = start(
+    ...placement.on('receiver', 'sh', ['-c', `nc -l ${to} ${port} | tar x -C '${output}'`]),
+  );
   await new Promise((r) => setTimeout(r, 300));
   const started = process.hrtime.bigint();
   const parent = resolve(tree.path, '..');
   const name = tree.path.slice(parent.length + 1);
-  const sender = start('sh', ['-c', `tar c -C '${parent}' '${name}' | nc -N 127.0.0.1 ${port}`]);
+  const sender = start(
+    ...placement.on('sender', 'sh', ['-c', `tar c -C '${parent}' '${name}' | nc -N ${to} ${port}`]),
+  );
   const [sent, received] = await Promise.all([sender.exited, receiver.exited]);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (sent !== 0 || received !== 0) throw new Error(`tar | nc failed: ${sender.stderr}${receiver.stderr}`);
@@ -146,6 +156,8 @@ const tarNc: Run = async (tree, dir) => {
 };
 
 async function main(): Promise<void> {
+  const placement = await placementFromArgs(process.argv);
+  if (!placement) return;
   const dir = await mkdtemp(join(tmpdir(), 'bench-folder-'));
   const rows: BenchRow[] = [];
   try {
@@ -165,7 +177,7 @@ async function main(): Promise<void> {
         say(`${tool} (${name}): ${(tree.bytes / 1e6).toFixed(1)} MB …`);
         const work = await mkdtemp(join(dir, `${tool}-`));
         await beforeTimedRun(dir, tree.bytes);
-        const m = await run(tree, work);
+        const m = await run(placement, tree, work);
         const got = await digest(m.output);
         if (got !== expected) throw new Error(`${tool} ${name}: the received tree differs from the source`);
         await rm(work, { recursive: true, force: true });
@@ -176,11 +188,12 @@ async function main(): Promise<void> {
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
+    await placement.close();
   }
   report(rows, {
     json,
     reference: 'scp',
-    title: `Folders over loopback: small = 10,000 files of 1–4 KiB, large = ${LARGE_FILES} × ${LARGE_MIB} MiB${COMPRESS ? ' (mesh-agent --compress)' : ''}`,
+    title: `Folders ${placement.label}: small = 10,000 files of 1–4 KiB, large = ${LARGE_FILES} × ${LARGE_MIB} MiB${COMPRESS ? ' (mesh-agent --compress)' : ''}`,
   });
 }
 

@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { LOOPBACK, type Placement } from './placement.js';
 import { PeakRss, start, ThreadCpu, waitFor } from './proc.js';
 
 export const BIN = resolve(import.meta.dirname, '../../bin/run.js');
@@ -10,9 +11,9 @@ export const CLI_NODE_ARGS = (process.env.BENCH_CLI_ARGS ?? '').split(' ').filte
 /** BENCH_THREAD_CPU=1: print the CPU time of every thread of both agents of each run to stderr. */
 const THREAD_CPU = Boolean(process.env.BENCH_THREAD_CPU);
 
-/** Flags of the accepting side in direct mode on loopback: any free port, session `bench`, `token`. */
-export function directListenFlags(token: string): string[] {
-  return ['--listen', '127.0.0.1:0', '--session-id', 'bench', '--accept-token', token];
+/** Flags of the accepting side in direct mode: any free port on `address`, session `bench`, `token`. */
+export function directListenFlags(token: string, address = '127.0.0.1'): string[] {
+  return ['--listen', `${address}:0`, '--session-id', 'bench', '--accept-token', token];
 }
 
 /** Inherited by the agents, to compare their UDP I/O paths (e.g. MESH_AGENT_UDP_BATCH=off). */
@@ -50,20 +51,26 @@ export interface DirectRun {
 
 /**
  * A `mesh-agent run` receiver in direct mode and one sender command (`send-file <file>`,
- * `send-folder <dir>` …) dialing it with --json; both with `config`.
+ * `send-folder <dir>` …) dialing it with --json; both with `config`, placed by `placement`.
  */
 export async function directPair(
   dir: string,
   tag: string,
   config: object,
   command: string[],
+  placement: Placement = LOOPBACK,
 ): Promise<DirectRun> {
   const receiverHome = await agentHome(dir, `receiver-${tag}`, config);
   const senderHome = await agentHome(dir, `sender-${tag}`, config);
   const token = `bench-${Date.now()}-token-0123456789`;
   const receiver = start(
-    process.execPath,
-    [...CLI_NODE_ARGS, BIN, 'run', ...directListenFlags(token), '--json'],
+    ...placement.on('receiver', process.execPath, [
+      ...CLI_NODE_ARGS,
+      BIN,
+      'run',
+      ...directListenFlags(token, placement.address('receiver')),
+      '--json',
+    ]),
     { env: agentEnv(receiverHome), cwd: receiverHome },
   );
   try {
@@ -76,13 +83,12 @@ export async function directPair(
     const receiverCpu = THREAD_CPU ? new ThreadCpu(receiver.child.pid as number) : undefined;
     const started = process.hrtime.bigint();
     const sender = start(
-      process.execPath,
-      [
+      ...placement.on('sender', process.execPath, [
         ...CLI_NODE_ARGS,
         BIN,
         ...command,
         '--peer-addr',
-        `127.0.0.1:${ready.listen[0]?.port}`,
+        `${placement.address('receiver')}:${ready.listen[0]?.port}`,
         '--session-id',
         'bench',
         '--token',
@@ -90,7 +96,7 @@ export async function directPair(
         '--peer-fingerprint',
         ready.fingerprint,
         '--json',
-      ],
+      ]),
       { env: agentEnv(senderHome), cwd: senderHome },
     );
     const senderRss = new PeakRss(sender.child.pid as number);

@@ -2,17 +2,24 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { LOOPBACK, type Placement } from './placement.js';
 import { freePort } from './proc.js';
 
 export const SSHD = '/usr/sbin/sshd';
 
-/** A loopback openssh-server with its own config, host key and authorized_keys in `dir`. */
-export class LoopbackSshd {
+/**
+ * An openssh-server of the benchmark's own (config, host key and authorized_keys in `dir`) on the
+ * receiving side of `placement`: loopback by default.
+ */
+export class BenchSshd {
   private proc: ChildProcess | undefined;
   port = 0;
   private readonly clientKey: string;
 
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    private readonly placement: Placement = LOOPBACK,
+  ) {
     this.clientKey = join(dir, 'client_key');
   }
 
@@ -30,7 +37,7 @@ export class LoopbackSshd {
       config,
       [
         `Port ${this.port}`,
-        'ListenAddress 127.0.0.1',
+        `ListenAddress ${this.placement.address('receiver')}`,
         `HostKey ${hostKey}`,
         `AuthorizedKeysFile ${join(this.dir, 'authorized_keys')}`,
         `PidFile ${join(this.dir, 'sshd.pid')}`,
@@ -44,10 +51,18 @@ export class LoopbackSshd {
       ].join('\n'),
     );
     // -D: stay in the foreground so the bench owns (and stops) the process.
-    this.proc = spawn(SSHD, ['-D', '-f', config, '-E', join(this.dir, 'sshd.log')], { stdio: 'ignore' });
+    this.proc = spawn(
+      ...this.placement.on('receiver', SSHD, ['-D', '-f', config, '-E', join(this.dir, 'sshd.log')]),
+      {
+        stdio: 'ignore',
+      },
+    );
     for (let i = 0; i < 100; i++) {
       try {
-        execFileSync('ssh', [...this.clientArgs(), 'true'], { stdio: 'ignore', timeout: 5000 });
+        execFileSync(...this.placement.on('sender', 'ssh', [...this.clientArgs(), 'true']), {
+          stdio: 'ignore',
+          timeout: 5000,
+        });
         return;
       } catch {
         await new Promise((r) => setTimeout(r, 50));
@@ -66,7 +81,9 @@ export class LoopbackSshd {
     return ['-P', String(this.port), ...this.options()];
   }
 
-  readonly login = `${userInfo().username}@127.0.0.1`;
+  get login(): string {
+    return `${userInfo().username}@${this.placement.address('receiver')}`;
+  }
 
   get pid(): number | undefined {
     return this.proc?.pid;

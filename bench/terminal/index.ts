@@ -19,7 +19,7 @@ import type { Readable, Writable } from 'node:stream';
 import { agentEnv, BIN, CLI_NODE_ARGS, directListenFlags } from '../lib/mesh.js';
 import { type BenchRow, hasFlag, report } from '../lib/report.js';
 import { percentile } from '../lib/rounds.js';
-import { LoopbackSshd } from '../lib/sshd.js';
+import { BenchSshd } from '../lib/sshd.js';
 
 // node-pty is a dependency of the terminal plugin, not of the workspace root.
 const pty = createRequire(resolve(import.meta.dirname, '../../plugins/terminal/package.json'))(
@@ -240,7 +240,7 @@ function throughputNodePty(): Promise<Flood> {
   });
 }
 
-async function throughputSsh(sshd: LoopbackSshd): Promise<Flood> {
+async function throughputSsh(sshd: BenchSshd): Promise<Flood> {
   const ssh = spawn('ssh', ['-tt', ...sshd.clientArgs(), FLOOD], { stdio: ['pipe', 'pipe', 'ignore'] });
   const flood = await countUntilEnd(ssh.stdout);
   ssh.stdin.end();
@@ -260,7 +260,7 @@ async function echoMesh(agents: Agents): Promise<number[]> {
   }
 }
 
-async function echoSsh(sshd: LoopbackSshd): Promise<number[]> {
+async function echoSsh(sshd: BenchSshd): Promise<number[]> {
   const ssh = spawn('ssh', ['-tt', ...sshd.clientArgs(), ECHO], { stdio: ['pipe', 'pipe', 'ignore'] });
   const input = (data: string) => ssh.stdin.write(data);
   try {
@@ -287,7 +287,7 @@ async function echoNodePty(): Promise<number[]> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-terminal-'));
-  const sshd = new LoopbackSshd(dir);
+  const sshd = new BenchSshd(dir);
   const rows: BenchRow[] = [];
   const push = (tool: string, kase: string, metric: string, value: number, unit: string) =>
     rows.push({ case: kase, tool, metric, value: Math.round(value * 100) / 100, unit });

@@ -14,8 +14,9 @@ export {
 export { readSecretFile, secretFileFlag } from './cli/secret-flags.js';
 export { CONFIG_ENV } from './config/env.js';
 export { ConfigError, type ConfigIssue } from './config/errors.js';
-export { agentHome, readConfig, validateConfig } from './config/load.js';
+export { agentHome, readConfig } from './config/load.js';
 export type { HostConfig, PluginSection } from './config/schema.js';
+export { validateConfig } from './config/validate.js';
 export { createHooks, type HostHooks, type PluginEventPayload, type StreamHook } from './hooks/hooks.js';
 export { Host, type HostMode, type HostStartOptions } from './host/host.js';
 export type { PeerStanding } from './host/peer-standings.js';

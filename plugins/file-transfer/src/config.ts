@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DEFAULT_CHUNK, MAX_CHUNK, MIN_CHUNK } from './protocol.js';
+import { DEFAULT_CHUNK, MAX_CHUNK, MIN_CHUNK } from './chunk-sizes.js';
 
 /** Who may send files to this agent; see README "Accept policy". */
 export const ACCEPT_POLICIES = ['room', 'list', 'deny'] as const;

@@ -1,14 +1,10 @@
 import { defineMessage, HEX_256, type MessageRegistry, UINT53 } from '@mesh-agent/host';
+import { MAX_CHUNK } from './chunk-sizes.js';
 
 /** The data-plane stream type this plugin handles. */
 export const FILE_STREAM = 'file';
 
-/** Largest chunk body accepted on the wire (the frame limit is 1 MiB + 64 KiB). */
-export const MAX_CHUNK = 1024 * 1024;
-/** Smallest chunk size a sender may announce: tinier chunks only cost frames. */
-export const MIN_CHUNK = 4 * 1024;
-/** 1 MiB: a quarter of the frames, awaits and writes of 256 KiB chunks; measured faster end to end. */
-export const DEFAULT_CHUNK = 1024 * 1024;
+export { DEFAULT_CHUNK, MAX_CHUNK, MIN_CHUNK } from './chunk-sizes.js';
 
 // Sender → receiver.
 export const FILE_META = 'FILE_META';

@@ -19,3 +19,6 @@ export const terminalConfigSchema = {
     viewerStallSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
   },
 } as const;
+
+/** Under the name package.json#meshAgent.config promises. */
+export { terminalConfigSchema as configSchema };

@@ -5,7 +5,7 @@ import { createLogger } from '../log/logger.js';
 import type { AgentConfig } from './agent-config.js';
 
 /** A host with the agent's identity and its enabled plugins applied, not yet started. */
-export async function createHost(agent: AgentConfig): Promise<Host> {
+export async function createHost(agent: Pick<AgentConfig, 'config' | 'home' | 'plugins'>): Promise<Host> {
   const identity = await loadOrCreateIdentity(identityDir(agent.home));
   const host = new Host({
     config: agent.config,

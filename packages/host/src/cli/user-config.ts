@@ -53,7 +53,11 @@ export async function editUserConfig(
     if (changed) {
       const dropsComments = file.exists && (await hasComments(file.path));
       // Named so the error says the file was left alone.
-      await checkAgentConfig(oclif, { filepath: `${file.path}, not written`, tree, warnings: [] });
+      await checkAgentConfig(
+        oclif,
+        { filepath: `${file.path}, not written`, tree, warnings: [] },
+        { plugins: 'schemas' },
+      );
       await writeUserConfig(file.path, tree);
       if (dropsComments)
         warnings.push(

@@ -16,7 +16,7 @@ export default class Identity extends MeshCommand<typeof Identity> {
   static override enableJsonFlag = true;
 
   async run(): Promise<{ agentId: string; fingerprint: string; home: string; created: boolean }> {
-    const agent = await this.loadAgent();
+    const agent = await this.loadAgent({}, 'none');
     const identity = await loadOrCreateIdentity(identityDir(agent.home));
     const agentId = agentIdOf(agent.config.agent.id, identity.fingerprint);
     this.log(`agent id:     ${agentId}\nfingerprint:  ${identity.fingerprint}\nhome:         ${agent.home}`);

@@ -16,7 +16,7 @@ export default class Status_ extends MeshCommand<typeof Status_> {
   static override enableJsonFlag = true;
 
   async run(): Promise<Status> {
-    const agent = await this.loadAgent();
+    const agent = await this.loadAgent({}, 'none');
     const path = controlSocketPath(agent.home);
     let status: Status;
     try {

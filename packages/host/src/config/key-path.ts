@@ -1,6 +1,6 @@
 import { closest } from 'fastest-levenshtein';
-import type { PluginSchema } from './load.js';
 import { hostConfigSchema } from './schema.js';
+import type { PluginSchema } from './validate.js';
 
 /** A dotted config path (`signaling.url`, `plugins.notifications-gotify.url`) that names nothing. */
 export class ConfigPathError extends Error {

@@ -1,10 +1,9 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Ajv } from 'ajv';
 import { configFromEnv, mergeConfig } from './env.js';
-import { ConfigError, issuesFromAjv } from './errors.js';
+import { ConfigError } from './errors.js';
 import { type FoundConfig, loadConfigFile, MODULE_NAME, searchConfig, userConfigDir } from './find.js';
-import { type HostConfig, hostConfigSchema } from './schema.js';
+import type { HostConfig } from './schema.js';
 
 export { MODULE_NAME };
 
@@ -52,61 +51,6 @@ export async function readConfig(
         `ignored ${path}: a JavaScript config runs code, so it is loaded only from --config or ${userConfigDir(env)}/, never found by searching`,
     ),
   };
-}
-
-// Compiled on first use: `--help` and the plugin filter never pay for it.
-let ajv: Ajv | undefined;
-function compiler(): Ajv {
-  ajv ??= new Ajv({ allErrors: true, useDefaults: true, strict: false });
-  return ajv;
-}
-
-/** A plugin's config schema, checked against `plugins.<name>` once the plugin is enabled. */
-export interface PluginSchema {
-  name: string;
-  schema?: object;
-}
-
-/**
- * Validates the merged tree against the host's schema and each enabled plugin's schema, filling
- * defaults. Throws a ConfigError listing every failing path.
- */
-export function validateConfig(
-  raw: Pick<RawConfig, 'filepath' | 'tree'>,
-  overrides: Record<string, unknown> = {},
-  plugins: PluginSchema[] = [],
-): HostConfig {
-  const tree = structuredClone(
-    mergeConfig(
-      { agent: {}, signaling: {}, quic: {}, nat: {}, p2p: {}, tokens: {}, log: {}, plugins: {} },
-      raw.tree,
-      overrides,
-    ),
-  );
-  const validateHost =
-    compiler().getSchema<HostConfig>(hostConfigSchema.$id) ??
-    compiler().compile<HostConfig>(hostConfigSchema);
-  const issues = validateHost(tree) ? [] : issuesFromAjv(validateHost.errors);
-  // A true boundary: only returned when validateHost accepted the tree (issues throw below); read
-  // before that only to collect the plugins' issues too.
-  const config = tree as unknown as HostConfig;
-  for (const plugin of plugins) {
-    if (!plugin.schema) continue;
-    const section = config.plugins[plugin.name] ?? {};
-    if (section.enabled === false) continue;
-    const { enabled, ...rest } = section;
-    const check =
-      compiler().getSchema(schemaId(plugin.name)) ??
-      compiler().compile({ ...plugin.schema, $id: schemaId(plugin.name) });
-    if (!check(rest)) issues.push(...issuesFromAjv(check.errors, `/plugins/${plugin.name}`));
-    config.plugins[plugin.name] = { enabled: enabled ?? true, ...rest };
-  }
-  if (issues.length > 0) throw new ConfigError(raw.filepath, issues);
-  return config;
-}
-
-function schemaId(plugin: string): string {
-  return `mesh-agent/plugin-config/${plugin}`;
 }
 
 /** Whether config leaves the plugin on (plugins are on unless `enabled: false`). */

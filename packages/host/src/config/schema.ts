@@ -1,4 +1,4 @@
-import { LOG_LEVELS } from '../log/logger.js';
+import { LOG_LEVELS } from '../log/levels.js';
 import { type QuicOptions, quicOptionsSchema } from '../quic/options.js';
 
 /** JSON schema of the host's own config; each plugin adds the schema of its `plugins.<name>` section. */

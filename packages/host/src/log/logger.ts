@@ -2,8 +2,10 @@ import { destination, type Logger, pino } from 'pino';
 import { redactSecrets, redactText } from './redact.js';
 
 export type { Logger };
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+
+import type { LogLevel } from './levels.js';
+
+export { LOG_LEVELS, type LogLevel } from './levels.js';
 
 /** Structured JSON logs on stderr, so stdout stays for command output and `--json`. */
 export function createLogger(level: LogLevel = 'info', name = 'mesh-agent'): Logger {

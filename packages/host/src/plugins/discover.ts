@@ -4,6 +4,11 @@ import { join } from 'node:path';
 export interface PluginPackageField {
   name: string;
   main: string;
+  /**
+   * Optional: a module exporting `configSchema` and importing little else, so commands that only
+   * read config (`mesh-agent config`) need not load the plugin itself.
+   */
+  config?: string;
 }
 
 export interface PluginPackage {
@@ -12,6 +17,8 @@ export interface PluginPackage {
   packageName: string;
   /** Absolute path of the module whose default export is the MeshPlugin. */
   entry: string;
+  /** Absolute path of the module exporting `configSchema`, when the package names one. */
+  configEntry?: string;
 }
 
 /** The shape of an oclif plugin this module needs; oclif's own `Plugin` satisfies it. */
@@ -30,7 +37,15 @@ export function findPluginPackages(packages: Iterable<PackageLike>): PluginPacka
     if (typeof field.name !== 'string' || typeof field.main !== 'string') {
       throw new Error(`${pkg.name}: package.json#meshAgent needs string "name" and "main" fields`);
     }
-    found.push({ name: field.name, packageName: pkg.name, entry: join(pkg.root, field.main) });
+    if (field.config !== undefined && typeof field.config !== 'string') {
+      throw new Error(`${pkg.name}: package.json#meshAgent.config must be a path`);
+    }
+    found.push({
+      name: field.name,
+      packageName: pkg.name,
+      entry: join(pkg.root, field.main),
+      ...(field.config ? { configEntry: join(pkg.root, field.config) } : {}),
+    });
   }
   return found;
 }

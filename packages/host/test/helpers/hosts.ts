@@ -1,4 +1,4 @@
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/config/validate.js';
 import { Host, type HostMode } from '../../src/host/host.js';
 import { generateIdentity } from '../../src/identity/identity.js';
 import { createLogger } from '../../src/log/logger.js';

@@ -18,7 +18,7 @@ export class CraftedSender {
       {},
       [],
     );
-    const host = await createHost({ config, filepath: '(test)', home, plugins: [], warnings: [] });
+    const host = await createHost({ config, home, plugins: [] });
     registerFileMessages(host.messages);
     await host.start('oneshot');
     return new CraftedSender(host);

@@ -28,7 +28,7 @@ export default class ConfigGet extends MeshCommand<typeof ConfigGet> {
       if (error instanceof ConfigPathError) throw new UsageError(error.message);
       throw error;
     }
-    const agent = await this.loadAgent();
+    const agent = await this.loadAgent({}, 'schemas');
     const value = getPath(agent.config as unknown as Record<string, unknown>, path);
     if (value === undefined) this.error(`${this.args.path} is not set`, { exit: 1 });
     this.log(configLine(path, value));

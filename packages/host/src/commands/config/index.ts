@@ -15,11 +15,11 @@ export default class ConfigShow extends MeshCommand<typeof ConfigShow> {
   static override enableJsonFlag = true;
 
   async run(): Promise<{ file: string; home: string; plugins: string[]; config: unknown }> {
-    const agent = await this.loadAgent();
+    const agent = await this.loadAgent({}, 'schemas');
     const result = {
       file: agent.filepath,
       home: agent.home,
-      plugins: agent.plugins.map((p) => p.name),
+      plugins: agent.pluginNames,
       config: redactSecrets(agent.config),
     };
     this.log(

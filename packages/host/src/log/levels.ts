@@ -1,0 +1,3 @@
+/** Apart from the logger, so the config schema and the CLI's flags name levels without loading pino. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
