@@ -52,6 +52,7 @@ export * from './quic/index.js';
 export * from './signaling/client.js';
 export * from './signaling/protocol.js';
 export { type SessionGrant, type SessionSummary, TokenCache } from './tokens/token-cache.js';
+export { formatBytes } from './util/format-bytes.js';
 export { printable } from './util/printable.js';
 export { TimeoutError, withTimeout } from './util/timeout.js';
 export * from './wire/index.js';

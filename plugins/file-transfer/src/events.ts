@@ -7,7 +7,7 @@ export const TRANSFER_EVENTS = {
   'transfer.progress':
     'a file transfer made progress, at most 4 times a second (payload: id, name, size, peer, direction, bytes)',
   'transfer.completed':
-    'a file arrived and its BLAKE3 matched (payload: id, name, size, peer, direction, hash, seconds)',
+    'a file arrived and its BLAKE3 matched (payload: id, name, size, peer, direction, hash, seconds; on the receiving side also savedAs, the name it was saved under, and resumedFrom)',
   'transfer.failed': 'a file transfer failed (payload: id, name, size, peer, direction, code, reason)',
 } as const;
 

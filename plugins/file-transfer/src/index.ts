@@ -24,7 +24,7 @@ export { checkFileName, MAX_NAME_BYTES, numberedName, UnsafeNameError } from './
 export { openPlainDirectory, openPlainFile, setModeAndTime } from './no-follow.js';
 export { lostConnection, receiverVerdict, refusal, sendFailure } from './outcome.js';
 export { type Decision, decide } from './policy.js';
-export { formatBytes, megabytesPerSecond, type Progress, ProgressReporter, throttle } from './progress.js';
+export { megabytesPerSecond, type Progress, ProgressReporter, throttle } from './progress.js';
 export * from './protocol.js';
 export { type SendResult, sendFile } from './sender.js';
 export { NoSpaceError, type Reservation } from './space.js';

@@ -1,3 +1,5 @@
+import { formatBytes } from '@mesh-agent/host';
+
 /** How far one transfer is; what progress sinks (the CLI bar, plugin events) are fed. */
 export interface Progress {
   name: string;
@@ -27,17 +29,6 @@ export function throttle<T>(
       fn(value);
     },
   };
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
 function formatSeconds(seconds: number): string {

@@ -10,7 +10,10 @@ export const PLUGIN_NAME = 'notifications-gotify';
 export interface NotificationRule {
   /** An event name, or a glob where `*` matches any characters (`transfer.*`, `*`). */
   event: string;
-  /** Templates with `{{field}}` / `{{a.b}}` placeholders filled from the event payload. */
+  /**
+   * Templates with `{{field}}` / `{{a.b}}` placeholders filled from the event payload;
+   * `{{size | bytes}}` prints a byte count in human units, `{{code | reason}}` a failure code in words.
+   */
   title?: string;
   message: string;
   /** 0–10; the plugin's `defaultPriority` when absent. */
@@ -53,17 +56,31 @@ export interface GotifyConfig {
 
 export const DEFAULT_RULES: NotificationRule[] = [
   // The receiving agent's user is the one to tell: the sender sees the outcome in its terminal.
+  // The saved name, not the sent one: a name already taken in the downloads is saved numbered.
   {
     event: 'transfer.completed',
     match: { direction: 'receive' },
-    title: 'File received: {{name}}',
-    message: '{{name}} ({{size}} bytes) from {{peer}}',
+    title: 'File received: {{savedAs}}',
+    message: '{{savedAs}} ({{size | bytes}}) from {{peer}}',
   },
   {
     event: 'transfer.failed',
     match: { direction: 'receive' },
-    title: 'Transfer failed: {{name}}',
-    message: 'Transfer failed: {{name}}: {{reason}}',
+    title: 'File not received: {{name}}',
+    message: '{{name}} ({{size | bytes}}) from {{peer}} was not saved: {{code | reason}}',
+    priority: 8,
+  },
+  {
+    event: 'folder.completed',
+    match: { direction: 'receive' },
+    title: 'Folder received: {{savedAs}}',
+    message: '{{savedAs}} ({{files}} files, {{bytes | bytes}}) from {{peer}}',
+  },
+  {
+    event: 'folder.failed',
+    match: { direction: 'receive' },
+    title: 'Folder not received: {{root}}',
+    message: '{{root}} ({{files}} files, {{bytes | bytes}}) from {{peer}} was not saved: {{code | reason}}',
     priority: 8,
   },
   {

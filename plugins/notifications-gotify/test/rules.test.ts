@@ -56,8 +56,13 @@ describe('findRule', () => {
     expect(findRule(matching, 'transfer.completed')?.message).toBe('other');
   });
 
-  it('default rules notify received and failed incoming transfers and control requests, nothing else', () => {
+  it('default rules notify received and failed incoming files and folders and control requests, nothing else', () => {
     const incoming = { direction: 'receive' };
+    expect(findRule(DEFAULT_RULES, 'folder.completed', incoming)).toBeDefined();
+    expect(findRule(DEFAULT_RULES, 'folder.failed', incoming)).toBeDefined();
+    expect(findRule(DEFAULT_RULES, 'folder.completed', { direction: 'send' })).toBeUndefined();
+    expect(findRule(DEFAULT_RULES, 'folder.started', incoming)).toBeUndefined();
+    expect(findRule(DEFAULT_RULES, 'folder.progress', incoming)).toBeUndefined();
     expect(findRule(DEFAULT_RULES, 'transfer.completed', incoming)).toBeDefined();
     expect(findRule(DEFAULT_RULES, 'transfer.failed', incoming)).toBeDefined();
     expect(findRule(DEFAULT_RULES, 'transfer.completed', { direction: 'send' })).toBeUndefined();

@@ -43,4 +43,29 @@ describe('renderTemplate', () => {
     cyclic.self = cyclic;
     expect(renderTemplate('<{{self}}>', { self: cyclic })).toBe('<>');
   });
+
+  it('prints a byte count in human units with the bytes filter, anything else as it is', () => {
+    expect(
+      renderTemplate('{{size | bytes}} {{small|bytes}} {{name | bytes}}', {
+        size: 1_234_567,
+        small: 12,
+        name: 'x',
+      }),
+    ).toBe('1.2 MiB 12 B x');
+  });
+
+  it('puts a failure code in plain words with the reason filter, naming a code it does not know', () => {
+    expect(renderTemplate('{{code | reason}}', { code: 'NO_SPACE' })).toBe(
+      'there is not enough free disk space',
+    );
+    expect(renderTemplate('{{code | reason}}', { code: 'CONNECTION_LOST' })).toMatch(
+      /^the connection to the sender dropped/,
+    );
+    expect(renderTemplate('{{code | reason}}', { code: 'NEW_CODE' })).toBe('it failed (NEW_CODE)');
+    expect(renderTemplate('[{{missing | reason}}]', {})).toBe('[]');
+  });
+
+  it('leaves a placeholder with an unknown filter as written, so the mistake shows', () => {
+    expect(renderTemplate('{{size | megabytes}}', { size: 1 })).toBe('{{size | megabytes}}');
+  });
 });

@@ -1,5 +1,5 @@
 import type { Config } from '@oclif/core';
-import { agentHome, readConfig } from '../config/load.js';
+import { agentHome, isPluginEnabled, type RawConfig, readConfig } from '../config/load.js';
 import type { HostConfig } from '../config/schema.js';
 import { type PluginSchema, validateConfig } from '../config/validate.js';
 import { findPluginPackages, type PluginPackage } from '../plugins/discover.js';
@@ -34,30 +34,29 @@ export async function loadAgentConfig(
   oclif: Pick<Config, 'plugins'>,
   opts: { file?: string; overrides?: Record<string, unknown>; plugins?: PluginLoading },
 ): Promise<AgentConfig> {
+  return checkAgentConfig(oclif, await readConfig({ file: opts.file }), opts);
+}
+
+/** Validates `raw` (the tree of a config file, or of one about to be written) as loadAgentConfig does. */
+export async function checkAgentConfig(
+  oclif: Pick<Config, 'plugins'>,
+  raw: RawConfig,
+  opts: { overrides?: Record<string, unknown>; plugins?: PluginLoading } = {},
+): Promise<AgentConfig> {
   const loading = opts.plugins ?? 'all';
-  const raw = await readConfig({ file: opts.file });
   const packages =
     loading === 'none'
       ? []
-      : findPluginPackages(oclif.plugins.values()).filter((pkg) => {
-          const section = (raw.tree.plugins as Record<string, { enabled?: unknown }> | undefined)?.[pkg.name];
-          return section?.enabled !== false;
-        });
+      : findPluginPackages(oclif.plugins.values()).filter((pkg) => isPluginEnabled(raw.tree, pkg.name));
   const warnings = [...raw.warnings];
-  // One broken plugin must not take the whole CLI down with it.
-  const orWarn = <T>(pkg: PluginPackage, load: Promise<T>) =>
-    load.catch((error: Error) => {
-      warnings.push(`${error.message} (disable it with plugins.${pkg.name}.enabled: false)`);
-      return undefined;
-    });
   const plugins =
     loading === 'all'
-      ? defined(await Promise.all(packages.map((pkg) => orWarn(pkg, importPlugin(pkg)))))
+      ? defined(await Promise.all(packages.map((pkg) => orWarn(pkg, importPlugin(pkg), warnings))))
       : [];
   const schemas: PluginSchema[] =
     loading === 'all'
       ? plugins.map((p) => ({ name: p.name, schema: p.configSchema }))
-      : defined(await Promise.all(packages.map((pkg) => orWarn(pkg, importPluginSchema(pkg)))));
+      : await schemasOf(packages, warnings);
   const config = validateConfig(raw, opts.overrides, schemas);
   return {
     config,
@@ -67,6 +66,26 @@ export async function loadAgentConfig(
     pluginNames: schemas.map((s) => s.name),
     warnings,
   };
+}
+
+/** The config schema of every installed plugin, enabled or not (`config set` may enable one). */
+export function installedPluginSchemas(
+  oclif: Pick<Config, 'plugins'>,
+  warnings: string[],
+): Promise<PluginSchema[]> {
+  return schemasOf(findPluginPackages(oclif.plugins.values()), warnings);
+}
+
+async function schemasOf(packages: PluginPackage[], warnings: string[]): Promise<PluginSchema[]> {
+  return defined(await Promise.all(packages.map((pkg) => orWarn(pkg, importPluginSchema(pkg), warnings))));
+}
+
+/** One broken plugin must not take the whole CLI down with it. */
+function orWarn<T>(pkg: PluginPackage, load: Promise<T>, warnings: string[]): Promise<T | undefined> {
+  return load.catch((error: Error) => {
+    warnings.push(`${error.message} (disable it with plugins.${pkg.name}.enabled: false)`);
+    return undefined;
+  });
 }
 
 function defined<T>(items: Array<T | undefined>): T[] {

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { normalizeFingerprint } from '../identity/identity.js';
 import type { PeerTarget } from '../plugins/types.js';
+import { LOCAL_SIGNAL_URL } from '../signaling/constants.js';
 import type { SessionGrant } from '../tokens/token-cache.js';
 import { UsageError } from './errors.js';
 import { secretFileFlag } from './secret-flags.js';
@@ -18,7 +19,7 @@ export function parseHostPort(value: string, what: string): { host: string; port
 export const signalingFlags = {
   server: Flags.string({
     summary: 'Signaling server URL (overrides signaling.url and MESH_AGENT_SERVER).',
-    helpValue: 'ws://127.0.0.1:7300',
+    helpValue: LOCAL_SIGNAL_URL,
   }),
   room: Flags.string({ summary: 'Room to join (overrides signaling.room).' }),
 };

@@ -2,6 +2,7 @@ import { MeshCommand } from '../cli/base-command.js';
 import { UsageError } from '../cli/errors.js';
 import { signalingFlags, signalingOverrides } from '../cli/flags.js';
 import { coreEventData } from '../host/core-events.js';
+import { LOCAL_SIGNAL_URL, NO_SERVER_HINT } from '../signaling/constants.js';
 import type { Member } from '../signaling/protocol.js';
 
 export default class Peers extends MeshCommand<typeof Peers> {
@@ -10,8 +11,8 @@ export default class Peers extends MeshCommand<typeof Peers> {
     "Connects to the signaling server with this agent's identity (next to a running daemon, if any), " +
     "asks for the room's members and prints them with their stream types, addresses and fingerprints.";
   static override examples = [
-    '<%= config.bin %> peers --server ws://127.0.0.1:7300',
-    '<%= config.bin %> peers --server ws://127.0.0.1:7300 --room team --json',
+    `<%= config.bin %> peers --server ${LOCAL_SIGNAL_URL}`,
+    `<%= config.bin %> peers --server ${LOCAL_SIGNAL_URL} --room team --json`,
   ];
   static override enableJsonFlag = true;
   static override flags = { ...signalingFlags };
@@ -22,8 +23,7 @@ export default class Peers extends MeshCommand<typeof Peers> {
       log: { level: this.flags['log-level'] ?? 'warn' },
     };
     return this.withHost('signaling', overrides, async (host) => {
-      if (!host.config.signaling.url)
-        throw new UsageError('no signaling server: pass --server ws://… or set signaling.url');
+      if (!host.config.signaling.url) throw new UsageError(NO_SERVER_HINT);
       const signaling = host.signaling!;
       await signaling.whenConnected(10_000);
       const reply = await signaling.request(

@@ -9,6 +9,7 @@ import {
   signalingOverrides,
 } from '../cli/flags.js';
 import { ControlServer, controlSocketPath } from '../daemon/control-socket.js';
+import { LOCAL_SIGNAL_URL } from '../signaling/constants.js';
 
 export default class Run extends MeshCommand<typeof Run> {
   static override summary =
@@ -20,8 +21,8 @@ export default class Run extends MeshCommand<typeof Run> {
     'Direct mode needs no server: hand a peer a session id and a token (--session-id, --accept-token) and the ' +
     'address and fingerprint this command prints. Stop it with Ctrl-C or SIGTERM.';
   static override examples = [
-    '<%= config.bin %> run --server ws://127.0.0.1:7300',
-    'MESH_AGENT_HOME=/tmp/bob <%= config.bin %> run --server ws://127.0.0.1:7300 --listen 127.0.0.1:0',
+    `<%= config.bin %> run --server ${LOCAL_SIGNAL_URL}`,
+    `MESH_AGENT_HOME=/tmp/bob <%= config.bin %> run --server ${LOCAL_SIGNAL_URL} --listen 127.0.0.1:0`,
     'openssl rand -hex 16 > token.txt && <%= config.bin %> run --listen 127.0.0.1:7400 --session-id demo --accept-token-file token.txt',
   ];
   static override enableJsonFlag = true;

@@ -1,3 +1,5 @@
+import { setPath } from './tree.js';
+
 /**
  * Environment variables that override the config file (flags override both).
  * Kept as data so `--help` and the README describe exactly what the code reads.
@@ -28,17 +30,6 @@ export const CONFIG_ENV = [
 ] as const;
 
 type Tree = Record<string, unknown>;
-
-/** Sets `value` at `path` in `tree`, creating the objects on the way. */
-export function setPath(tree: Tree, path: readonly string[], value: unknown): void {
-  let node = tree;
-  for (const key of path.slice(0, -1)) {
-    const next = node[key];
-    node[key] = next !== null && typeof next === 'object' ? next : {};
-    node = node[key] as Tree;
-  }
-  node[path[path.length - 1] as string] = value;
-}
 
 /** The config overrides the environment carries, as a partial config tree. */
 export function configFromEnv(env: NodeJS.ProcessEnv): Tree {

@@ -31,7 +31,7 @@ const CODE_PLACES = [`.${MODULE_NAME}rc`, `${MODULE_NAME}.config`].flatMap((stem
 );
 
 /** Names in the user's config directory (`~/.config/mesh-agent/`), code included. */
-const USER_PLACES = [
+export const USER_PLACES = [
   'config',
   ...['.json', '.yaml', '.yml', '.toml', ...CODE_EXTENSIONS].map((e) => `config${e}`),
 ];

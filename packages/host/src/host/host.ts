@@ -13,6 +13,7 @@ import { applyPlugins } from '../plugins/apply.js';
 import type { AnyMeshPlugin, AppliedPlugin, OpenedStream, PeerTarget, PluginHost } from '../plugins/types.js';
 import { QuicEndpoint } from '../quic/index.js';
 import { SignalingClient } from '../signaling/client.js';
+import { NO_SERVER_HINT } from '../signaling/constants.js';
 import type { ErrorData, HelloData, P2pSessionData } from '../signaling/protocol.js';
 import { type SessionGrant, TokenCache } from '../tokens/token-cache.js';
 import { withTimeout } from '../util/timeout.js';
@@ -262,9 +263,7 @@ export class Host implements PluginHost {
       if (existing) return existing;
       const signaling = this.signaling;
       if (!signaling)
-        throw new Error(
-          'no signaling server configured: use direct mode (--peer-addr, --session-id, --token)',
-        );
+        throw new Error(`${NO_SERVER_HINT}; or use direct mode (--peer-addr, --session-id, --token)`);
       await signaling.whenConnected(10_000);
       // Candidates go with the request, so the peer can probe us at once; discovery takes one round
       // trip. Without an answer by then (UDP blocked, or a slow STUN server), the session starts on

@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
   createLogger,
+  DEFAULT_SIGNAL_PORT,
   LOG_LEVELS,
   SESSION_TTL_DEFAULT_S,
   SESSION_TTL_MAX_S,
@@ -48,7 +49,7 @@ export default class Server extends Command {
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --token-file ./tokens.txt',
-    '<%= config.bin %> <%= command.id %> --host 0.0.0.0 --port 8790 --token "$(openssl rand -base64 32)"',
+    `<%= config.bin %> <%= command.id %> --host 0.0.0.0 --port ${DEFAULT_SIGNAL_PORT} --token "$(openssl rand -base64 32)"`,
     `${TOKENS_ENV}=alice:tok-alice-0123456789,bob:tok-bob-0123456789 <%= config.bin %> <%= command.id %> --json`,
     '<%= config.bin %> <%= command.id %> --open --port 0   # any agent, trusted network only',
     '<%= config.bin %> <%= command.id %> --host 0.0.0.0 --port 443 --tls-cert fullchain.pem --tls-key privkey.pem --token-file tokens.txt',
@@ -58,7 +59,7 @@ export default class Server extends Command {
     port: Flags.integer({
       char: 'p',
       description: 'TCP port to listen on (0 picks a free one)',
-      default: 8790,
+      default: DEFAULT_SIGNAL_PORT,
       min: 0,
       max: 65535,
     }),

@@ -1,11 +1,13 @@
 import { resolve } from 'node:path';
-import { MeshCommand, peerFlags, signalingOverrides, targetFromFlags, UsageError } from '@mesh-agent/host';
 import {
   formatBytes,
-  type Progress,
-  ProgressReporter,
-  TransferError,
-} from '@mesh-agent/plugin-file-transfer';
+  MeshCommand,
+  peerFlags,
+  signalingOverrides,
+  targetFromFlags,
+  UsageError,
+} from '@mesh-agent/host';
+import { type Progress, ProgressReporter, TransferError } from '@mesh-agent/plugin-file-transfer';
 import { Args, Flags } from '@oclif/core';
 import { SYMLINK_POLICIES, type SymlinkPolicy } from '../config.js';
 import { FolderEvents } from '../events.js';

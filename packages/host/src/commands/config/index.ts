@@ -1,5 +1,6 @@
 import { MeshCommand } from '../../cli/base-command.js';
 import { redactSecrets } from '../../log/redact.js';
+import { LOCAL_SIGNAL_URL } from '../../signaling/constants.js';
 
 export default class ConfigShow extends MeshCommand<typeof ConfigShow> {
   static override summary = 'Print the effective, validated config (secrets redacted).';
@@ -9,7 +10,7 @@ export default class ConfigShow extends MeshCommand<typeof ConfigShow> {
   static override examples = [
     '<%= config.bin %> config',
     '<%= config.bin %> config --config ./mesh-agent.config.toml --json',
-    'MESH_AGENT_SERVER=ws://127.0.0.1:7300 <%= config.bin %> config --json',
+    `MESH_AGENT_SERVER=${LOCAL_SIGNAL_URL} <%= config.bin %> config --json`,
   ];
   static override enableJsonFlag = true;
 
