@@ -32,7 +32,13 @@ export type PluginLoading = 'all' | 'schemas' | 'none';
  */
 export async function loadAgentConfig(
   oclif: Pick<Config, 'plugins'>,
-  opts: { file?: string; overrides?: Record<string, unknown>; plugins?: PluginLoading },
+  opts: {
+    file?: string;
+    overrides?: Record<string, unknown>;
+    /** Under the file: the command's own defaults (see validateConfig). */
+    defaults?: Record<string, unknown>;
+    plugins?: PluginLoading;
+  },
 ): Promise<AgentConfig> {
   const loading = opts.plugins ?? 'all';
   const raw = await readConfig({ file: opts.file });
@@ -58,7 +64,7 @@ export async function loadAgentConfig(
     loading === 'all'
       ? plugins.map((p) => ({ name: p.name, schema: p.configSchema }))
       : defined(await Promise.all(packages.map((pkg) => orWarn(pkg, importPluginSchema(pkg)))));
-  const config = validateConfig(raw, opts.overrides, schemas);
+  const config = validateConfig(raw, opts.overrides, schemas, opts.defaults);
   return {
     config,
     filepath: raw.filepath,

@@ -1,4 +1,40 @@
+/**
+ * A failure the user can act on: a stable `code` for scripts (`--json`), a `message` that says what
+ * went wrong in words, and a `hint` that says what to do next. MeshCommand.catch prints these.
+ */
+export class MeshError extends Error {
+  override name = 'MeshError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly hint?: string,
+    /** Process exit code: 1 for a failure of the run, 2 for bad input. */
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
 /** Bad input from the user (flags, arguments, files): exit code 2 with the message, no stack. */
-export class UsageError extends Error {
+export class UsageError extends MeshError {
   override name = 'UsageError';
+  constructor(message: string, hint?: string) {
+    super('usage', message, hint, 2);
+  }
+}
+
+/** Where a signaling server can be set; every "no server" message names all three. */
+export const SERVER_SETTINGS = '--server ws://host:7300, the config key signaling.url or MESH_AGENT_SERVER';
+
+/**
+ * A command needs the signaling server (`what` it was about to do) but none is configured;
+ * `otherwise` names a way that needs none.
+ */
+export function missingServer(what: string, otherwise?: string): MeshError {
+  return new MeshError(
+    'no_server',
+    `no signaling server is set, so this agent cannot ${what}`,
+    `set one with ${SERVER_SETTINGS}${otherwise ? `; ${otherwise}` : ''}`,
+    2,
+  );
 }
