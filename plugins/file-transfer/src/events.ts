@@ -7,7 +7,7 @@ export const TRANSFER_EVENTS = {
   'transfer.progress':
     'a file transfer made progress, at most 4 times a second (payload: id, name, size, peer, direction, bytes)',
   'transfer.completed':
-    'a file arrived and its BLAKE3 matched (payload: id, name, size, peer, direction, hash, seconds)',
+    'a file arrived and its BLAKE3 matched (payload: id, name, size, peer, direction, hash, seconds, savedAs; path on the receiving side)',
   'transfer.failed': 'a file transfer failed (payload: id, name, size, peer, direction, code, reason)',
 } as const;
 
@@ -17,7 +17,7 @@ export type Direction = 'send' | 'receive';
 const TRANSFER_LINES: Partial<Record<keyof typeof TRANSFER_EVENTS, EventLine>> = {
   'transfer.completed': (p) =>
     p.direction === 'receive'
-      ? `received ${p.name} from ${p.peer} → ${p.savedAs}`
+      ? `received ${p.name} from ${p.peer} → ${p.path}`
       : `sent ${p.name} to ${p.peer} → ${p.savedAs}`,
   'transfer.failed': (p) =>
     p.direction === 'receive'

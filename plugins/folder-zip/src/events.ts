@@ -7,7 +7,7 @@ export const FOLDER_EVENTS = {
   'folder.progress':
     'a folder transfer made progress, at most 4 times a second (payload: id, root, files, bytes, peer, direction, filesDone, bytesDone)',
   'folder.completed':
-    'a folder arrived, every entry and the BLAKE3 of the ZIP stream checked (payload: id, root, files, bytes, peer, direction, hash, seconds, savedAs)',
+    'a folder arrived, every entry and the BLAKE3 of the ZIP stream checked (payload: id, root, files, bytes, peer, direction, hash, seconds, savedAs; path on the receiving side)',
   'folder.failed':
     'a folder transfer failed (payload: id, root, files, bytes, peer, direction, code, reason)',
 } as const;
@@ -17,7 +17,7 @@ const FOLDER_LINES: Partial<Record<keyof typeof FOLDER_EVENTS, EventLine>> = {
   'folder.completed': (p) => {
     const what = `folder ${p.root} (${p.files} files, ${formatBytes(Number(p.bytes))})`;
     return p.direction === 'receive'
-      ? `received ${what} from ${p.peer} → ${p.savedAs}`
+      ? `received ${what} from ${p.peer} → ${p.path}`
       : `sent ${what} to ${p.peer} → ${p.savedAs}`;
   },
   'folder.failed': (p) =>

@@ -102,7 +102,7 @@ export type SignalingClientEvents = {
    * Every server was tried and none could be reached (connection refused, unknown host). The client
    * keeps retrying; `whenConnected` gives up at once instead of waiting out its timeout.
    */
-  unreachable: [error: SignalingClientError];
+  unreachable: [error: SignalingClientError, attempt: number];
 };
 
 /** Data `send` accepts: the core catalogue's types, or a plugin event addressed `to` an agent. */
@@ -147,6 +147,8 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   #socketError: NodeJS.ErrnoException | undefined;
   /** Connection attempts in a row that found nobody at the address. */
   #unreachableInARow = 0;
+  /** Connection attempts since construction: the current one's number. */
+  #attempts = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #welcomeTimer: NodeJS.Timeout | undefined;
@@ -280,6 +282,8 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     if (this.#state === 'stopped') {
       return Promise.reject(new SignalingClientError('stopped', 'signaling client is not started'));
     }
+    // Only attempts that start while waiting count: one in flight may have begun before a server came up.
+    const waitingSince = this.#attempts;
     return new Promise<WelcomeData>((resolve, reject) => {
       const cleanup = () => {
         clearTimeout(timer);
@@ -299,7 +303,8 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
           new SignalingClientError(code, this.#lastError?.message ?? 'signaling client stopped', this.url),
         );
       };
-      const onUnreachable = (error: SignalingClientError) => {
+      const onUnreachable = (error: SignalingClientError, attempt: number) => {
+        if (attempt <= waitingSince) return;
         cleanup();
         reject(error);
       };
@@ -325,6 +330,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     this.#setState(this.#everConnected ? 'reconnecting' : 'connecting');
     this.#lastError = undefined;
     this.#socketError = undefined;
+    this.#attempts += 1;
     const ws = new WebSocket(this.url, { maxPayload: this.#maxMessageBytes, handshakeTimeout: 10_000 });
     this.#ws = ws;
     ws.on('open', () => this.#onOpen(ws));
@@ -488,7 +494,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     }
     this.#unreachableInARow += 1;
     if (this.#unreachableInARow < this.#urls.length) return;
-    this.#emitSafely('unreachable', new SignalingClientError(kind, error.message, this.url));
+    this.#emitSafely('unreachable', new SignalingClientError(kind, error.message, this.url), this.#attempts);
   }
 
   /** A fault on our side that retrying cannot fix: stop and say why. */
