@@ -1,3 +1,5 @@
+import { printable } from '../util/printable.js';
+
 /** pino's numeric levels by name, as a person reads them. */
 const LEVEL_NAMES: Readonly<Record<number, string>> = {
   10: 'trace',
@@ -18,7 +20,10 @@ const SHOWN_ELSEWHERE = new Set(['level', 'time', 'pid', 'hostname', 'name', 'ms
 export function formatLogRecord(record: Record<string, unknown>): string {
   const level = LEVEL_NAMES[record.level as number] ?? String(record.level);
   const source = record.part ?? record.plugin;
-  const head = `${level.padEnd(5)} ${typeof source === 'string' ? `${source}: ` : ''}${String(record.msg ?? '')}`;
+  // Messages may quote a peer: on a terminal its control characters must do nothing.
+  const head = printable(
+    `${level.padEnd(5)} ${typeof source === 'string' ? `${source}: ` : ''}${String(record.msg ?? '')}`,
+  );
   const fields = Object.entries(record)
     .filter(([key, value]) => !SHOWN_ELSEWHERE.has(key) && value !== undefined)
     .map(([key, value]) => `${key}=${fieldText(value)}`);
