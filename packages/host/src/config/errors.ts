@@ -61,7 +61,9 @@ function errorMessageAt(schema: object, schemaPath: string): string | undefined 
   let node: unknown = schema;
   for (const segment of schemaPath.split('/').slice(1, -1)) {
     if (node === null || typeof node !== 'object') return undefined;
-    node = (node as Record<string, unknown>)[decodeURIComponent(segment).replace(/~1/g, '/').replace(/~0/g, '~')];
+    node = (node as Record<string, unknown>)[
+      decodeURIComponent(segment).replace(/~1/g, '/').replace(/~0/g, '~')
+    ];
   }
   const message = (node as { errorMessage?: unknown } | undefined)?.errorMessage;
   return typeof message === 'string' ? message : undefined;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { blameSetting } from '../../src/cli/blame-setting.js';
 import { MeshError, UsageError } from '../../src/cli/errors.js';
 import { ConfigError } from '../../src/config/errors.js';
-import { validateConfig } from '../../src/config/load.js';
+import { validateConfig } from '../../src/config/validate.js';
 
 /** The ConfigError validateConfig throws for this file tree and these flag overrides. */
 function configError(tree: Record<string, unknown>, flags: Record<string, unknown> = {}): ConfigError {
