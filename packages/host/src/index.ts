@@ -1,8 +1,8 @@
 export { type AgentConfig, loadAgentConfig } from './cli/agent-config.js';
 export { type MeshArgs, MeshCommand, type MeshFlags, type PluginContext } from './cli/base-command.js';
 export { createHost, untilSignal } from './cli/create-host.js';
-export { MeshError, missingServer, SERVER_SETTINGS, UsageError } from './cli/errors.js';
-export { errorJson, explainError, formatError } from './cli/explain-error.js';
+export { MeshError, missingServer, UsageError } from './cli/errors.js';
+export { explainError } from './cli/explain-error.js';
 export {
   acceptFlags,
   grantFromAcceptFlags,
@@ -45,7 +45,6 @@ export {
   type LogLevel,
 } from './log/logger.js';
 export { REDACTED, redactSecrets, redactText } from './log/redact.js';
-export { formatLogLine, formatLogRecord } from './log/text-format.js';
 export { HandshakeDeniedError, PeerUnavailableError, StreamRejectedError } from './p2p/errors.js';
 export type { PeerConnection, PeerRoute } from './p2p/peer-connection.js';
 export type { IncomingStream, PeerInfo, StreamOpenHeader } from './p2p/types.js';

@@ -73,7 +73,7 @@ describe('send-file and the receiving daemon, as a person reads them', () => {
     expect(result.code).toBe(2);
     expect(result.output).toBe(
       `error: no signaling server is set, so this agent cannot reach agent ${bob.id}\n` +
-        'hint:  set one with --server ws://host:7300, the config key signaling.url or MESH_AGENT_SERVER; ' +
+        'hint:  set one (ws://host:7300) with --server, the config key signaling.url or MESH_AGENT_SERVER; ' +
         'or reach the peer in direct mode: --peer-addr, --session-id, --token-file, --peer-fingerprint\n',
     );
   });

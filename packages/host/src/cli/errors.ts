@@ -23,8 +23,8 @@ export class UsageError extends MeshError {
   }
 }
 
-/** Where a signaling server can be set; every "no server" message names all three. */
-export const SERVER_SETTINGS = '--server ws://host:7300, the config key signaling.url or MESH_AGENT_SERVER';
+/** Where the signaling server is set; every message about the server's address names all three. */
+export const SERVER_SETTINGS = '--server, the config key signaling.url or MESH_AGENT_SERVER';
 
 /**
  * A command needs the signaling server (`what` it was about to do) but none is configured;
@@ -34,7 +34,7 @@ export function missingServer(what: string, otherwise?: string): MeshError {
   return new MeshError(
     'no_server',
     `no signaling server is set, so this agent cannot ${what}`,
-    `set one with ${SERVER_SETTINGS}${otherwise ? `; ${otherwise}` : ''}`,
+    `set one (ws://host:7300) with ${SERVER_SETTINGS}${otherwise ? `; ${otherwise}` : ''}`,
     2,
   );
 }

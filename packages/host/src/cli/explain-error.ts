@@ -4,9 +4,9 @@ import { HandshakeDeniedError, PeerUnavailableError } from '../p2p/errors.js';
 import { FingerprintMismatchError } from '../quic/errors.js';
 import { SignalingClientError } from '../signaling/client.js';
 import type { RedeemFailure } from '../tokens/token-cache.js';
-import { MeshError } from './errors.js';
+import { printable } from '../util/printable.js';
+import { MeshError, SERVER_SETTINGS } from './errors.js';
 
-const SERVER_PLACES = '--server, signaling.url or MESH_AGENT_SERVER';
 const NEW_TOKEN =
   'ask the peer for a fresh session id and token (it restarts with a new --session-id and --accept-token)';
 
@@ -42,19 +42,19 @@ function explainSignaling(error: SignalingClientError): MeshError {
       return new MeshError(
         'server_refused',
         `cannot connect to the signaling server at ${url}: connection refused`,
-        `is a server running there? Start one with: mesh-agent server --port ${portOf(url)} (or fix the address in ${SERVER_PLACES})`,
+        `is a server running there? Start one with: mesh-agent server --port ${portOf(url)} (or fix the address in ${SERVER_SETTINGS})`,
       );
     case 'unknown_host':
       return new MeshError(
         'server_unknown_host',
         `cannot connect to the signaling server at ${url}: unknown host "${hostOf(url)}"`,
-        `check the host name in ${SERVER_PLACES}, and this machine's DNS`,
+        `check the host name in ${SERVER_SETTINGS}, and this machine's DNS`,
       );
     case 'connect_timeout':
       return new MeshError(
         'server_timeout',
         error.message,
-        `is a server running at that address, and does a firewall let it through? Check the address in ${SERVER_PLACES}`,
+        `is a server running at that address, and does a firewall let it through? Check the address in ${SERVER_SETTINGS}`,
       );
     case 'rejected':
       return new MeshError(
@@ -99,29 +99,31 @@ function explainUnavailable(error: PeerUnavailableError): MeshError {
   }
 }
 
+/** Why a peer denies a direct-mode session (TokenCache.redeem), in words, with what to do. */
+const DENIALS: Readonly<Record<RedeemFailure, [message: string, hint: string]>> = {
+  used: ['the peer already took a session with this token: a direct-mode token works once', NEW_TOKEN],
+  expired: ['the direct-mode token has expired', NEW_TOKEN],
+  unknown: [
+    'the peer does not know this session id',
+    'check --session-id against the one the peer was started with',
+  ],
+  'bad-token': [
+    'the peer does not accept this token for the session',
+    'check --token-file, MESH_AGENT_SESSION_TOKEN or --token',
+  ],
+  'wrong-agent': [
+    'the peer accepts this session from another agent only',
+    "give the peer this agent's id (mesh-agent identity)",
+  ],
+  'wrong-fingerprint': [
+    'the peer accepts this session from another agent only',
+    "give the peer this agent's fingerprint for --accept-fingerprint (mesh-agent identity)",
+  ],
+};
+
 function explainDenied(reason: string): MeshError {
-  const words: Record<RedeemFailure, [message: string, hint: string]> = {
-    used: ['the peer already took a session with this token: a direct-mode token works once', NEW_TOKEN],
-    expired: ['the direct-mode token has expired', NEW_TOKEN],
-    unknown: [
-      'the peer does not know this session id',
-      'check --session-id against the one the peer was started with',
-    ],
-    'bad-token': [
-      'the peer does not accept this token for the session',
-      'check --token-file, MESH_AGENT_SESSION_TOKEN or --token',
-    ],
-    'wrong-agent': [
-      'the peer accepts this session from another agent only',
-      "give the peer this agent's id (mesh-agent identity)",
-    ],
-    'wrong-fingerprint': [
-      'the peer accepts this session from another agent only',
-      "give the peer this agent's fingerprint for --accept-fingerprint (mesh-agent identity)",
-    ],
-  };
-  const known = words[reason as RedeemFailure];
-  if (!known) return new MeshError('session_denied', `the peer denied the session: ${reason}`);
+  const known = DENIALS[reason as RedeemFailure];
+  if (!known) return new MeshError('session_denied', `the peer denied the session: ${printable(reason)}`);
   return new MeshError(`session_${reason.replace('-', '_')}`, known[0], known[1]);
 }
 
@@ -131,7 +133,7 @@ function explainOclif(error: Errors.CLIError, command?: string): MeshError {
   // oclif appends its own pointer to --help; the hint says it once.
   const message = error.message.replace(/\s*See more help with --help\s*$/, '').trim();
   if (exitCode !== 2) return new MeshError('failed', message, undefined, exitCode);
-  return new MeshError('usage', message, `see: mesh-agent ${command ?? ''} --help`.replace('  ', ' '), 2);
+  return new MeshError('usage', message, `see: mesh-agent ${command ? `${command} ` : ''}--help`, 2);
 }
 
 function hostOf(url: string): string {
@@ -139,7 +141,7 @@ function hostOf(url: string): string {
 }
 
 function portOf(url: string): string {
-  if (!URL.canParse(url)) return '7300';
+  if (!URL.canParse(url)) return '7300'; // the server's default
   const parsed = new URL(url);
   return parsed.port || (parsed.protocol === 'wss:' ? '443' : '80');
 }

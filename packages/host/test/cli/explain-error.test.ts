@@ -25,7 +25,9 @@ describe('explainError', () => {
       code: 'server_unknown_host',
       message: 'cannot connect to the signaling server at ws://x.invalid:7300: unknown host "x.invalid"',
     });
-    expect(unknown.hint).toMatch(/check the host name in --server, signaling.url or MESH_AGENT_SERVER/);
+    expect(unknown.hint).toMatch(
+      /check the host name in --server, the config key signaling.url or MESH_AGENT_SERVER/,
+    );
 
     const late = explainError(new SignalingClientError('connect_timeout', 'no answer … within 10 s', URL_));
     expect(late).toMatchObject({ code: 'server_timeout', message: 'no answer … within 10 s' });
@@ -60,6 +62,10 @@ describe('explainError', () => {
       code: 'session_denied',
       message: 'the peer denied the session: moon-phase',
     });
+    // The reason comes from the peer: its control characters must not reach the terminal.
+    expect(explainError(new HandshakeDeniedError('x\u001b[2J')).message).toBe(
+      'the peer denied the session: x\\x1b[2J',
+    );
   });
 
   it('keeps a MeshError as it is, and bad input exits 2', () => {
@@ -68,7 +74,7 @@ describe('explainError', () => {
     expect(usage.exitCode).toBe(2);
     expect(missingServer('reach agent bob')).toMatchObject({
       code: 'no_server',
-      hint: expect.stringMatching(/--server .*signaling\.url.*MESH_AGENT_SERVER/),
+      hint: expect.stringMatching(/--server, .*signaling\.url.*MESH_AGENT_SERVER/),
     });
     const config = explainError(
       new ConfigError('/etc/x.yaml', [{ path: '/a', rule: 'type', message: 'bad' }]),

@@ -77,7 +77,7 @@ describe('what a person reads: logs and errors at a terminal', () => {
     expect(result.code).toBe(1);
     expect(result.output).toBe(
       `error: cannot connect to the signaling server at ws://127.0.0.1:${port}: connection refused\n` +
-        `hint:  is a server running there? Start one with: mesh-agent server --port ${port} (or fix the address in --server, signaling.url or MESH_AGENT_SERVER)\n`,
+        `hint:  is a server running there? Start one with: mesh-agent server --port ${port} (or fix the address in --server, the config key signaling.url or MESH_AGENT_SERVER)\n`,
     );
   });
 
@@ -88,7 +88,7 @@ describe('what a person reads: logs and errors at a terminal', () => {
       'error: cannot connect to the signaling server at ws://no-such-host.invalid:7300: unknown host "no-such-host.invalid"\n',
     );
     expect(result.output).toContain(
-      'hint:  check the host name in --server, signaling.url or MESH_AGENT_SERVER',
+      'hint:  check the host name in --server, the config key signaling.url or MESH_AGENT_SERVER',
     );
   });
 
@@ -116,7 +116,7 @@ describe('what a person reads: logs and errors at a terminal', () => {
     expect(result.code).toBe(2);
     expect(result.output).toBe(
       'error: no signaling server is set, so this agent cannot list the agents of its room\n' +
-        'hint:  set one with --server ws://host:7300, the config key signaling.url or MESH_AGENT_SERVER\n',
+        'hint:  set one (ws://host:7300) with --server, the config key signaling.url or MESH_AGENT_SERVER\n',
     );
   });
 
