@@ -1,7 +1,8 @@
 export { type AgentConfig, loadAgentConfig } from './cli/agent-config.js';
 export { type MeshArgs, MeshCommand, type MeshFlags, type PluginContext } from './cli/base-command.js';
 export { createHost, untilSignal } from './cli/create-host.js';
-export { UsageError } from './cli/errors.js';
+export { MeshError, missingServer, UsageError } from './cli/errors.js';
+export { explainError } from './cli/explain-error.js';
 export {
   acceptFlags,
   grantFromAcceptFlags,
@@ -17,7 +18,13 @@ export { ConfigError, type ConfigIssue } from './config/errors.js';
 export { agentHome, readConfig } from './config/load.js';
 export type { HostConfig, PluginSection } from './config/schema.js';
 export { validateConfig } from './config/validate.js';
-export { createHooks, type HostHooks, type PluginEventPayload, type StreamHook } from './hooks/hooks.js';
+export {
+  createHooks,
+  type EventLine,
+  type HostHooks,
+  type PluginEventPayload,
+  type StreamHook,
+} from './hooks/hooks.js';
 export { Host, type HostMode, type HostStartOptions } from './host/host.js';
 export type { PeerStanding } from './host/peer-standings.js';
 export { agentIdOf, checkDerivedAgentId, derivedAgentId, identityDir } from './identity/agent-id.js';
@@ -29,7 +36,14 @@ export {
   normalizeFingerprint,
 } from './identity/identity.js';
 export { type HelloProof, type ProofCheck, signHelloProof, verifyHelloProof } from './identity/proof.js';
-export { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log/logger.js';
+export {
+  createLogger,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type Logger,
+  type LogLevel,
+} from './log/logger.js';
 export { REDACTED, redactSecrets, redactText } from './log/redact.js';
 export { HandshakeDeniedError, PeerUnavailableError, StreamRejectedError } from './p2p/errors.js';
 export type { PeerConnection, PeerRoute } from './p2p/peer-connection.js';

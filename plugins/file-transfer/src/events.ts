@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { PluginHost } from '@mesh-agent/host';
+import type { EventLine, PluginHost } from '@mesh-agent/host';
 import { throttle } from './progress.js';
 
 export const TRANSFER_EVENTS = {
@@ -7,15 +7,28 @@ export const TRANSFER_EVENTS = {
   'transfer.progress':
     'a file transfer made progress, at most 4 times a second (payload: id, name, size, peer, direction, bytes)',
   'transfer.completed':
-    'a file arrived and its BLAKE3 matched (payload: id, name, size, peer, direction, hash, seconds; on the receiving side also savedAs, the name it was saved under, and resumedFrom)',
+    'a file arrived and its BLAKE3 matched (payload: id, name, size, peer, direction, hash, seconds; on the receiving side also savedAs, the name it was saved under, path, where it is, and resumedFrom)',
   'transfer.failed': 'a file transfer failed (payload: id, name, size, peer, direction, code, reason)',
 } as const;
 
 export type Direction = 'send' | 'receive';
 
+/** What the daemon's user reads when a transfer ends (see EventLine). */
+const TRANSFER_LINES: Partial<Record<keyof typeof TRANSFER_EVENTS, EventLine>> = {
+  'transfer.completed': (p) =>
+    p.direction === 'receive'
+      ? `received ${p.name} from ${p.peer} → ${p.path}`
+      : `sent ${p.name} to ${p.peer} → ${p.savedAs}`,
+  'transfer.failed': (p) =>
+    p.direction === 'receive'
+      ? `could not receive ${p.name} from ${p.peer}: ${p.reason}`
+      : `could not send ${p.name} to ${p.peer}: ${p.reason}`,
+};
+
 export function declareTransferEvents(host: Pick<PluginHost, 'declareEvent' | 'declaredEvents'>): void {
   for (const [name, description] of Object.entries(TRANSFER_EVENTS)) {
-    if (!host.declaredEvents().has(name)) host.declareEvent(name, description);
+    if (!host.declaredEvents().has(name))
+      host.declareEvent(name, description, TRANSFER_LINES[name as keyof typeof TRANSFER_EVENTS]);
   }
 }
 

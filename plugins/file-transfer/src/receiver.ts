@@ -267,7 +267,7 @@ export class FileReceiver {
             },
             'file received and verified',
           );
-          events.completed(hash, { savedAs, resumedFrom: from });
+          events.completed(hash, { savedAs, path: join(this.opts.downloadDir, savedAs), resumedFrom: from });
           return channel.linger(LINGER_MS);
         } else {
           throw senderAbort(header);

@@ -273,13 +273,22 @@ describe('send-file in direct mode', () => {
       expect(await blake3Of(join(bob.home, 'downloads', name))).toBe(await blake3Of(f));
     }
     const reused = await runCli(['send-file', files[1] as string, ...direct(bob), '--json'], alice.env);
-    expect(reused.code).not.toBe(0);
-    expect(reused.stdout + reused.stderr).toMatch(/denied the session: used/);
+    expect(reused.code).toBe(1);
+    expect(JSON.parse(reused.stdout)).toEqual({
+      error: {
+        code: 'session_used',
+        message: 'the peer already took a session with this token: a direct-mode token works once',
+        hint: expect.stringMatching(/fresh session id and token/),
+      },
+    });
     const wrong = await runCli(
       ['send-file', files[1] as string, ...direct(bob, 'x'.repeat(30)), '--json'],
       alice.env,
     );
-    expect(wrong.stdout + wrong.stderr).toMatch(/denied the session/);
+    expect(JSON.parse(wrong.stdout).error).toMatchObject({
+      code: 'session_bad_token',
+      message: 'the peer does not accept this token for the session',
+    });
     await bob.proc?.stop();
   }, 60_000);
 
@@ -316,7 +325,10 @@ describe('send-file in direct mode', () => {
     await new Promise((r) => setTimeout(r, 1_500));
     const result = await runCli(['send-file', file, ...direct(bob), '--json'], alice.env);
     expect(result.code).not.toBe(0);
-    expect(result.stdout + result.stderr).toMatch(/denied the session: expired/);
+    expect(JSON.parse(result.stdout).error).toMatchObject({
+      code: 'session_expired',
+      message: 'the direct-mode token has expired',
+    });
     expect(await listFiles(join(bob.home, 'downloads'))).toEqual([]);
     await bob.proc?.stop();
   }, 30_000);

@@ -188,7 +188,7 @@ export class FolderReceiver {
         },
         'folder received and verified',
       );
-      events.completed(hash, { savedAs });
+      events.completed(hash, { savedAs, path: join(downloadDir, savedAs) });
       await channel.linger(LINGER_MS);
     } catch (error) {
       const failure = asFailure(error);

@@ -38,7 +38,8 @@ export class FolderTreeError extends Error {
  */
 export async function walkFolder(dir: string, symlinks: SymlinkPolicy): Promise<FolderTree> {
   const top = await lstat(dir).catch(() => undefined);
-  if (!top?.isDirectory()) throw new FolderTreeError(`${dir}: not a directory`);
+  if (!top) throw new FolderTreeError(`no such folder: ${dir}`);
+  if (!top.isDirectory()) throw new FolderTreeError(`${dir} is not a folder (send a file with send-file)`);
   const root = checked(basename(dir), dir);
   const tree: FolderTree = { root, entries: [], files: 0, dirs: 0, bytes: 0, skipped: [] };
   const stack: Array<{ rel: string; path: string }> = [{ rel: '', path: dir }];

@@ -3,7 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, readFile, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliProcess, eventually, runCli, TempDirs } from '../../../packages/host/test/helpers/cli.js';
+import {
+  CliProcess,
+  eventually,
+  runCli,
+  runCliInTty,
+  TempDirs,
+} from '../../../packages/host/test/helpers/cli.js';
 import {
   type Agent,
   type Server,
@@ -225,6 +231,32 @@ describe('send-folder between real processes', () => {
     await eventually(async () => (await listTree(join(downloads(), PARTIAL_DIR))).length === 0, 20_000);
     expect(await listTree(downloads())).not.toContain('shrinking/');
   }, 90_000);
+
+  it('at a terminal: a missing folder is named; a daemon without --json says what arrived and where', async () => {
+    const missing = join(work, 'nonexistent');
+    const result = await runCliInTty(['send-folder', missing, ...to()], alice.env);
+    expect(result.code).toBe(2);
+    expect(result.output).toBe(`error: no such folder: ${missing}\n`);
+
+    const carol = await makeFolderAgent(dirs);
+    extra.push(carol);
+    await startDaemon(carol, ['--server', server.url], { human: true });
+    await joined(server, carol);
+    const root = join(await dirs.make('mesh-fz-words-'), 'letters');
+    await mkdir(join(root, 'inner'), { recursive: true });
+    await writeFile(join(root, 'a.txt'), 'a');
+    await writeFile(join(root, 'inner', 'b.txt'), 'bb');
+    const sent = await runCliInTty(
+      ['send-folder', root, '--to', carol.id, '--server', server.url],
+      alice.env,
+    );
+    expect(sent.code, sent.output).toBe(0);
+    expect(sent.output).toMatch(/^letters → letters {2}2 files, 3 B {2}blake3 [0-9a-f]{64}$/m);
+    const saved = join(carol.home, 'downloads', 'letters');
+    await carol.proc!.waitForLine(
+      (line) => line === `received folder letters (2 files, 3 B) from ${alice.id} → ${saved}`,
+    );
+  });
 
   it('refuses to run folder-zip without file-transfer, with a clear error', async () => {
     const lonely = await makeFolderAgent(dirs, { fileTransfer: false });

@@ -44,6 +44,7 @@ export default definePlugin({
     host.declareEvent(
       TERMINAL_EVENTS.invited,
       'another agent invites this one to watch its terminal: { from }',
+      ({ from }) => `${from} invites you to a terminal: mesh-agent attach-terminal ${from}`,
     );
     host.declareEvent(TERMINAL_EVENTS.ended, 'the shared program ended: { code, signal }');
     host.hooks.event.for(INVITE_EVENT).tap('terminal', (envelope) => {

@@ -32,7 +32,13 @@ export type PluginLoading = 'all' | 'schemas' | 'none';
  */
 export async function loadAgentConfig(
   oclif: Pick<Config, 'plugins'>,
-  opts: { file?: string; overrides?: Record<string, unknown>; plugins?: PluginLoading },
+  opts: {
+    file?: string;
+    overrides?: Record<string, unknown>;
+    /** Under the file: the command's own defaults (see validateConfig). */
+    defaults?: Record<string, unknown>;
+    plugins?: PluginLoading;
+  },
 ): Promise<AgentConfig> {
   return checkAgentConfig(oclif, await readConfig({ file: opts.file }), opts);
 }
@@ -41,7 +47,11 @@ export async function loadAgentConfig(
 export async function checkAgentConfig(
   oclif: Pick<Config, 'plugins'>,
   raw: RawConfig,
-  opts: { overrides?: Record<string, unknown>; plugins?: PluginLoading } = {},
+  opts: {
+    overrides?: Record<string, unknown>;
+    defaults?: Record<string, unknown>;
+    plugins?: PluginLoading;
+  } = {},
 ): Promise<AgentConfig> {
   const loading = opts.plugins ?? 'all';
   const packages =
@@ -57,7 +67,7 @@ export async function checkAgentConfig(
     loading === 'all'
       ? plugins.map((p) => ({ name: p.name, schema: p.configSchema }))
       : await schemasOf(packages, warnings);
-  const config = validateConfig(raw, opts.overrides, schemas);
+  const config = validateConfig(raw, opts.overrides, schemas, opts.defaults);
   return {
     config,
     filepath: raw.filepath,

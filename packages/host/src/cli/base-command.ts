@@ -2,10 +2,11 @@ import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { mergeConfig as mergeOverrides } from '../config/env.js';
 import { ConfigError } from '../config/errors.js';
 import type { Host, HostMode, HostStartOptions } from '../host/host.js';
-import { LOG_LEVELS } from '../log/levels.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogLevel } from '../log/levels.js';
 import { pluginSection } from '../plugins/apply.js';
 import type { AnyMeshPlugin, AppliedPlugin, ConfigOf } from '../plugins/types.js';
 import { type AgentConfig, loadAgentConfig, type PluginLoading } from './agent-config.js';
+import { blameSetting } from './blame-setting.js';
 import { UsageError } from './errors.js';
 
 export type MeshFlags<T extends typeof Command> = Interfaces.InferredFlags<
@@ -19,8 +20,8 @@ export interface PluginContext<P extends AnyMeshPlugin> extends AppliedPlugin<P>
 }
 
 /**
- * Base of every mesh-agent command: the global flags (`--config`, `--home`, `--log-level`) and
- * one place that turns expected failures (bad config, bad input) into a clear message and exit code.
+ * Base of every mesh-agent command: the global flags (`--config`, `--home`, `--log-level`,
+ * `--log-format`) and the one place that turns every failure into words and an exit code (catch).
  */
 export abstract class MeshCommand<T extends typeof Command> extends Command {
   static override baseFlags = {
@@ -37,10 +38,21 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
     }),
     'log-level': Flags.option({
       options: LOG_LEVELS,
-      summary: 'Log level (logs go to stderr).',
+      summary: 'Log level (logs go to stderr; default: warn, info for the daemon).',
+      helpGroup: 'GLOBAL',
+    })(),
+    'log-format': Flags.option({
+      options: LOG_FORMATS,
+      summary: 'Log format on stderr (default: text on a terminal, json otherwise).',
       helpGroup: 'GLOBAL',
     })(),
   };
+
+  /**
+   * Log level unless the flag, the environment or the config file sets one: a one-shot command
+   * only speaks up when something is wrong; the daemon (`run`) also says what it does.
+   */
+  static defaultLogLevel: LogLevel = 'warn';
 
   protected flags!: MeshFlags<T>;
   protected args!: MeshArgs<T>;
@@ -63,7 +75,7 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
     const flags = this.flags as MeshFlags<typeof MeshCommand>;
     return {
       agent: { home: flags.home },
-      log: { level: flags['log-level'] },
+      log: { level: flags['log-level'], format: flags['log-format'] },
     };
   }
 
@@ -77,10 +89,14 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
     plugins: PluginLoading = 'all',
   ): Promise<AgentConfig> {
     const flags = this.flags as MeshFlags<typeof MeshCommand>;
+    const fromFlags = mergeOverrides(this.globalOverrides(), overrides);
     const agent = await loadAgentConfig(this.config, {
       file: flags.config,
-      overrides: mergeOverrides(this.globalOverrides(), overrides),
+      overrides: fromFlags,
+      defaults: { log: { level: (this.ctor as typeof MeshCommand).defaultLogLevel } },
       plugins,
+    }).catch((error: unknown) => {
+      throw error instanceof ConfigError ? blameSetting(error, fromFlags, process.env) : error;
     });
     // On stderr with --json too (this.warn would drop them): stdout keeps only the JSON.
     for (const warning of agent.warnings) Errors.warn(warning);
@@ -137,13 +153,21 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
     return whileStarted(context.host, mode, () => fn(context), start);
   }
 
-  /** Expected failures exit 2 with their message (as JSON on stdout with --json), no stack. */
-  protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
-    if (error instanceof ConfigError || error instanceof UsageError) {
-      // oclif reads `oclif.exit` in text mode and `exitCode` in JSON mode.
-      return super.catch(Object.assign(new Errors.CLIError(error.message, { exit: 2 }), { exitCode: 2 }));
-    }
-    return super.catch(error);
+  /**
+   * Every failure in words (see explainError): `error: …` and `hint: …` on stderr, or
+   * `{"error": {"code", "message", "hint"}}` on stdout with --json. No class names, no stack.
+   */
+  protected override async catch(error: Error): Promise<unknown> {
+    // `this.exit()` is how a command ends early on purpose; oclif handles it.
+    if (error instanceof Errors.ExitError) throw error;
+    // Loaded on failure only: it knows the host's error classes (signaling, QUIC), which a command
+    // that runs no host never loads.
+    const { errorJson, explainError, formatError } = await import('./explain-error.js');
+    const explained = explainError(error, this.id);
+    if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(errorJson(explained), null, 2)}\n`);
+    else process.stderr.write(formatError(explained));
+    // Said already: oclif only exits with the code.
+    throw new Errors.ExitError(explained.exitCode);
   }
 }
 

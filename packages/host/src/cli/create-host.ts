@@ -12,7 +12,7 @@ export async function createHost(agent: Pick<AgentConfig, 'config' | 'home' | 'p
     home: agent.home,
     identity,
     agentId: agentIdOf(agent.config.agent.id, identity.fingerprint),
-    log: createLogger(agent.config.log.level),
+    log: createLogger(agent.config.log.level, 'mesh-agent', agent.config.log.format),
     plugins: agent.plugins,
   });
   await host.applyPlugins();

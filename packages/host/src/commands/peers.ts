@@ -1,8 +1,8 @@
 import { MeshCommand } from '../cli/base-command.js';
-import { UsageError } from '../cli/errors.js';
+import { missingServer } from '../cli/errors.js';
 import { signalingFlags, signalingOverrides } from '../cli/flags.js';
 import { coreEventData } from '../host/core-events.js';
-import { LOCAL_SIGNAL_URL, NO_SERVER_HINT } from '../signaling/constants.js';
+import { LOCAL_SIGNAL_URL } from '../signaling/constants.js';
 import type { Member } from '../signaling/protocol.js';
 
 export default class Peers extends MeshCommand<typeof Peers> {
@@ -18,12 +18,8 @@ export default class Peers extends MeshCommand<typeof Peers> {
   static override flags = { ...signalingFlags };
 
   async run(): Promise<{ room: string; members: Member[] }> {
-    const overrides = {
-      ...signalingOverrides(this.flags),
-      log: { level: this.flags['log-level'] ?? 'warn' },
-    };
-    return this.withHost('signaling', overrides, async (host) => {
-      if (!host.config.signaling.url) throw new UsageError(NO_SERVER_HINT);
+    return this.withHost('signaling', signalingOverrides(this.flags), async (host) => {
+      if (!host.config.signaling.url) throw missingServer('list the agents of its room');
       const signaling = host.signaling!;
       await signaling.whenConnected(10_000);
       const reply = await signaling.request(

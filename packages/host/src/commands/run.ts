@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { MeshCommand } from '../cli/base-command.js';
 import { createHost, untilSignal } from '../cli/create-host.js';
+import { explainError } from '../cli/explain-error.js';
 import {
   acceptFlags,
   grantFromAcceptFlags,
@@ -9,6 +10,7 @@ import {
   signalingOverrides,
 } from '../cli/flags.js';
 import { ControlServer, controlSocketPath } from '../daemon/control-socket.js';
+import { SignalingClientError } from '../signaling/client.js';
 import { LOCAL_SIGNAL_URL } from '../signaling/constants.js';
 
 export default class Run extends MeshCommand<typeof Run> {
@@ -26,6 +28,7 @@ export default class Run extends MeshCommand<typeof Run> {
     'openssl rand -hex 16 > token.txt && <%= config.bin %> run --listen 127.0.0.1:7400 --session-id demo --accept-token-file token.txt',
   ];
   static override enableJsonFlag = true;
+  static override defaultLogLevel = 'info' as const;
   static override flags = {
     ...signalingFlags,
     listen: Flags.string({
@@ -45,13 +48,18 @@ export default class Run extends MeshCommand<typeof Run> {
     const control = new ControlServer(controlSocketPath(agent.home));
     control.handle('status', () => host.statusWithStats());
     await control.listen();
+    // A line for each event a person cares about (a file arrived, an invitation); --json keeps
+    // stdout for the ready and stopped records.
+    if (!this.jsonEnabled())
+      host.hooks.anyPluginEvent.tap('run', (name, payload) => {
+        const line = host.eventLine(name, payload);
+        if (line) this.log(line);
+      });
     await host.start();
     // Report ready once the room knows us, so a peer can be brokered to us right away.
     await host.signaling?.whenConnected(10_000).catch((error: Error) => {
-      host.log.warn(
-        { err: error.message },
-        'not connected to the signaling server yet; retrying in the background',
-      );
+      const why = explainError(error);
+      host.log.warn({ hint: why.hint }, `${why.message}; retrying in the background`);
     });
     // Listen for signals before saying we are ready: whoever reads that line may stop us at once.
     const stopped = untilSignal();
@@ -71,9 +79,8 @@ export default class Run extends MeshCommand<typeof Run> {
     host.log.info({ reason: typeof outcome === 'string' ? outcome : outcome.code }, 'shutting down');
     await host.stop();
     await control.close();
-    if (typeof outcome !== 'string') {
-      this.error(`the signaling server refused this agent: ${outcome.message}`, { exit: 1 });
-    }
+    if (typeof outcome !== 'string')
+      throw new SignalingClientError('rejected', outcome.message, status.signaling.url ?? undefined);
     return { event: 'stopped', signal: outcome };
   }
 }

@@ -1,4 +1,5 @@
 import { MeshCommand } from '../cli/base-command.js';
+import { MeshError } from '../cli/errors.js';
 import { callControl, controlSocketPath } from '../daemon/control-socket.js';
 import type { Host } from '../host/host.js';
 
@@ -24,9 +25,11 @@ export default class Status_ extends MeshCommand<typeof Status_> {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ECONNREFUSED') {
-        this.error(`no agent daemon runs for home ${agent.home} (start one with: mesh-agent run)`, {
-          exit: 1,
-        });
+        throw new MeshError(
+          'no_daemon',
+          `no agent daemon runs for home ${agent.home}`,
+          'start one with: mesh-agent run',
+        );
       }
       throw error;
     }

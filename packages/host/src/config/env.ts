@@ -27,6 +27,7 @@ export const CONFIG_ENV = [
     numeric: true,
   },
   { name: 'MESH_AGENT_LOG_LEVEL', path: ['log', 'level'], description: 'log level' },
+  { name: 'MESH_AGENT_LOG_FORMAT', path: ['log', 'format'], description: 'log format: json or text' },
 ] as const;
 
 type Tree = Record<string, unknown>;

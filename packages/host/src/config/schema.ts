@@ -1,4 +1,4 @@
-import { LOG_LEVELS } from '../log/levels.js';
+import { LOG_FORMATS, LOG_LEVELS } from '../log/levels.js';
 import { type QuicOptions, quicOptionsSchema } from '../quic/options.js';
 
 /** JSON schema of the host's own config; each plugin adds the schema of its `plugins.<name>` section. */
@@ -20,10 +20,17 @@ export const hostConfigSchema = {
       additionalProperties: false,
       properties: {
         // One server, or several nodes of a cluster to fail over between (a list, or comma-separated).
+        // errorMessage: what to say instead of the rules that failed inside (see issuesFromAjv).
         url: {
+          errorMessage: 'must start with ws:// or wss://',
           anyOf: [
             { type: 'string', pattern: '^wss?://' },
-            { type: 'array', minItems: 1, maxItems: 16, items: { type: 'string', pattern: '^wss?://' } },
+            {
+              type: 'array',
+              minItems: 1,
+              maxItems: 16,
+              items: { type: 'string', pattern: '^wss?://', errorMessage: 'must start with ws:// or wss://' },
+            },
           ],
         },
         token: { type: 'string', minLength: 1 },
@@ -76,7 +83,11 @@ export const hostConfigSchema = {
     log: {
       type: 'object',
       additionalProperties: false,
-      properties: { level: { enum: [...LOG_LEVELS], default: 'info' } },
+      properties: {
+        level: { enum: [...LOG_LEVELS], default: 'info' },
+        // Unset: text on a terminal, JSON otherwise.
+        format: { enum: [...LOG_FORMATS] },
+      },
     },
     plugins: {
       type: 'object',
@@ -101,7 +112,7 @@ export interface HostConfig {
   nat: { stunServers?: string[]; traversal: boolean };
   p2p: { streamOpenTimeoutMs: number; maxStreamsPerPeer: number };
   tokens: { maxEntries: number; maxPerPeer: number };
-  log: { level: (typeof LOG_LEVELS)[number] };
+  log: { level: (typeof LOG_LEVELS)[number]; format?: (typeof LOG_FORMATS)[number] };
   plugins: Record<string, PluginSection>;
 }
 

@@ -51,22 +51,25 @@ export interface PluginSchema {
 
 /**
  * Validates the merged tree against the host's schema and each enabled plugin's schema, filling
- * defaults. Throws a ConfigError listing every failing path.
+ * defaults. `defaults` (a partial tree) sits under the file: a command's own defaults, such as its
+ * log level. Throws a ConfigError listing every failing path.
  */
 export function validateConfig(
   raw: Pick<RawConfig, 'filepath' | 'tree'>,
   overrides: Record<string, unknown> = {},
   plugins: PluginSchema[] = [],
+  defaults: Record<string, unknown> = {},
 ): HostConfig {
   const tree = structuredClone(
     mergeConfig(
       { agent: {}, signaling: {}, quic: {}, nat: {}, p2p: {}, tokens: {}, log: {}, plugins: {} },
+      defaults,
       raw.tree,
       overrides,
     ),
   );
   const validateHost = hostValidator();
-  const issues = validateHost(tree) ? [] : issuesFromAjv(validateHost.errors);
+  const issues = validateHost(tree) ? [] : issuesFromAjv(validateHost.errors, hostConfigSchema);
   // A true boundary: only returned when validateHost accepted the tree (issues throw below); read
   // before that only to collect the plugins' issues too.
   const config = tree as unknown as HostConfig;
@@ -78,7 +81,7 @@ export function validateConfig(
     const check =
       compiler().getSchema(schemaId(plugin.name)) ??
       compiler().compile({ ...plugin.schema, $id: schemaId(plugin.name) });
-    if (!check(rest)) issues.push(...issuesFromAjv(check.errors, `/plugins/${plugin.name}`));
+    if (!check(rest)) issues.push(...issuesFromAjv(check.errors, plugin.schema, `/plugins/${plugin.name}`));
     config.plugins[plugin.name] = { enabled: enabled ?? true, ...rest };
   }
   if (issues.length > 0) throw new ConfigError(raw.filepath, issues);

@@ -26,6 +26,13 @@ export interface HostHooks {
 
 export type PluginEventPayload = Readonly<Record<string, unknown>>;
 
+/**
+ * What a person running the daemon reads when an event happens ("received note.txt from alice →
+ * …"); undefined when this occurrence is not worth a line. Declared with the event, because the
+ * plugin that emits it knows what its payload means.
+ */
+export type EventLine = (payload: PluginEventPayload) => string | undefined;
+
 export function createHooks(): HostHooks {
   return Object.freeze({
     start: new AsyncSeriesHook<[]>(),

@@ -1,5 +1,6 @@
+import { missingServer } from '../cli/errors.js';
 import type { HostConfig } from '../config/schema.js';
-import { createHooks, type HostHooks, type PluginEventPayload } from '../hooks/hooks.js';
+import { createHooks, type EventLine, type HostHooks, type PluginEventPayload } from '../hooks/hooks.js';
 import type { AgentIdentity } from '../identity/identity.js';
 import { signHelloProof } from '../identity/proof.js';
 import type { Logger } from '../log/logger.js';
@@ -13,7 +14,6 @@ import { applyPlugins } from '../plugins/apply.js';
 import type { AnyMeshPlugin, AppliedPlugin, OpenedStream, PeerTarget, PluginHost } from '../plugins/types.js';
 import { QuicEndpoint } from '../quic/index.js';
 import { SignalingClient } from '../signaling/client.js';
-import { NO_SERVER_HINT } from '../signaling/constants.js';
 import type { ErrorData, HelloData, P2pSessionData } from '../signaling/protocol.js';
 import { type SessionGrant, TokenCache } from '../tokens/token-cache.js';
 import { withTimeout } from '../util/timeout.js';
@@ -70,6 +70,7 @@ export class Host implements PluginHost {
   private readonly plugins: AnyMeshPlugin[];
   private applied: ReadonlyMap<string, AppliedPlugin> = new Map();
   private readonly events = new Map<string, string>();
+  private readonly eventLines = new Map<string, EventLine>();
   private readonly streamTypeNames = new Set<string>();
   /** Responders waiting for a `p2p.session` that raced their peer's dial. */
   private readonly sessionWaiters = new Map<string, () => void>();
@@ -123,9 +124,21 @@ export class Host implements PluginHost {
     return [...this.streamTypeNames].filter((t) => this.hooks.stream.get(t)?.isUsed()).sort();
   }
 
-  declareEvent(name: string, description: string): void {
+  declareEvent(name: string, description: string, line?: EventLine): void {
     if (this.events.has(name)) throw new Error(`event ${name} is already declared`);
     this.events.set(name, description);
+    if (line) this.eventLines.set(name, line);
+  }
+
+  /** The line a person reads for this event (see EventLine), if its plugin gave one. */
+  eventLine(name: string, payload: PluginEventPayload): string | undefined {
+    try {
+      return this.eventLines.get(name)?.(payload);
+    } catch (error) {
+      // A plugin's wording must not break the daemon.
+      this.log.error({ event: name, err: (error as Error).message }, 'event line failed');
+      return undefined;
+    }
   }
 
   declaredEvents(): ReadonlyMap<string, string> {
@@ -263,7 +276,10 @@ export class Host implements PluginHost {
       if (existing) return existing;
       const signaling = this.signaling;
       if (!signaling)
-        throw new Error(`${NO_SERVER_HINT}; or use direct mode (--peer-addr, --session-id, --token)`);
+        throw missingServer(
+          `reach agent ${target.agentId}`,
+          'or reach the peer in direct mode: --peer-addr, --session-id, --token-file, --peer-fingerprint',
+        );
       await signaling.whenConnected(10_000);
       // Candidates go with the request, so the peer can probe us at once; discovery takes one round
       // trip. Without an answer by then (UDP blocked, or a slow STUN server), the session starts on
@@ -307,7 +323,7 @@ export class Host implements PluginHost {
 
   /** Sends a plugin event to another agent through the signaling server, once connected. */
   async relay(to: string, type: string, data: Record<string, unknown> = {}): Promise<void> {
-    if (!this.signaling) throw new Error(`cannot send ${type} to ${to}: no signaling server configured`);
+    if (!this.signaling) throw missingServer(`send ${type} to ${to}`);
     await this.signaling.whenConnected(10_000);
     this.signaling.send(type, { ...data, to });
   }
@@ -421,7 +437,7 @@ export class Host implements PluginHost {
       home: this.home,
       log: this.log.child({ plugin: pluginName }),
       messages: this.messages,
-      declareEvent: (name, description) => this.declareEvent(name, description),
+      declareEvent: (name, description, line) => this.declareEvent(name, description, line),
       emit: (name, payload) => this.emit(name, payload),
       declaredEvents: () => this.declaredEvents(),
       openStream: (target, streamType, fields) => this.openStream(target, streamType, fields),

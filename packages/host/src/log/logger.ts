@@ -1,14 +1,22 @@
-import { destination, type Logger, pino } from 'pino';
+import { type DestinationStream, destination, type Logger, pino } from 'pino';
 import { redactSecrets, redactText } from './redact.js';
+import { formatLogLine } from './text-format.js';
 
 export type { Logger };
 
-import type { LogLevel } from './levels.js';
+import type { LogFormat, LogLevel } from './levels.js';
 
-export { LOG_LEVELS, type LogLevel } from './levels.js';
+export { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './levels.js';
 
-/** Structured JSON logs on stderr, so stdout stays for command output and `--json`. */
-export function createLogger(level: LogLevel = 'info', name = 'mesh-agent'): Logger {
+/**
+ * Logs on stderr, so stdout stays for command output and `--json`: JSON records, or lines for a
+ * person. Without a `format`, text when stderr is a terminal (someone reads it) and JSON otherwise
+ * (a file or a collector parses it).
+ */
+export function createLogger(level: LogLevel = 'info', name = 'mesh-agent', format?: LogFormat): Logger {
+  const stderr = destination({ fd: 2, sync: true });
+  const text = (format ?? (process.stderr.isTTY ? 'text' : 'json')) === 'text';
+  const sink: DestinationStream = text ? { write: (line) => stderr.write(formatLogLine(line)) } : stderr;
   return pino(
     {
       name,
@@ -26,6 +34,6 @@ export function createLogger(level: LogLevel = 'info', name = 'mesh-agent'): Log
         },
       },
     },
-    destination({ fd: 2, sync: true }),
+    sink,
   );
 }

@@ -1,5 +1,5 @@
 import type { HostConfig } from '../config/schema.js';
-import type { HostHooks, PluginEventPayload } from '../hooks/hooks.js';
+import type { EventLine, HostHooks, PluginEventPayload } from '../hooks/hooks.js';
 import type { PeerStanding } from '../host/peer-standings.js';
 import type { Logger } from '../log/logger.js';
 import type { PeerConnection } from '../p2p/peer-connection.js';
@@ -82,7 +82,7 @@ export interface PluginHost {
   /** Frame types of the data plane: plugins register the headers their streams carry. */
   readonly messages: MessageRegistry;
   /** Declares an event other plugins may observe through `hooks.pluginEvent`. */
-  declareEvent(name: string, description: string): void;
+  declareEvent(name: string, description: string, line?: EventLine): void;
   /** Emits a declared event to `hooks.pluginEvent.for(name)` and `hooks.anyPluginEvent`. */
   emit(name: string, payload: PluginEventPayload): void;
   /** Event names declared so far, with their descriptions. */

@@ -58,19 +58,34 @@ export type SignalingClientErrorCode =
   | 'not_connected'
   | 'invalid_event'
   | 'timeout'
+  /** `whenConnected` gave up: no welcome from any server in time. */
+  | 'connect_timeout'
   | 'disconnected'
   | 'stopped'
-  | 'rejected';
+  | 'rejected'
+  /** Nothing listens at the server's address. */
+  | 'refused'
+  /** The server's host name does not resolve. */
+  | 'unknown_host';
 
 export class SignalingClientError extends Error {
   override readonly name = 'SignalingClientError';
   constructor(
     readonly code: SignalingClientErrorCode,
     message: string,
+    /** The server the failure is about, when it is about one. */
+    readonly url?: string,
   ) {
     super(message);
   }
 }
+
+/** Socket errors that say nobody can be reached at the address: retrying at once will not help. */
+const UNREACHABLE: Readonly<Record<string, 'refused' | 'unknown_host'>> = {
+  ECONNREFUSED: 'refused',
+  ENOTFOUND: 'unknown_host',
+  EAI_AGAIN: 'unknown_host',
+};
 
 export type EnvelopeHandler = (envelope: Envelope) => void;
 
@@ -83,6 +98,11 @@ export type SignalingClientEvents = {
   members: [room: string, members: Member[]];
   /** The server refused the agent (authentication) or the hello was malformed: the client stopped. */
   rejected: [error: ErrorData];
+  /**
+   * Every server was tried and none could be reached (connection refused, unknown host). The client
+   * keeps retrying; `whenConnected` gives up at once instead of waiting out its timeout.
+   */
+  unreachable: [error: SignalingClientError, attempt: number];
 };
 
 /** Data `send` accepts: the core catalogue's types, or a plugin event addressed `to` an agent. */
@@ -123,6 +143,12 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   #attempt = 0;
   #lastInboundAt = 0;
   #lastError: ErrorData | undefined;
+  /** The current socket's error (connect failures come as an error, then a close). */
+  #socketError: NodeJS.ErrnoException | undefined;
+  /** Connection attempts in a row that found nobody at the address. */
+  #unreachableInARow = 0;
+  /** Connection attempts since construction: the current one's number. */
+  #attempts = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #welcomeTimer: NodeJS.Timeout | undefined;
@@ -256,11 +282,14 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     if (this.#state === 'stopped') {
       return Promise.reject(new SignalingClientError('stopped', 'signaling client is not started'));
     }
+    // Only attempts that start while waiting count: one in flight may have begun before a server came up.
+    const waitingSince = this.#attempts;
     return new Promise<WelcomeData>((resolve, reject) => {
       const cleanup = () => {
         clearTimeout(timer);
         this.off('welcome', onWelcome);
         this.off('state', onState);
+        this.off('unreachable', onUnreachable);
       };
       const onWelcome = (welcome: WelcomeData) => {
         cleanup();
@@ -270,35 +299,55 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
         if (state !== 'stopped') return;
         cleanup();
         const code = this.#lastError ? 'rejected' : 'stopped';
-        reject(new SignalingClientError(code, this.#lastError?.message ?? 'signaling client stopped'));
+        reject(
+          new SignalingClientError(code, this.#lastError?.message ?? 'signaling client stopped', this.url),
+        );
+      };
+      const onUnreachable = (error: SignalingClientError, attempt: number) => {
+        if (attempt <= waitingSince) return;
+        cleanup();
+        reject(error);
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new SignalingClientError('timeout', `not connected to ${this.url} within ${timeoutMs} ms`));
+        const last = this.#socketError ? ` (last attempt: ${this.#socketError.message})` : '';
+        const within = `${Math.round(timeoutMs / 100) / 10} s`;
+        reject(
+          new SignalingClientError(
+            'connect_timeout',
+            `no answer from the signaling server at ${this.url} within ${within}${last}`,
+            this.url,
+          ),
+        );
       }, timeoutMs);
       this.on('welcome', onWelcome);
       this.on('state', onState);
+      this.on('unreachable', onUnreachable);
     });
   }
 
   #connect(): void {
     this.#setState(this.#everConnected ? 'reconnecting' : 'connecting');
     this.#lastError = undefined;
+    this.#socketError = undefined;
+    this.#attempts += 1;
     const ws = new WebSocket(this.url, { maxPayload: this.#maxMessageBytes, handshakeTimeout: 10_000 });
     this.#ws = ws;
     ws.on('open', () => this.#onOpen(ws));
     ws.on('message', (raw, isBinary) => this.#onMessage(ws, raw, isBinary));
     ws.on('ping', () => this.#markAlive());
     ws.on('pong', () => this.#markAlive());
-    ws.on('error', (error) =>
-      this.#log.debug({ err: error.message, url: this.url }, 'signaling socket error'),
-    );
+    ws.on('error', (error) => {
+      if (ws === this.#ws) this.#socketError = error;
+      this.#log.debug({ err: error.message, url: this.url }, 'signaling socket error');
+    });
     ws.on('close', (code, reason) => this.#onClose(ws, code, reason.toString()));
   }
 
   #onOpen(ws: WebSocket): void {
     if (ws !== this.#ws) return;
     this.#markAlive();
+    this.#unreachableInARow = 0;
     this.#helloSent = false;
     // The hello answers the server's challenge; this timer covers both the challenge and the welcome.
     this.#welcomeTimer = setTimeout(() => {
@@ -373,7 +422,12 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
       case 'system.error': {
         const error = envelope.data as unknown as ErrorData;
         this.#lastError = error;
-        this.#log.warn({ code: error.code, ref_id: error.ref_id }, `signal server: ${error.message}`);
+        // An answer to a request reaches its caller, who reports it: logging it too says it twice.
+        const answersRequest = error.ref_id !== undefined && this.#pending.has(error.ref_id);
+        this.#log[answersRequest ? 'debug' : 'warn'](
+          { code: error.code, ref_id: error.ref_id },
+          `signal server: ${error.message}`,
+        );
         break;
       }
     }
@@ -416,6 +470,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
       return;
     }
     this.#attempt += 1;
+    this.#noteUnreachable();
     if (this.#urls.length > 1) {
       this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
       this.#log.info({ url: this.url }, 'signaling lost; trying the next server');
@@ -427,6 +482,19 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
       this.#reconnectTimer = undefined;
       if (this.#state !== 'stopped') this.#connect();
     }, delay);
+  }
+
+  /** Counts attempts that found nobody at the address; once every server failed so, says so. */
+  #noteUnreachable(): void {
+    const error = this.#socketError;
+    const kind = error?.code ? UNREACHABLE[error.code] : undefined;
+    if (!error || !kind) {
+      this.#unreachableInARow = 0;
+      return;
+    }
+    this.#unreachableInARow += 1;
+    if (this.#unreachableInARow < this.#urls.length) return;
+    this.#emitSafely('unreachable', new SignalingClientError(kind, error.message, this.url), this.#attempts);
   }
 
   /** A fault on our side that retrying cannot fix: stop and say why. */

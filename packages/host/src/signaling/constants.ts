@@ -8,9 +8,6 @@ export const DEFAULT_ROOM = 'default';
 export const DEFAULT_SIGNAL_PORT = 7300;
 /** The signaling URL of a server started with its defaults on this machine. */
 export const LOCAL_SIGNAL_URL = `ws://127.0.0.1:${DEFAULT_SIGNAL_PORT}`;
-/** Every way to name the server, for the error a command gives when none is configured. */
-export const NO_SERVER_HINT =
-  'no signaling server: pass --server ws://…, set MESH_AGENT_SERVER, or save it once with `mesh-agent config set signaling.url ws://…`';
 export const SESSION_TTL_MIN_S = 60;
 export const SESSION_TTL_MAX_S = 180;
 export const SESSION_TTL_DEFAULT_S = 120;

@@ -71,6 +71,33 @@ export function runCli(
   });
 }
 
+export interface TtyResult {
+  code: number | null;
+  /** What the person at the terminal saw: stdout and stderr, in order, lines ending in \n. */
+  output: string;
+}
+
+/**
+ * Runs a command on a real terminal, as a person would: `script` gives it a pseudo-terminal as
+ * stdout and stderr. `stderrTo` redirects stderr to that file instead, as `2>file` in a shell does.
+ */
+export async function runCliInTty(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  opts: { timeoutMs?: number; cwd?: string; stderrTo?: string } = {},
+): Promise<TtyResult> {
+  const line = [...REPO_CLI, ...args].map(shellQuoted).join(' ');
+  const redirect = opts.stderrTo ? ` 2>${shellQuoted(opts.stderrTo)}` : '';
+  // -e: script exits with the command's exit code; /dev/null: keep no typescript file.
+  const script: Cli = ['script', '-qec', `${line}${redirect}`, '/dev/null'];
+  const result = await runCli([], env, { ...opts, cli: script });
+  return { code: result.code, output: result.stdout.replace(/\r\n/g, '\n') };
+}
+
+function shellQuoted(arg: string): string {
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
 /** A long-running command (server, daemon) whose stdout lines can be awaited. */
 export class CliProcess {
   readonly child: ChildProcess;

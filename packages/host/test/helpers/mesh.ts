@@ -66,9 +66,21 @@ export async function makeAgent(dirs: TempDirs, opts: AgentOptions = {}): Promis
   return { home, env, id: agentId, fingerprint, cli };
 }
 
-/** Starts `mesh-agent run` for the agent and waits until it is ready. */
-export async function startDaemon(agent: Agent, args: string[]): Promise<Agent> {
-  agent.proc = new CliProcess(['run', '--listen', '127.0.0.1:0', '--json', ...args], agent.env, agent.cli);
+/**
+ * Starts `mesh-agent run` for the agent and waits until it is ready. `human`: without --json, so
+ * stdout carries the lines a person reads (and the QUIC port is not read).
+ */
+export async function startDaemon(
+  agent: Agent,
+  args: string[],
+  opts: { human?: boolean } = {},
+): Promise<Agent> {
+  const output = opts.human ? [] : ['--json'];
+  agent.proc = new CliProcess(['run', '--listen', '127.0.0.1:0', ...output, ...args], agent.env, agent.cli);
+  if (opts.human) {
+    await agent.proc.waitForLine((line) => line === `agent ${agent.id} running`);
+    return agent;
+  }
   const ready = await agent.proc.waitForJson<{ listen: Array<{ port: number }> }>('listen');
   agent.port = ready.listen[0]?.port;
   return agent;

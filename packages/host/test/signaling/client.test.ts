@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { SignalingClient, SignalingClientError, type SignalingState } from '../../src/signaling/client.js';
@@ -252,6 +252,57 @@ describe('SignalingClient', () => {
     expect((await rejected).message).toMatch(/fingerprint/);
     expect(client.state).toBe('stopped');
     expect(server.received).toEqual([]);
+  });
+
+  it('gives up waiting at once when nothing listens, and still connects once a server appears', async () => {
+    const { server, client } = await setup({ backoff: { initialMs: 40, maxMs: 80 } });
+    const url = server.url;
+    await server.close();
+    client.start();
+    const started = Date.now();
+    await expect(client.whenConnected(5_000)).rejects.toMatchObject({ code: 'refused', url });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    const revived = await FakeServer.start(Number(new URL(url).port));
+    cleanups.push(() => revived.close());
+    await expect(client.whenConnected(3_000)).resolves.toMatchObject({ agent_id: 'alice' });
+  });
+
+  it('tells an unknown host apart from a refused connection', async () => {
+    const url = 'ws://no-such-host.invalid:7300';
+    const client = new SignalingClient({ url, hello: () => hello });
+    cleanups.push(() => client.stop());
+    client.start();
+    await expect(client.whenConnected(5_000)).rejects.toMatchObject({ code: 'unknown_host', url });
+  });
+
+  it('with several servers, gives up only when none of them can be reached', async () => {
+    const live = await FakeServer.start();
+    cleanups.push(() => live.close());
+    const dead = await FakeServer.start();
+    const deadUrl = dead.url;
+    await dead.close();
+    const client = new SignalingClient({ url: [deadUrl, live.url], hello: () => hello });
+    cleanups.push(() => client.stop());
+    client.start();
+    await expect(client.whenConnected(3_000)).resolves.toMatchObject({ agent_id: 'alice' });
+    expect(client.url).toBe(live.url);
+  });
+
+  it('times out naming the server when it accepts connections but never answers', async () => {
+    const accepted: Socket[] = [];
+    const silent = createServer((socket) => accepted.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      for (const socket of accepted) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    });
+    const url = `ws://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const client = new SignalingClient({ url, hello: () => hello });
+    cleanups.push(() => client.stop());
+    client.start();
+    const error = await client.whenConnected(300).catch((e: SignalingClientError) => e);
+    expect(error).toMatchObject({ code: 'connect_timeout', url });
+    expect((error as Error).message).toBe(`no answer from the signaling server at ${url} within 0.3 s`);
   });
 
   it('rejects URLs that are not ws:// or wss://', () => {

@@ -1,0 +1,80 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliInTty } from '../../../packages/host/test/helpers/cli.js';
+import {
+  type Agent,
+  makeAgent,
+  type Server,
+  startDaemon,
+  startServer,
+} from '../../../packages/host/test/helpers/mesh.js';
+import { joined, makeFileAgent, TempDirs } from './helpers/fixtures.js';
+
+/** A pino record on a line of its own. */
+const JSON_LOG = /^\{"level":\d+/m;
+
+describe('send-file and the receiving daemon, as a person reads them', () => {
+  const dirs = new TempDirs();
+  let server: Server;
+  let alice: Agent;
+  /** A daemon without --json: its stdout is the lines its user reads; its stderr is piped (JSON logs). */
+  let bob: Agent;
+  let work: string;
+
+  beforeAll(async () => {
+    server = await startServer(dirs);
+    // Alice has no config file: her commands run at their default log level.
+    [alice, bob] = await Promise.all([
+      makeAgent(dirs),
+      makeFileAgent(dirs, { fileTransfer: { maxSize: 1000 } }),
+    ]);
+    await startDaemon(bob, ['--server', server.url], { human: true });
+    await joined(server, bob);
+    work = await dirs.make('mesh-ft-words-');
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([bob?.proc?.stop(), server?.proc.stop()]);
+    await dirs.cleanup();
+  });
+
+  it('at a terminal, a send shows progress and its result, no JSON; the daemon says what arrived and where', async () => {
+    const note = join(work, 'note.txt');
+    await writeFile(note, 'hello bob\n');
+    const result = await runCliInTty(['send-file', note, '--to', bob.id, '--server', server.url], alice.env);
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).toMatch(/note\.txt: verified 10 B/);
+    expect(result.output).toMatch(/^note\.txt → note\.txt {2}blake3 [0-9a-f]{64}$/m);
+    expect(result.output).not.toMatch(JSON_LOG);
+
+    const saved = join(bob.home, 'downloads', 'note.txt');
+    await bob.proc!.waitForLine((line) => line === `received note.txt from ${alice.id} → ${saved}`);
+    // The daemon's stderr is no terminal: its logs stay JSON for whatever collects them.
+    expect(bob.proc!.stderr).toMatch(/^\{"level":30,.*"msg":"file received and verified"\}$/m);
+    expect(bob.proc!.lines.join('\n')).not.toMatch(JSON_LOG);
+  });
+
+  it('the daemon says in words when it refuses a file', async () => {
+    const big = join(work, 'big.bin');
+    await writeFile(big, Buffer.alloc(5000));
+    const result = await runCliInTty(['send-file', big, '--to', bob.id, '--server', server.url], alice.env);
+    expect(result.code).toBe(1);
+    expect(result.output).toMatch(/^error: .*TOO_LARGE/m);
+    await bob.proc!.waitForLine(
+      (line) => line.startsWith(`could not receive big.bin from ${alice.id}: `) && line.includes('5000'),
+    );
+  });
+
+  it('--to without a server names every way to set one, and direct mode', async () => {
+    const note = join(work, 'lonely.txt');
+    await writeFile(note, 'x');
+    const result = await runCliInTty(['send-file', note, '--to', bob.id], alice.env);
+    expect(result.code).toBe(2);
+    expect(result.output).toBe(
+      `error: no signaling server is set, so this agent cannot reach agent ${bob.id}\n` +
+        'hint:  set one (ws://host:7300) with --server, the config key signaling.url or MESH_AGENT_SERVER; ' +
+        'or reach the peer in direct mode: --peer-addr, --session-id, --token-file, --peer-fingerprint\n',
+    );
+  });
+});
