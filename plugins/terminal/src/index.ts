@@ -45,7 +45,10 @@ export default definePlugin({
       TERMINAL_EVENTS.invited,
       'another agent invites this one to watch its terminal: { from }',
     );
-    host.declareEvent(TERMINAL_EVENTS.ended, 'the shared program ended: { code, signal }');
+    host.declareEvent(
+      TERMINAL_EVENTS.ended,
+      'the share ended: { code, signal, by } (by: owner when the owner ended it, else program)',
+    );
     host.hooks.event.for(INVITE_EVENT).tap('terminal', (envelope) => {
       const from = (envelope.data as { from?: unknown }).from;
       if (typeof from !== 'string' || !AGENT_ID.test(from)) return;
