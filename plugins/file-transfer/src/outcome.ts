@@ -62,3 +62,17 @@ export async function receiverVerdict(
   if (result.header.type === failedType) throw refusal(result, 'the receiver failed the transfer');
   return result;
 }
+
+/**
+ * Tells the receiver that the sender stops (an ABORT frame with `code` and `reason`), then lets it
+ * answer and end its side before the stream closes, at most `graceMs` per step: a reset could
+ * otherwise reach the receiver before the abort does.
+ */
+export async function abortTransfer(
+  channel: FrameChannel,
+  abort: { type: string; code: string; reason: string },
+  graceMs: number,
+): Promise<void> {
+  await channel.send(abort).catch(() => {});
+  await channel.linger(graceMs);
+}
