@@ -5,9 +5,6 @@ import { TransferError } from './outcome.js';
 const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 type StopSignal = keyof typeof EXIT_CODES;
 
-/** How long a cancelling sender waits, per step, for the receiver to take the abort before closing. */
-export const CANCEL_GRACE_MS = 2_000;
-
 /**
  * Runs `send` with a signal that Ctrl-C or SIGTERM aborts: the sender then tells the receiver (an
  * ABORT frame with code CANCELLED) and closes cleanly, and the command ends with `cancelledMessage`

@@ -1,6 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import { type Frame, type FrameChannel, printable } from '@mesh-agent/host';
-import { CANCEL_GRACE_MS, unlessCancelled } from './cancel.js';
+import { unlessCancelled } from './cancel.js';
 import { ChunkReader, ShortFileError } from './disk-io.js';
 import { Blake3 } from './hasher.js';
 import { abortTransfer, receiverVerdict, refusal, sendFailure } from './outcome.js';
@@ -21,9 +21,6 @@ import {
   FileVerified,
   TransferError,
 } from './protocol.js';
-
-/** How long the sender of a changed file waits, per step, for the receiver to take the abort. */
-const CHANGED_GRACE_MS = 5_000;
 
 export interface OutgoingFile {
   /** Path on disk. */
@@ -132,7 +129,7 @@ export async function sendFile(
         if (position !== before.size || after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
           const reason = `${file.path} changed while it was being sent (size ${before.size} → ${after.size}, mtime ${before.mtimeMs} → ${after.mtimeMs})`;
           // The receiver confirms before the stream closes (it drops its partial file).
-          await abortTransfer(channel, { type: FILE_ABORT, code: 'CHANGED', reason }, CHANGED_GRACE_MS);
+          await abortTransfer(channel, { type: FILE_ABORT, code: 'CHANGED', reason });
           throw new TransferError('CHANGED', reason);
         }
         await channel.send({ type: FILE_DONE, hash: hasher.digest() });
@@ -158,7 +155,7 @@ export async function sendFile(
   } catch (error) {
     if (opts.signal?.aborted && error === opts.signal.reason) {
       const reason = 'the sender cancelled; the part file stays for a resume';
-      await abortTransfer(channel, { type: FILE_ABORT, code: 'CANCELLED', reason }, CANCEL_GRACE_MS);
+      await abortTransfer(channel, { type: FILE_ABORT, code: 'CANCELLED', reason });
     }
     channel.destroy();
     throw error;

@@ -4,7 +4,6 @@ import { type Frame, type FrameChannel, printable } from '@mesh-agent/host';
 import {
   abortTransfer,
   Blake3,
-  CANCEL_GRACE_MS,
   ChunkReader,
   receiverVerdict,
   refusal,
@@ -38,9 +37,6 @@ export interface SendFolderOptions {
    */
   signal?: AbortSignal;
 }
-
-/** How long the sender of a changed folder waits, per step, for the receiver to take the abort. */
-const CHANGED_GRACE_MS = 5_000;
 
 export interface FolderSendResult {
   root: string;
@@ -131,7 +127,7 @@ export async function sendFolder(
       if (error instanceof TransferError) throw error;
       if (error instanceof SizeChangedError || isChanged(error)) {
         const reason = (error as Error).message;
-        await abortTransfer(channel, { type: ZIP_ABORT, code: 'CHANGED', reason }, CHANGED_GRACE_MS);
+        await abortTransfer(channel, { type: ZIP_ABORT, code: 'CHANGED', reason });
         throw new TransferError('CHANGED', `the folder changed while it was being sent: ${reason}`);
       }
       throw await sendFailure(verdict, ZIP_FAILED, error);
@@ -154,7 +150,7 @@ export async function sendFolder(
   } catch (error) {
     if (opts.signal?.aborted && error === opts.signal.reason) {
       const reason = 'the sender cancelled';
-      await abortTransfer(channel, { type: ZIP_ABORT, code: 'CANCELLED', reason }, CANCEL_GRACE_MS);
+      await abortTransfer(channel, { type: ZIP_ABORT, code: 'CANCELLED', reason });
     }
     channel.destroy();
     throw error;
