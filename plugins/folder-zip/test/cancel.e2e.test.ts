@@ -66,6 +66,7 @@ describe('SIGTERM on a sending send-folder', () => {
     expect(latencyMs, `the receiver learnt after ${latencyMs} ms`).toBeLessThan(2_000);
     expect(cancelled.msg).toBe(`${alice.id} cancelled album; the partial folder was removed`);
     expect(await sending.exited).toBe(143);
+    expect(sending.stderr).toMatch(/album: cancelled at 0 B of 128\.0 MiB/);
     expect(sending.stderr).toMatch(/cancelled; the receiver dropped the partial folder/);
     expect(await listTree(downloads)).toEqual([`${PARTIAL_DIR}/`]);
   }, 120_000);

@@ -101,7 +101,7 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
           } catch (error) {
             const code = error instanceof TransferError ? error.code : 'IO_ERROR';
             events.failed(code, (error as Error).message);
-            progress.finish(view, code === 'CANCELLED' ? 'cancelled' : 'FAILED');
+            progress.stopped(view, code);
             throw error;
           }
         }

@@ -105,7 +105,7 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
       } catch (error) {
         const code = error instanceof TransferError ? error.code : 'IO_ERROR';
         events.failed(code, (error as Error).message);
-        progress.finish(view, code === 'CANCELLED' ? 'cancelled' : 'FAILED');
+        progress.stopped(view, code);
         throw error;
       }
     });
