@@ -8,6 +8,7 @@ import { FILE_STREAM, registerFileMessages } from './protocol.js';
 import { FileReceiver } from './receiver.js';
 import { type Reservation, SpaceReservations } from './space.js';
 
+export { cancelOnSignal, unlessCancelled } from './cancel.js';
 export { configSchema, downloadDirOf, type FileTransferConfig } from './config.js';
 export {
   ChunkReader,
@@ -22,7 +23,13 @@ export { Blake3 } from './hasher.js';
 export { receivedMode } from './modes.js';
 export { checkFileName, MAX_NAME_BYTES, numberedName, UnsafeNameError } from './names.js';
 export { openPlainDirectory, openPlainFile, setModeAndTime } from './no-follow.js';
-export { lostConnection, receiverVerdict, refusal, sendFailure } from './outcome.js';
+export {
+  abortTransfer,
+  lostConnection,
+  receiverVerdict,
+  refusal,
+  sendFailure,
+} from './outcome.js';
 export { type Decision, decide } from './policy.js';
 export { megabytesPerSecond, type Progress, ProgressReporter, throttle } from './progress.js';
 export * from './protocol.js';

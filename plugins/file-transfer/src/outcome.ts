@@ -62,3 +62,19 @@ export async function receiverVerdict(
   if (result.header.type === failedType) throw refusal(result, 'the receiver failed the transfer');
   return result;
 }
+
+/** How long a sender waits, per step, for the receiver to take its abort: a user who cancelled waits less. */
+const ABORT_GRACE_MS = { CHANGED: 5_000, CANCELLED: 2_000 } as const;
+
+/**
+ * Tells the receiver that the sender stops (an ABORT frame with `code` and `reason`), then lets it
+ * answer and end its side before the stream closes, at most ABORT_GRACE_MS per step: a reset
+ * could otherwise reach the receiver before the abort does.
+ */
+export async function abortTransfer(
+  channel: FrameChannel,
+  abort: { type: string; code: keyof typeof ABORT_GRACE_MS; reason: string },
+): Promise<void> {
+  await channel.send(abort).catch(() => {});
+  await channel.linger(ABORT_GRACE_MS[abort.code]);
+}

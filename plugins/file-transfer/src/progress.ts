@@ -65,6 +65,11 @@ export class ProgressReporter {
     this.out.write(`${p.name}: ${outcome} ${formatBytes(p.size)} (${rate.toFixed(1)} MB/s)\n`);
   }
 
+  /** The last line of a transfer that failed with `code`; a cancelled one says how far it got. */
+  stopped(p: Progress, code: string): void {
+    this.finish(p, code === 'CANCELLED' ? `cancelled at ${formatBytes(p.done)} of` : 'FAILED');
+  }
+
   private draw(p: Progress): void {
     const elapsed = Date.now() - p.startedAt;
     const rate = megabytesPerSecond(p.sent, elapsed);

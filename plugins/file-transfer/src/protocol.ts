@@ -31,6 +31,8 @@ export const FAILURE_CODES = [
   'CHANGED',
   'SUPERSEDED',
   'IO_ERROR',
+  /** The sender's user stopped it (Ctrl-C): the receiver keeps the part file for a resume. */
+  'CANCELLED',
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];
 

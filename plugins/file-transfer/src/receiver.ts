@@ -280,15 +280,17 @@ export class FileReceiver {
       await fd?.close().catch(() => {});
       fd = undefined;
       if (!failure.keepPart) await removePart(files).catch(() => {});
+      const cancelled = failure.code === 'CANCELLED';
+      const message = cancelled
+        ? `${identity.peer} cancelled ${meta.name}: ${position} of ${meta.size} bytes kept, sending it again resumes`
+        : failure.message;
       log.warn(
         { name: meta.name, code: failure.code, bytes: position },
-        `file transfer failed: ${failure.message}`,
+        cancelled ? message : `file transfer failed: ${message}`,
       );
-      events.failed(failure.code, failure.message);
+      events.failed(failure.code, message);
       if (failure.code !== 'CONNECTION_LOST') {
-        await channel
-          .send({ type: FILE_FAILED, code: failure.code, reason: failure.message })
-          .catch(() => {});
+        await channel.send({ type: FILE_FAILED, code: failure.code, reason: message }).catch(() => {});
         await channel.linger(LINGER_MS);
       }
     } finally {
@@ -313,8 +315,10 @@ export class FileReceiver {
   }
 }
 
+/** The sender's abort; a cancel (its user stopped it) leaves sound bytes behind, kept for a resume. */
 function senderAbort(header: HeaderOf<typeof FileAbort>): ReceiveFailure {
-  return new ReceiveFailure(header.code, `the sender aborted: ${header.reason}`);
+  const cancelled = header.code === 'CANCELLED';
+  return new ReceiveFailure(header.code, `the sender aborted: ${header.reason}`, cancelled);
 }
 
 /** Sorts any error into a failure: a lost connection keeps the part (resume), anything else drops it. */

@@ -1,8 +1,9 @@
 import { open, stat } from 'node:fs/promises';
 import { type Frame, type FrameChannel, printable } from '@mesh-agent/host';
+import { unlessCancelled } from './cancel.js';
 import { ChunkReader, ShortFileError } from './disk-io.js';
 import { Blake3 } from './hasher.js';
-import { receiverVerdict, refusal, sendFailure } from './outcome.js';
+import { abortTransfer, receiverVerdict, refusal, sendFailure } from './outcome.js';
 import { hashPrefix } from './part-files.js';
 import {
   FILE_ABORT,
@@ -34,6 +35,11 @@ export interface SendOptions {
   onProgress?(done: number, sent: number): void;
   /** Called once the receiver answered, with the offset the data starts at. */
   onStart?(resumedFrom: number, size: number): void;
+  /**
+   * Aborting it cancels the transfer until the last chunk is sent: the receiver is told (FILE_ABORT,
+   * CANCELLED) and keeps its part file, and sendFile throws the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 export interface SendResult {
@@ -60,6 +66,7 @@ export async function sendFile(
   opts: SendOptions,
 ): Promise<SendResult> {
   const startedAt = Date.now();
+  const cancellable = <T>(work: Promise<T>) => unlessCancelled(work, opts.signal);
   const handle = await open(file.path, 'r');
   try {
     const before = await handle.stat();
@@ -72,7 +79,7 @@ export async function sendFile(
       mtime: before.mtimeMs,
       chunk_size: opts.chunkSize,
     });
-    const answer = await channel.next([FileAccept, FileResume, FileReject]);
+    const answer = await cancellable(channel.next([FileAccept, FileResume, FileReject]));
     if (answer.header.type === FILE_REJECT) throw refusal(answer, 'the receiver refused the file');
     let hasher = new Blake3();
     let from = 0;
@@ -80,7 +87,7 @@ export async function sendFile(
       const offset = answer.header.offset;
       if (offset <= before.size) {
         // One read of the prefix instead of sending it: resume only if both sides hold the same bytes.
-        await hashPrefix(file.path, offset, hasher);
+        await cancellable(hashPrefix(file.path, offset, hasher));
         if (hasher.digest() === answer.header.prefix_hash) from = offset;
         else hasher = new Blake3();
       }
@@ -108,8 +115,10 @@ export async function sendFile(
         });
       for (let data = await nextChunk(); data && !early; data = await nextChunk()) {
         hasher.update(data);
-        // A send blocked on flow control must not hide the receiver's verdict.
-        await Promise.race([channel.send({ type: FILE_CHUNK, offset: position }, data), verdict]);
+        // A send blocked on flow control must not hide the receiver's verdict, nor hold up a cancel.
+        await cancellable(
+          Promise.race([channel.send({ type: FILE_CHUNK, offset: position }, data), verdict]),
+        );
         // Nothing buffered: the transport has taken (copied or written) the chunk.
         if (channel.duplex.writableLength === 0) reader.recycle(data);
         position += data.length;
@@ -119,9 +128,8 @@ export async function sendFile(
         const after = await stat(file.path);
         if (position !== before.size || after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
           const reason = `${file.path} changed while it was being sent (size ${before.size} → ${after.size}, mtime ${before.mtimeMs} → ${after.mtimeMs})`;
-          await channel.send({ type: FILE_ABORT, code: 'CHANGED', reason }).catch(() => {});
-          // Wait for the receiver to confirm (it drops its partial file); a reset could beat the abort.
-          await Promise.race([verdict, new Promise((r) => setTimeout(r, 5_000))]).catch(() => {});
+          // The receiver confirms before the stream closes (it drops its partial file).
+          await abortTransfer(channel, { type: FILE_ABORT, code: 'CHANGED', reason });
           throw new TransferError('CHANGED', reason);
         }
         await channel.send({ type: FILE_DONE, hash: hasher.digest() });
@@ -145,6 +153,10 @@ export async function sendFile(
       resumedFrom: from,
     };
   } catch (error) {
+    if (opts.signal?.aborted && error === opts.signal.reason) {
+      const reason = 'the sender cancelled; the part file stays for a resume';
+      await abortTransfer(channel, { type: FILE_ABORT, code: 'CANCELLED', reason });
+    }
     channel.destroy();
     throw error;
   } finally {

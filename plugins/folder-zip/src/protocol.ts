@@ -39,6 +39,8 @@ export const FAILURE_CODES = [
   'HASH_MISMATCH',
   'CHANGED',
   'IO_ERROR',
+  /** The sender's user stopped it (Ctrl-C); the receiver drops the partial folder. */
+  'CANCELLED',
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];
 

@@ -117,7 +117,7 @@ export class FolderReceiver {
       throw error;
     }
     try {
-      await this.receive(channel, meta, events, log);
+      await this.receive(channel, peer.agentId, meta, events, log);
     } finally {
       space.release();
     }
@@ -125,6 +125,7 @@ export class FolderReceiver {
 
   private async receive(
     channel: FrameChannel,
+    peer: string,
     meta: ZipMetaHeader,
     events: FolderEvents,
     log: PluginHost['log'],
@@ -194,13 +195,17 @@ export class FolderReceiver {
       const failure = asFailure(error);
       await extractor.abandon();
       await rm(temp, { recursive: true, force: true }).catch(() => {});
+      const cancelled = failure.code === 'CANCELLED';
+      const message = cancelled
+        ? `${peer} cancelled ${meta.root}; the partial folder was removed`
+        : failure.message;
       log.warn(
         { root: meta.root, code: failure.code, bytes: stream.bytes },
-        `folder transfer failed: ${failure.message}`,
+        cancelled ? message : `folder transfer failed: ${message}`,
       );
-      events.failed(failure.code, failure.message);
+      events.failed(failure.code, message);
       if (failure.code !== 'CONNECTION_LOST') {
-        await channel.send({ type: ZIP_FAILED, code: failure.code, reason: failure.message }).catch(() => {});
+        await channel.send({ type: ZIP_FAILED, code: failure.code, reason: message }).catch(() => {});
         await channel.linger(LINGER_MS);
       } else {
         channel.destroy();

@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { type Frame, type FrameChannel, printable } from '@mesh-agent/host';
 import {
+  abortTransfer,
   Blake3,
   ChunkReader,
   receiverVerdict,
@@ -9,6 +10,7 @@ import {
   ShortFileError,
   sendFailure,
   TransferError,
+  unlessCancelled,
 } from '@mesh-agent/plugin-file-transfer';
 import {
   MAX_DATA,
@@ -29,6 +31,11 @@ export interface SendFolderOptions {
   /** After every file: files and file bytes done. */
   onProgress?(filesDone: number, bytesDone: number): void;
   onStart?(): void;
+  /**
+   * Aborting it cancels the transfer until the ZIP is sent: the receiver is told (ZIP_ABORT,
+   * CANCELLED) and drops the partial folder, and sendFolder throws the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 export interface FolderSendResult {
@@ -66,6 +73,7 @@ export async function sendFolder(
   opts: SendFolderOptions,
 ): Promise<FolderSendResult> {
   const startedAt = Date.now();
+  const cancellable = <T>(work: Promise<T>) => unlessCancelled(work, opts.signal);
   try {
     await channel.send({
       type: ZIP_META,
@@ -74,7 +82,7 @@ export async function sendFolder(
       dirs: tree.dirs,
       bytes: tree.bytes,
     });
-    const answer = await channel.next([ZIP_ACCEPT, ZIP_REJECT]);
+    const answer = await cancellable(channel.next([ZIP_ACCEPT, ZIP_REJECT]));
     if (answer.header.type === ZIP_REJECT) throw refusal(answer, 'the receiver refused the folder');
     opts.onStart?.();
     const hash = new Blake3();
@@ -90,7 +98,7 @@ export async function sendFolder(
     const out = new FrameBatcher(async (body) => {
       if (early) throw refusal(early, 'the receiver failed the transfer');
       hash.update(body);
-      await Promise.race([channel.send({ type: ZIP_DATA }, body), verdict]);
+      await cancellable(Promise.race([channel.send({ type: ZIP_DATA }, body), verdict]));
       if (early) throw refusal(early, 'the receiver failed the transfer');
     });
     let zipBytes: number;
@@ -119,8 +127,7 @@ export async function sendFolder(
       if (error instanceof TransferError) throw error;
       if (error instanceof SizeChangedError || isChanged(error)) {
         const reason = (error as Error).message;
-        await channel.send({ type: ZIP_ABORT, code: 'CHANGED', reason }).catch(() => {});
-        await Promise.race([verdict, new Promise((r) => setTimeout(r, 5_000))]).catch(() => {});
+        await abortTransfer(channel, { type: ZIP_ABORT, code: 'CHANGED', reason });
         throw new TransferError('CHANGED', `the folder changed while it was being sent: ${reason}`);
       }
       throw await sendFailure(verdict, ZIP_FAILED, error);
@@ -141,6 +148,10 @@ export async function sendFolder(
       skipped: tree.skipped,
     };
   } catch (error) {
+    if (opts.signal?.aborted && error === opts.signal.reason) {
+      const reason = 'the sender cancelled';
+      await abortTransfer(channel, { type: ZIP_ABORT, code: 'CANCELLED', reason });
+    }
     channel.destroy();
     throw error;
   }

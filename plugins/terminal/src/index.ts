@@ -46,7 +46,10 @@ export default definePlugin({
       'another agent invites this one to watch its terminal: { from }',
       ({ from }) => `${from} invites you to a terminal: mesh-agent attach-terminal ${from}`,
     );
-    host.declareEvent(TERMINAL_EVENTS.ended, 'the shared program ended: { code, signal }');
+    host.declareEvent(
+      TERMINAL_EVENTS.ended,
+      'the share ended: { code, signal, by } (by: owner when the owner ended it, else program)',
+    );
     host.hooks.event.for(INVITE_EVENT).tap('terminal', (envelope) => {
       const from = (envelope.data as { from?: unknown }).from;
       if (typeof from !== 'string' || !AGENT_ID.test(from)) return;

@@ -107,20 +107,26 @@ export const TermNotice = defineMessage<{ type: typeof TERM_NOTICE; code: Notice
   },
 );
 
+/** Who ended a share: the owner on purpose (Ctrl-] q, a signal to share-terminal), or the program itself. */
+export const ENDED_BY = ['owner', 'program'] as const;
+export type EndedBy = (typeof ENDED_BY)[number];
+
 export type ExitHeader = {
   type: typeof TERM_EXIT;
   /** The program's exit code; null when a signal ended it. */
   code: number | null;
   signal: number | null;
+  by: EndedBy;
 };
 
 export const TermExit = defineMessage<ExitHeader>(TERM_EXIT, <HeaderSchema<ExitHeader>>{
   type: 'object',
   additionalProperties: false,
-  required: ['code', 'signal'],
+  required: ['code', 'signal', 'by'],
   properties: {
     code: { anyOf: [{ type: 'integer', minimum: -2147483648, maximum: 2147483647 }, { type: 'null' }] },
     signal: { anyOf: [{ type: 'integer', minimum: 0, maximum: 255 }, { type: 'null' }] },
+    by: { type: 'string', enum: ENDED_BY },
   },
 });
 

@@ -1,6 +1,7 @@
 import type { FrameChannel } from '@mesh-agent/host';
 import { ControlState } from './control.js';
 import {
+  type EndedBy,
   type NoticeCode,
   TERM_CONTROL_GRANT,
   TERM_CONTROL_REQUEST,
@@ -13,6 +14,7 @@ import {
 import type { PtyExit, PtySession } from './pty-session.js';
 import type { AsciicastRecorder } from './recorder.js';
 import { ScreenModel } from './screen.js';
+import type { ShareEnd } from './share-end.js';
 import { ViewerFanout, ViewerOutbox } from './viewer-fanout.js';
 
 /** What happens in a share, for the owner's display, JSON output and plugin events. */
@@ -28,7 +30,7 @@ export type ShareEvent =
   | { event: 'viewer_resynced'; viewer: string }
   | { event: 'viewer_dropped'; viewer: string; reason: string }
   | { event: 'resized'; cols: number; rows: number; by: string }
-  | { event: 'ended'; code: number | null; signal: number | null };
+  | { event: 'ended'; code: number | null; signal: number | null; by: EndedBy };
 
 export interface ShareLimits {
   /** Output bytes queued per viewer before it gets a fresh snapshot instead. */
@@ -89,13 +91,15 @@ export class ShareSession {
   readonly screen: ScreenModel;
   private readonly limits: ShareLimits;
   /** Resolves once the program ended and viewers were told (or given up on). */
-  readonly ended: Promise<PtyExit>;
-  private resolveEnded!: (exit: PtyExit) => void;
+  readonly ended: Promise<ShareEnd>;
+  private resolveEnded!: (end: ShareEnd) => void;
   private pty: PtySession | undefined;
   private readonly fanout = new ViewerFanout<Viewer>();
   /** Resumes PTY reading once a pause has lasted its longest. */
   private throttle: NodeJS.Timeout | undefined;
   private finished = false;
+  /** The owner ended the share (stop()): the program's hang-up is no failure then. */
+  private stopped = false;
 
   constructor(private readonly opts: ShareSessionOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
@@ -107,7 +111,7 @@ export class ShareSession {
   }
 
   /** Connects the program's PTY; viewers that joined before saw the blank screen. */
-  start(pty: PtySession): Promise<PtyExit> {
+  start(pty: PtySession): Promise<ShareEnd> {
     if (this.pty) throw new Error('the share already runs a program');
     this.pty = pty;
     if (pty.cols !== this.opts.cols || pty.rows !== this.opts.rows) this.screen.resize(pty.cols, pty.rows);
@@ -212,8 +216,9 @@ export class ShareSession {
     return agentId;
   }
 
-  /** Ends the shared program (the session then ends as usual). */
+  /** The owner ends the share: the program gets a hang-up, viewers learn the owner ended it. */
   stop(): void {
+    this.stopped = true;
     if (this.pty) this.pty.kill('SIGHUP');
     else void this.finish({ code: null, signal: null });
   }
@@ -312,7 +317,8 @@ export class ShareSession {
   private async finish(exit: PtyExit): Promise<void> {
     if (this.finished) return;
     this.finished = true;
-    this.fanout.frame({ type: TERM_EXIT, code: exit.code, signal: exit.signal });
+    const end: ShareEnd = { ...exit, by: this.stopped ? 'owner' : 'program' };
+    this.fanout.frame({ type: TERM_EXIT, ...end });
     await this.fanout.finish(this.limits.finishMs);
     await Promise.all(
       [...this.fanout.viewers].map(async (viewer) => {
@@ -325,7 +331,7 @@ export class ShareSession {
     );
     await this.opts.recorder?.close();
     await this.screen.close();
-    this.opts.onEvent({ event: 'ended', code: exit.code, signal: exit.signal });
-    this.resolveEnded(exit);
+    this.opts.onEvent({ event: 'ended', ...end });
+    this.resolveEnded(end);
   }
 }

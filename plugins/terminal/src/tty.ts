@@ -1,29 +1,42 @@
 /**
- * Sequences that undo what a shared program may have switched on in the viewer's terminal:
- * alternate screen, hidden cursor, mouse reporting, bracketed paste, application keypad, colours.
+ * Undoes what a shared program may have switched on in a terminal that showed it, then puts the
+ * cursor on a fresh line below everything on screen (the program may have left it anywhere).
  */
-export const TERMINAL_RESET =
-  '\x1b[?1049l\x1b[?25h\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l\x1b[?1l\x1b>\x1b[0m';
+export const TERMINAL_RESET = [
+  // Leaves the alternate screen; the cursor goes back to where it was saved on entry.
+  '\x1b[?1049l',
+  // Mouse reporting (clicks, drags, any motion), its UTF-8/SGR/urxvt encodings, focus events.
+  '\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1005l\x1b[?1006l\x1b[?1015l\x1b[?1004l',
+  // Bracketed paste; normal cursor keys and keypad.
+  '\x1b[?2004l\x1b[?1l\x1b>',
+  // Origin mode off, autowrap on, insert mode off.
+  '\x1b[?6l\x1b[?7h\x1b[4l',
+  // ASCII in G0 and shifted in (no line-drawing characters); default colours and attributes.
+  '\x1b(B\x0f\x1b[0m',
+  // A visible cursor of the default shape.
+  '\x1b[?25h\x1b[0 q',
+  // The whole screen scrolls again; then column 1 of the bottom row, and a newline for a line of our own.
+  '\x1b[r\x1b[999;1H\n',
+].join('');
 
 export interface RawModeOptions {
   stdin: NodeJS.ReadStream;
   stdout: NodeJS.WriteStream;
-  /** Written to stdout on restore (e.g. TERMINAL_RESET for a viewer). */
-  resetSequence?: string;
   /** Called once on SIGTERM/SIGHUP/SIGINT after the terminal is restored, to shut down cleanly. */
   onSignal?: (signal: NodeJS.Signals) => void;
 }
 
 export interface RawMode {
-  /** Restores the terminal; safe to call any number of times. */
+  /** Raw mode off and TERMINAL_RESET written; safe to call any number of times. */
   restore(): void;
 }
 
 const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGINT'];
 
 /**
- * Puts a TTY in raw mode and guarantees it is restored on every way out: a normal return,
- * process 'exit', an uncaught exception or unhandled rejection, and termination signals.
+ * Puts a TTY in raw mode and guarantees it is restored (TERMINAL_RESET included) on every way out:
+ * a normal return, process 'exit', an uncaught exception or unhandled rejection, and termination
+ * signals.
  * (SIGKILL cannot be caught; `stty sane` or `reset` fixes the terminal then.)
  */
 export function enterRawMode(opts: RawModeOptions): RawMode {
@@ -37,7 +50,7 @@ export function enterRawMode(opts: RawModeOptions): RawMode {
     process.off('unhandledRejection', onCrash);
     for (const signal of SIGNALS) process.off(signal, onSignal);
     try {
-      if (opts.resetSequence) stdout.write(opts.resetSequence);
+      stdout.write(TERMINAL_RESET);
       stdin.setRawMode(false);
     } catch {
       // The terminal is gone (hang-up): nothing left to restore.

@@ -14,6 +14,7 @@ import {
   TERM_RESIZE,
   TERM_SNAPSHOT,
 } from './protocol.js';
+import type { ShareEnd } from './share-end.js';
 
 /** Where a viewer shows what it receives: the local TTY, JSON lines, or raw bytes. */
 export interface ViewerDisplay {
@@ -25,17 +26,16 @@ export interface ViewerDisplay {
   notice(code: string, message: string): void;
   /** A message of the viewer itself (help, key sequences). */
   message(text: string): void;
-  exit(code: number | null, signal: number | null): void;
 }
 
 export type ViewerResult =
-  | { reason: 'exit'; code: number | null; signal: number | null }
+  | ({ reason: 'exit'; owner: string | undefined } & ShareEnd)
   | { reason: 'detached' }
   | { reason: 'refused'; message: string }
   | { reason: 'lost'; message: string };
 
 export const VIEWER_HELP =
-  'keys: Ctrl-] d detach, Ctrl-] c request control, Ctrl-] Ctrl-] send Ctrl-], Ctrl-] ? this help';
+  'keys: Ctrl-] q or Ctrl-] d detach, Ctrl-] c request control, Ctrl-] Ctrl-] send Ctrl-], Ctrl-] ? this help';
 
 /**
  * The viewer's side of a shared terminal: renders what the owner sends, forwards typed keys
@@ -117,6 +117,7 @@ export class ViewerClient {
 
   private command(key: string): void {
     switch (key) {
+      case 'q':
       case 'd':
       case '.':
         this.detach();
@@ -184,10 +185,9 @@ export class ViewerClient {
         return undefined;
       }
       case TERM_EXIT: {
-        const { code, signal } = header;
-        this.display.exit(code, signal);
+        const { code, signal, by } = header;
         void this.channel.end().catch(() => {});
-        return { reason: 'exit', code, signal };
+        return { reason: 'exit', owner: this.owner, code, signal, by };
       }
     }
   }

@@ -4,10 +4,6 @@ import { VIEWER_HELP, type ViewerDisplay } from './viewer-client.js';
 
 type Write = (text: string | Buffer) => void;
 
-function describeExit(code: number | null, signal: number | null): string {
-  return signal !== null ? `killed by signal ${signal}` : `exit code ${code}`;
-}
-
 /** Renders the shared terminal in the local TTY; the viewer's own messages go between lines. */
 export class TtyDisplay implements ViewerDisplay {
   constructor(
@@ -52,10 +48,6 @@ export class TtyDisplay implements ViewerDisplay {
     // Names, reasons and notices come from the sharer: shown, never obeyed.
     this.write(`\r\n\x1b[0m[mesh-agent] ${printable(text)}\r\n`);
   }
-
-  exit(code: number | null, signal: number | null): void {
-    this.message(`the shared terminal ended (${describeExit(code, signal)})`);
-  }
 }
 
 /**
@@ -96,10 +88,6 @@ export class JsonDisplay implements ViewerDisplay {
   message(text: string): void {
     this.line({ event: 'message', message: text });
   }
-
-  exit(code: number | null, signal: number | null): void {
-    this.line({ event: 'exit', code, signal });
-  }
 }
 
 /** Output bytes as they come to stdout (a pipe: `attach-terminal X > log`); the rest to stderr. */
@@ -135,9 +123,5 @@ export class RawDisplay implements ViewerDisplay {
 
   message(text: string): void {
     this.err(`[mesh-agent] ${printable(text)}\n`);
-  }
-
-  exit(code: number | null, signal: number | null): void {
-    this.message(`the shared terminal ended (${describeExit(code, signal)})`);
   }
 }

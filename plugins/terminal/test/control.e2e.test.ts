@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TempDirs } from '../../../packages/host/test/helpers/cli.js';
 import { type Agent, makeAgent, type Server, startServer } from '../../../packages/host/test/helpers/mesh.js';
+import { TERMINAL_RESET } from '../src/tty.js';
 import { cliLine, JsonCli, TtyCli, until } from './helpers.js';
 
 // The owner and one viewer run in real pseudo-terminals (raw mode, key sequences, resizes);
@@ -121,7 +122,8 @@ describe('control hand-off between a TTY owner and TTY viewers', () => {
     const after = view.screen.slice(view.screen.indexOf('viewer-exit='));
     expect(after).toMatch(/(^|\s)icanon(\s|$)/m);
     expect(after).toMatch(/(^|\s)echo(\s|$)/m);
-    // The reset leaves the alternate screen and shows the cursor again.
-    expect(view.screen).toContain('\x1b[?1049l\x1b[?25h');
+    // The reset reached the terminal (tmux.e2e checks the modes it restores); the PTY turns its
+    // final newline into CR LF.
+    expect(view.screen).toContain(TERMINAL_RESET.trimEnd());
   }, 60_000);
 });

@@ -138,11 +138,11 @@ describe('share-terminal / attach-terminal between real processes', () => {
     // The program's exit code reaches every viewer (and becomes their exit code, like ssh).
     a.type('quit\r');
     for (const viewer of [a, c]) {
-      expect(await viewer.waitForEvent('exit')).toMatchObject({ code: 7, signal: null });
+      expect(await viewer.waitForEvent('exit')).toMatchObject({ code: 7, signal: null, by: 'program' });
       expect(await viewer.exited).toBe(7);
     }
     expect(await share.exited).toBe(7);
-    expect(share.events('ended')).toEqual([{ event: 'ended', code: 7, signal: null }]);
+    expect(share.events('ended')).toEqual([{ event: 'ended', code: 7, signal: null, by: 'program' }]);
 
     // The recording is asciicast v2.
     const lines = (await readFile(cast, 'utf8')).trim().split('\n');
@@ -186,8 +186,10 @@ describe('share-terminal / attach-terminal between real processes', () => {
 
     const guest = attach(v1);
     expect((await guest.waitForEvent('snapshot')).screen).toContain('invited-only');
-    await share.kill('SIGTERM');
-    expect(await guest.waitForEvent('exit')).toMatchObject({ code: null, signal: 1 });
+    // SIGTERM ends the share on purpose: the program gets a hang-up, yet both sides exit 0.
+    expect(await share.kill('SIGTERM')).toBe(0);
+    expect(await guest.waitForEvent('exit')).toMatchObject({ code: null, signal: 1, by: 'owner' });
+    expect(await guest.exited).toBe(0);
   }, 60_000);
 
   it('direct mode: a viewer dials the sharer with a session token, no server involved', async () => {

@@ -6,10 +6,18 @@ import { MessageRegistry } from '@mesh-agent/host';
 import { describe, expect, it } from 'vitest';
 import { ControlState } from '../src/control.js';
 import { KeySequenceScanner } from '../src/keys.js';
-import { registerTerminalMessages, TERM_IN, TERM_OUT, TERM_RESIZE, TERM_SNAPSHOT } from '../src/protocol.js';
+import {
+  registerTerminalMessages,
+  TERM_EXIT,
+  TERM_IN,
+  TERM_OUT,
+  TERM_RESIZE,
+  TERM_SNAPSHOT,
+} from '../src/protocol.js';
 import { PtySession, shellCommand } from '../src/pty-session.js';
 import { AsciicastRecorder } from '../src/recorder.js';
 import type { Snapshot } from '../src/screen.js';
+import { exitCodeOf } from '../src/share-end.js';
 import { type FrameSink, ViewerOutbox } from '../src/viewer-fanout.js';
 
 describe('KeySequenceScanner', () => {
@@ -62,6 +70,18 @@ describe('protocol schemas', () => {
     expect(
       check({ type: TERM_SNAPSHOT, cols: 80, rows: 24, owner: 'a', controller: null, reason: 'join' }),
     ).not.toThrow();
+    expect(check({ type: TERM_EXIT, code: null, signal: 1, by: 'owner' })).not.toThrow();
+    expect(check({ type: TERM_EXIT, code: 0, signal: null })).toThrow();
+    expect(check({ type: TERM_EXIT, code: 0, signal: null, by: 'viewer' })).toThrow();
+  });
+});
+
+describe('exitCodeOf', () => {
+  it('0 when the owner ended the share, else the program status as a shell reports it', () => {
+    expect(exitCodeOf({ code: null, signal: 1, by: 'owner' })).toBe(0);
+    expect(exitCodeOf({ code: 7, signal: null, by: 'owner' })).toBe(0);
+    expect(exitCodeOf({ code: 7, signal: null, by: 'program' })).toBe(7);
+    expect(exitCodeOf({ code: null, signal: 9, by: 'program' })).toBe(137);
   });
 });
 

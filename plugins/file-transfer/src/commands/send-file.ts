@@ -3,6 +3,7 @@ import { basename, resolve } from 'node:path';
 import type { FrameChannel } from '@mesh-agent/host';
 import { MeshCommand, peerFlags, signalingOverrides, targetFromFlags, UsageError } from '@mesh-agent/host';
 import { Args } from '@oclif/core';
+import { cancelOnSignal, unlessCancelled } from '../cancel.js';
 import { TransferEvents } from '../events.js';
 import fileTransfer from '../index.js';
 import { checkFileName, UnsafeNameError } from '../names.js';
@@ -21,6 +22,8 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
     'Each file goes over its own `file` stream. The receiver (`mesh-agent run`) stores it in its download directory ' +
     'under its accept policy, verifies the BLAKE3 of the whole file, and keeps an interrupted transfer so that ' +
     'sending the same file again only carries what is missing (after both sides compared the hash of the prefix). ' +
+    'Ctrl-C (or SIGTERM) cancels: the receiver is told at once and keeps what arrived, the command exits 130 ' +
+    '(143), and running it again resumes. ' +
     'Progress goes to stderr; --json prints per file: name, savedAs, size, hash, seconds, mbPerSecond, bytesSent, resumedFrom.';
   static override examples = [
     '<%= config.bin %> send-file report.pdf photos.tar --to agent-1234',
@@ -43,6 +46,16 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
     });
     const files = await outgoingFiles(argv as string[]);
     const target = targetFromFlags(this.flags);
+    return cancelOnSignal('cancelled; run the same command again to resume', (signal) =>
+      this.send(files, target, signal),
+    );
+  }
+
+  private send(
+    files: OutgoingFile[],
+    target: ReturnType<typeof targetFromFlags>,
+    signal: AbortSignal,
+  ): Promise<SendFileOutput> {
     return this.withPlugin(
       fileTransfer,
       'oneshot',
@@ -54,9 +67,9 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
         let opened: Awaited<ReturnType<typeof host.openStream>> | undefined;
         for (const file of files) {
           let channel: FrameChannel;
-          if (opened) channel = await opened.connection.openStream(FILE_STREAM);
+          if (opened) channel = await unlessCancelled(opened.connection.openStream(FILE_STREAM), signal);
           else {
-            opened = await host.openStream(target, FILE_STREAM);
+            opened = await unlessCancelled(host.openStream(target, FILE_STREAM), signal);
             channel = opened.channel;
           }
           const peerId = opened.peer.agentId;
@@ -66,6 +79,7 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
           try {
             const result = await sendFile(channel, file, {
               chunkSize,
+              signal,
               onStart: (from) => {
                 view.done = from;
                 events.started(from);
@@ -87,7 +101,7 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
           } catch (error) {
             const code = error instanceof TransferError ? error.code : 'IO_ERROR';
             events.failed(code, (error as Error).message);
-            progress.finish(view, 'FAILED');
+            progress.stopped(view, code);
             throw error;
           }
         }

@@ -69,6 +69,14 @@ export async function partBytes(downloads: string): Promise<number> {
   return (await stat(join(downloads, parts[0] as string)).catch(() => ({ size: 0 }))).size;
 }
 
+/** The JSON log records a daemon wrote to stderr so far. */
+export function logRecords(agent: Agent): Array<Record<string, unknown>> {
+  return (agent.proc?.stderr ?? '')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 export function sendFileArgs(files: string[], target: string[]): string[] {
   return ['send-file', ...files, ...target, '--json'];
 }

@@ -7,7 +7,13 @@ import {
   targetFromFlags,
   UsageError,
 } from '@mesh-agent/host';
-import { type Progress, ProgressReporter, TransferError } from '@mesh-agent/plugin-file-transfer';
+import {
+  cancelOnSignal,
+  type Progress,
+  ProgressReporter,
+  TransferError,
+  unlessCancelled,
+} from '@mesh-agent/plugin-file-transfer';
 import { Args, Flags } from '@oclif/core';
 import { SYMLINK_POLICIES, type SymlinkPolicy } from '../config.js';
 import { FolderEvents } from '../events.js';
@@ -29,7 +35,8 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
     'taken) only after every entry and the BLAKE3 of the whole stream checked out. Kept: the tree, empty ' +
     'directories, permission bits, mtimes, UTF-8 names. Symlinks are never followed: --symlinks skip (default: ' +
     'left out, with a warning) or error. Progress goes to stderr; --json prints root, savedAs, files, dirs, bytes, ' +
-    'zipBytes, hash, seconds, mbPerSecond, skipped.';
+    'zipBytes, hash, seconds, mbPerSecond, skipped. Ctrl-C (or SIGTERM) cancels: the receiver is told at once and ' +
+    'drops the partial folder; the command exits 130 (143).';
   static override examples = [
     '<%= config.bin %> send-folder ./photos --to agent-1234',
     '<%= config.bin %> send-folder ./src --compress --peer-addr 192.0.2.7:7400 --session-id demo --token-file token.txt --peer-fingerprint <sha256>',
@@ -48,6 +55,12 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
   };
 
   async run(): Promise<SendFolderOutput> {
+    return cancelOnSignal('cancelled; the receiver dropped the partial folder', (signal) =>
+      this.send(signal),
+    );
+  }
+
+  private send(signal: AbortSignal): Promise<SendFolderOutput> {
     const target = targetFromFlags(this.flags);
     return this.withPlugin(folderZip, 'oneshot', signalingOverrides(this.flags), async ({ host, config }) => {
       const policy: SymlinkPolicy = this.flags.symlinks ?? config.symlinks;
@@ -63,7 +76,7 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
         process.stderr.write(
           `warning: ${tree.root}/${path}: not sent (a symlink or special file; symlinks are never followed)\n`,
         );
-      const opened = await host.openStream(target, ZIP_STREAM);
+      const opened = await unlessCancelled(host.openStream(target, ZIP_STREAM), signal);
       const peer = opened.peer.agentId;
       const events = new FolderEvents(host, {
         root: tree.root,
@@ -78,6 +91,7 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
       try {
         const result = await sendFolder(opened.channel, tree, {
           compress: this.flags.compress,
+          signal,
           onStart: () => events.started(),
           onProgress: (files, bytes) => {
             view.name = label(files);
@@ -97,7 +111,7 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
       } catch (error) {
         const code = error instanceof TransferError ? error.code : 'IO_ERROR';
         events.failed(code, (error as Error).message);
-        progress.finish(view, 'FAILED');
+        progress.stopped(view, code);
         throw error;
       }
     });

@@ -14,7 +14,8 @@ import {
 import { Args, Flags } from '@oclif/core';
 import { TERMINAL_STREAM } from '../constants.js';
 import terminal, { type TerminalApi } from '../index.js';
-import { enterRawMode, TERMINAL_RESET } from '../tty.js';
+import { describeExit, exitCodeOf } from '../share-end.js';
+import { enterRawMode } from '../tty.js';
 import { ViewerClient, type ViewerResult } from '../viewer-client.js';
 import { JsonDisplay, RawDisplay, TtyDisplay } from '../viewer-display.js';
 
@@ -24,8 +25,10 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
   static override description =
     'Opens a `terminal` stream to the sharing agent (brokered by the signaling server, or direct mode) and ' +
     'renders the shared terminal here: first the current screen, then the live output. You are read-only until ' +
-    'the owner grants you control (ask with --request-control or Ctrl-] c). Detach with Ctrl-] d. Your terminal ' +
-    'mode is restored on every exit. Without a TTY, output goes to stdout as is (or as JSON lines with --json) ' +
+    'the owner grants you control (ask with --request-control or Ctrl-] c). Detach with Ctrl-] q (or Ctrl-] d). ' +
+    'Your terminal is restored on every exit (modes, colours, cursor). Exits 0 when you detach or the owner ends ' +
+    "the share, with the program's exit code when it ends on its own, 1 when the connection is lost. Without a " +
+    'TTY, output goes to stdout as is (or as JSON lines with --json) ' +
     'and stdin is forwarded as keys. `--listen` with --session-id and --accept-token waits for a sharer to dial ' +
     'in (`share-terminal --peer-addr`).';
   static override examples = [
@@ -119,9 +122,7 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
         ? new TtyDisplay(write, () => ({ cols: stdout.columns, rows: stdout.rows }))
         : new RawDisplay(write, (data) => process.stderr.write(data));
     const client = new ViewerClient(channel, host.agentId, display);
-    const raw = tty
-      ? enterRawMode({ stdin, stdout, resetSequence: TERMINAL_RESET, onSignal: () => client.detach() })
-      : undefined;
+    const raw = tty ? enterRawMode({ stdin, stdout, onSignal: () => client.detach() }) : undefined;
     const detachOnSignal = () => client.detach();
     if (!tty)
       for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, detachOnSignal);
@@ -149,11 +150,18 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
     else process.stderr.write(`[mesh-agent] ${printable(text)}\n`);
   }
 
-  /** Prints how the session ended; returns the exit code (the program's, like ssh). */
+  /** Prints how the session ended (after the terminal was restored); returns the exit code. */
   private report(result: ViewerResult): number {
     switch (result.reason) {
-      case 'exit':
-        return result.code ?? 128 + (result.signal ?? 0);
+      case 'exit': {
+        const { owner, code, signal, by } = result;
+        const text =
+          by === 'owner'
+            ? `${owner ?? 'the owner'} ended the share`
+            : `the shared terminal ended (${describeExit(result)})`;
+        this.notice({ event: 'exit', code, signal, by }, text);
+        return exitCodeOf(result);
+      }
       case 'detached':
         this.notice({ event: 'detached' }, 'detached; the shared terminal keeps running');
         return 0;

@@ -19,6 +19,7 @@ import terminal, { type TerminalApi } from '../index.js';
 import { KeySequenceScanner } from '../keys.js';
 import { PtySession } from '../pty-session.js';
 import { AsciicastRecorder } from '../recorder.js';
+import { describeExit, exitCodeOf, type ShareEnd } from '../share-end.js';
 import { type ShareEvent, ShareSession } from '../share-session.js';
 import { enterRawMode, type RawMode } from '../tty.js';
 
@@ -44,7 +45,9 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
     '(`mesh-agent attach-terminal <your agent id>`). This process advertises the `terminal` stream type to the ' +
     'signaling server on its own ephemeral QUIC port, so it runs next to your daemon. Viewers are read-only: their ' +
     'keys and resizes are dropped and reported to you. Grant control with --allow-control or when asked ' +
-    '(Ctrl-] y), revoke it with Ctrl-] r. --to invites an agent (its daemon tells its user how to attach) and ' +
+    '(Ctrl-] y), revoke it with Ctrl-] r. End the share with Ctrl-] q (or SIGTERM): exit 0 here and for every ' +
+    "viewer; when the program ends on its own, both exit with the program's code. --to invites an agent (its " +
+    'daemon tells its user how to attach) and ' +
     'restricts viewing to the invited agents. Direct mode without a server: --session-id and --accept-token ' +
     'let a viewer dial in; --peer-addr dials a viewer that waits with `attach-terminal --listen`.';
   static override examples = [
@@ -164,11 +167,11 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
       }
       const pty = new PtySession({ command: flags.command, ...size });
       if (tty) raw = this.ownerTerminal(session, out, prompt);
-      const exit = await session.start(pty);
+      const end = await session.start(pty);
       raw?.restore();
-      out.ended(exit.code, exit.signal);
+      out.ended(end);
       if (recorder?.error) this.warn(`recording stopped early: ${recorder.error.message}`);
-      process.exitCode = exit.code ?? 128 + (exit.signal ?? 0);
+      process.exitCode = exitCodeOf(end);
     } finally {
       raw?.restore();
       for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, stopOnSignal);
@@ -283,11 +286,10 @@ class OwnerOutput {
     else process.stderr.write(`[mesh-agent] ${printable(text)}\n`);
   }
 
-  ended(code: number | null, signal: number | null): void {
-    if (!this.json)
-      this.message(
-        `the shared terminal ended (${signal !== null ? `signal ${signal}` : `exit code ${code}`})`,
-      );
+  ended(end: ShareEnd): void {
+    if (this.json) return;
+    if (end.by === 'owner') this.message('you ended the share; viewers were told');
+    else this.message(`the shared terminal ended (${describeExit(end)})`);
   }
 
   private line(value: object): void {
