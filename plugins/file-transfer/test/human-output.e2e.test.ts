@@ -74,7 +74,8 @@ describe('send-file and the receiving daemon, as a person reads them', () => {
     expect(result.output).toBe(
       `error: no signaling server is set, so this agent cannot reach agent ${bob.id}\n` +
         'hint:  set one (ws://host:7300) with --server, the config key signaling.url or MESH_AGENT_SERVER; ' +
-        'or reach the peer in direct mode: --peer-addr, --session-id, --token-file, --peer-fingerprint\n',
+        'or reach the peer in direct mode: --peer-addr, --session-id, --token-file, --peer-fingerprint. ' +
+        'To set it once for every command: mesh-agent config set signaling.url ws://…\n',
     );
   });
 });

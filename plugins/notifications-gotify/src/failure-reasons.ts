@@ -11,6 +11,7 @@ const FAILURE_REASONS: Readonly<Record<string, string>> = {
   PROTOCOL: 'the sender broke the transfer protocol',
   HASH_MISMATCH: 'the data arrived damaged (its checksum did not match), so it was discarded',
   CHANGED: 'the sender’s copy changed while it was being sent',
+  CANCELLED: 'the sender cancelled it; a file resumes when sent again',
   SUPERSEDED: 'a newer transfer of the same file replaced it',
   IO_ERROR: 'it could not be written to disk',
   CONNECTION_LOST: 'the connection to the sender dropped; sending again resumes it',

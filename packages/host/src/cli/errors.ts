@@ -26,8 +26,7 @@ export class UsageError extends MeshError {
 }
 
 /** Where the signaling server is set; every message about the server's address names all three. */
-export const SERVER_SETTINGS =
-  '--server, MESH_AGENT_SERVER or the config key signaling.url (once for every command: mesh-agent config set signaling.url ws://…)';
+export const SERVER_SETTINGS = '--server, the config key signaling.url or MESH_AGENT_SERVER';
 
 /**
  * A command needs the signaling server (`what` it was about to do) but none is configured;
@@ -37,7 +36,8 @@ export function missingServer(what: string, otherwise?: string): MeshError {
   return new MeshError(
     'no_server',
     `no signaling server is set, so this agent cannot ${what}`,
-    `set one (ws://host:${DEFAULT_SIGNAL_PORT}) with ${SERVER_SETTINGS}${otherwise ? `; ${otherwise}` : ''}`,
+    `set one (ws://host:${DEFAULT_SIGNAL_PORT}) with ${SERVER_SETTINGS}${otherwise ? `; ${otherwise}` : ''}` +
+      '. To set it once for every command: mesh-agent config set signaling.url ws://…',
     2,
   );
 }

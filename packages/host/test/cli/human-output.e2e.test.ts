@@ -116,7 +116,8 @@ describe('what a person reads: logs and errors at a terminal', () => {
     expect(result.code).toBe(2);
     expect(result.output).toBe(
       'error: no signaling server is set, so this agent cannot list the agents of its room\n' +
-        'hint:  set one (ws://host:7300) with --server, the config key signaling.url or MESH_AGENT_SERVER\n',
+        'hint:  set one (ws://host:7300) with --server, the config key signaling.url or MESH_AGENT_SERVER. ' +
+        'To set it once for every command: mesh-agent config set signaling.url ws://…\n',
     );
   });
 
