@@ -1,12 +1,10 @@
 import { type DestinationStream, destination, type Logger, pino } from 'pino';
+import type { LogFormat, LogLevel } from './levels.js';
 import { redactSecrets, redactText } from './redact.js';
 import { formatLogLine } from './text-format.js';
 
-export type { Logger };
-
-import type { LogFormat, LogLevel } from './levels.js';
-
 export { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './levels.js';
+export type { Logger };
 
 /**
  * Logs on stderr, so stdout stays for command output and `--json`: JSON records, or lines for a
