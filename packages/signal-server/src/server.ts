@@ -900,9 +900,7 @@ export class SignalServer {
     const present = new Set(joined.map((m) => m.agent_id));
     const delta: MembersDeltaData = { room, joined, left: [...changed].filter((id) => !present.has(id)) };
     const text = JSON.stringify(createEnvelope('room.delta', delta));
-    for (const connection of this.#presence.connectionsIn(room)) {
-      if (connection.ws.readyState === WebSocket.OPEN) connection.ws.send(text);
-    }
+    for (const connection of this.#presence.connectionsIn(room)) this.#sendText(connection, text);
   }
 
   /** Answers with an error and closes: authentication failures and abuse. */
@@ -921,8 +919,13 @@ export class SignalServer {
   }
 
   #send(target: Socket | Connection, envelope: Envelope<unknown>): void {
+    this.#sendText(target, JSON.stringify(envelope));
+  }
+
+  /** Sends serialised text (a broadcast serialises once), dropping a client that stopped reading. */
+  #sendText(target: Socket | Connection, text: string): void {
     if (target.ws.readyState !== WebSocket.OPEN) return;
-    target.ws.send(JSON.stringify(envelope));
+    target.ws.send(text);
     if (target.ws.bufferedAmount > this.#limits.maxBufferedBytes) {
       // A client that does not read would make the server hold everything sent to it.
       this.#counters.slowClientsDropped += 1;
