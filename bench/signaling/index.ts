@@ -39,6 +39,9 @@ function parseArgs(argv: string[]) {
   return { json: argv.includes('--json'), agents, rate, seconds, only: get('--only') };
 }
 
+/** Far above any run's agents and request rate. */
+const LIMIT = 1_000_000;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Node {
@@ -51,8 +54,18 @@ async function startNode(redisUrl?: string): Promise<Node> {
   // Its own data directory: bindings of simulated ids must not land in the user's.
   const dataDir = await mkdtemp(join(tmpdir(), 'mesh-bench-signal-'));
   const quiet = ['--open', '--port', '0', '--json', '--no-stun', '--no-relay', '--log-level', 'error'];
+  // Every simulated agent comes from 127.0.0.1 and one pair may be asked for many sessions a
+  // second: the limits a public server puts on one address and one agent would refuse them.
+  const unlimited = [
+    '--max-connections',
+    String(LIMIT),
+    '--max-connections-per-address',
+    String(LIMIT),
+    '--session-requests-per-second',
+    String(LIMIT),
+  ];
   const where = ['--data-dir', dataDir, ...(redisUrl ? ['--redis', redisUrl] : [])];
-  const run = start(process.execPath, [BIN, 'server', ...quiet, ...where]);
+  const run = start(process.execPath, [BIN, 'server', ...quiet, ...unlimited, ...where]);
   await waitFor(run, (out) => out.includes('\n'));
   const { url } = JSON.parse(run.stdout) as { url: string };
   return {

@@ -50,14 +50,23 @@ export const signalLimitFlags = {
     default: DEFAULT_SIGNAL_LIMITS.maxConnectionsPerAddress,
     min: 1,
   }),
+  'session-requests-per-second': Flags.integer({
+    description:
+      'session requests one agent may make per second, in bursts of four times that; more get rate_limited',
+    default: DEFAULT_SIGNAL_LIMITS.sessionRequests.messagesPerSecond,
+    min: 1,
+  }),
 };
 
 export function signalLimitsOf(flags: {
   'max-connections': number;
   'max-connections-per-address': number;
+  'session-requests-per-second': number;
 }): Partial<SignalLimits> {
+  const perSecond = flags['session-requests-per-second'];
   return {
     maxConnections: flags['max-connections'],
     maxConnectionsPerAddress: flags['max-connections-per-address'],
+    sessionRequests: { messagesPerSecond: perSecond, burst: perSecond * 4 },
   };
 }
