@@ -6,7 +6,7 @@ import { classifyNat, type NatKind } from '../nat/nat-kind.js';
 import { RELAY_PATH } from '../nat/relay-protocol.js';
 import type { QuicEndpoint } from '../quic/endpoint.js';
 import { probeKey } from '../quic/paths/probe-key.js';
-import type { PathInfo } from '../quic/protocol.js';
+import { type PathInfo, PUNCH_CLOSED } from '../quic/protocol.js';
 import type { Candidate } from '../signaling/protocol.js';
 import type { SessionGrant } from '../tokens/token-cache.js';
 
@@ -114,8 +114,14 @@ export class Reachability {
     if (!grant.peerCandidates || this.#sameHost(grant)) return;
     this.opts.endpoint.punch(this.#punchSpec(grant)).then(
       ({ path }) => this.#logPath(path, grant),
-      (error: Error) =>
-        this.opts.log.warn({ session_id: grant.sessionId, err: error.message }, 'no path to the peer'),
+      (error: Error) => {
+        // Closed here (the peer came over loopback, or the agent stops): nothing went wrong.
+        const closed = error.message.endsWith(PUNCH_CLOSED);
+        this.opts.log[closed ? 'debug' : 'warn'](
+          { session_id: grant.sessionId, err: error.message },
+          'no path to the peer',
+        );
+      },
     );
   }
 

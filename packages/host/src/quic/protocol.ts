@@ -140,3 +140,6 @@ export const WRITE_BUFFER_SIZE = 256 * 1024;
 
 /** Bytes a stream's reader may have in flight to the main thread before it must return credit. */
 export const STREAM_RECV_CREDIT = 1024 * 1024;
+
+/** Why a punch ended when this agent closed the session itself: no path was wanted any more. */
+export const PUNCH_CLOSED = 'session closed';

@@ -6,7 +6,7 @@ import { BINDING, decodeStun } from '../../nat/stun.js';
 import { readUsername } from '../../nat/stun-attributes.js';
 import { verifyIntegrity } from '../../nat/stun-integrity.js';
 import type { DriverCounters } from '../driver/stats.js';
-import type { PathInfo, PunchSpec } from '../protocol.js';
+import { type PathInfo, PUNCH_CLOSED, type PunchSpec } from '../protocol.js';
 import { endpointKey, isMappedAddress, mappedAddress } from './mapped-address.js';
 import { DEFAULT_PUNCH_TIMING, PunchSession, type PunchTiming } from './punch-session.js';
 
@@ -239,7 +239,7 @@ export class PacketLayer {
     const entry = this.#sessions.get(sessionId);
     if (!entry) return;
     entry.session.close();
-    entry.settle?.({ error: 'session closed' });
+    entry.settle?.({ error: PUNCH_CLOSED });
     this.#sessions.delete(sessionId);
     this.#byMapped.delete(endpointKey(entry.mapped.address, entry.mapped.port));
   }
