@@ -4,9 +4,9 @@ import type { FileTransferConfig } from './config.js';
 export type Decision = { accept: true } | { accept: false; reason: string };
 
 /**
- * The accept policy. `room`: members of our room (the server brokers sessions only between room
- * mates, and we check the member list again) and direct-mode peers, who hold a token this agent's
- * user handed out; `list`: only the agent ids in `allowFrom`; `deny`: nobody.
+ * The accept policy. `room`: members of our room (in the member list, or the peer of a session
+ * the server brokered, which it does only between room mates) and direct-mode peers, who hold a
+ * token this agent's user handed out; `list`: only the agent ids in `allowFrom`; `deny`: nobody.
  */
 export function decide(config: FileTransferConfig, peer: PeerInfo, standing: PeerStanding): Decision {
   switch (config.accept) {

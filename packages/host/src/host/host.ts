@@ -409,7 +409,7 @@ export class Host implements PluginHost {
     // Both roles cache the session (status shows it; either side may dial, as hole punching needs).
     const grant = this.grantFrom(session);
     this.tokens.add(grant);
-    this.peerStandings.onSession(session.session_id);
+    this.peerStandings.onSession(session.session_id, session.peer_id);
     // Both sides start probing now: the server told both at the same moment.
     if (grant.role === 'responder' && this.config.nat.traversal) this.reach?.prepare(grant);
     this.sessionWaiters.get(session.session_id)?.();

@@ -5,7 +5,11 @@ import type { Member } from '../signaling/protocol.js';
 export interface PeerStanding {
   /** Direct mode: the peer redeemed a token this agent's user handed out (`run --accept-token`). */
   direct: boolean;
-  /** The peer is in our room's member list as it stands. */
+  /**
+   * The peer is in our room: in the member list as it stands, or the peer of a session the server
+   * brokered (it brokers only between agents in one room, and the member delta announcing a new
+   * member goes out up to 20 ms after the session offer).
+   */
   roomMember: boolean;
 }
 
@@ -17,15 +21,15 @@ const MAX_BROKERED = 10_000;
  * events the host receives. A session the server did not broker can only be a direct-mode one.
  */
 export class PeerStandings {
-  private readonly brokered = new Set<string>();
+  /** Session id → the peer the server brokered it with. */
+  private readonly brokered = new Map<string, string>();
   private members = new Set<string>();
 
   constructor(private readonly room: string) {}
 
-  onSession(sessionId: string): void {
-    this.brokered.add(sessionId);
-    if (this.brokered.size > MAX_BROKERED)
-      this.brokered.delete(this.brokered.values().next().value as string);
+  onSession(sessionId: string, peerId: string): void {
+    this.brokered.set(sessionId, peerId);
+    if (this.brokered.size > MAX_BROKERED) this.brokered.delete(this.brokered.keys().next().value as string);
   }
 
   onMembers(room: string, members: readonly Member[]): void {
@@ -38,6 +42,10 @@ export class PeerStandings {
   }
 
   standing(peer: Pick<PeerInfo, 'agentId' | 'sessionId'>): PeerStanding {
-    return { direct: !this.brokered.has(peer.sessionId), roomMember: this.members.has(peer.agentId) };
+    const brokeredWith = this.brokered.get(peer.sessionId);
+    return {
+      direct: brokeredWith === undefined,
+      roomMember: this.members.has(peer.agentId) || brokeredWith === peer.agentId,
+    };
   }
 }

@@ -14,7 +14,7 @@ describe('PeerStandings', () => {
     const standings = new PeerStandings('team');
     standings.onMembers('team', [member('alice')]);
     standings.onMembers('other', [member('mallory')]);
-    standings.onSession('s1');
+    standings.onSession('s1', 'alice');
     expect(standings.standing({ agentId: 'alice', sessionId: 's1' })).toEqual({
       direct: false,
       roomMember: true,
@@ -24,6 +24,21 @@ describe('PeerStandings', () => {
       roomMember: false,
     });
     expect([...standings.roomMembers()]).toEqual(['alice']);
+  });
+
+  it("a brokered session's own peer counts as a room member before the member list names it", () => {
+    const standings = new PeerStandings('team');
+    standings.onMembers('team', []);
+    standings.onSession('s1', 'carol');
+    expect(standings.standing({ agentId: 'carol', sessionId: 's1' })).toEqual({
+      direct: false,
+      roomMember: true,
+    });
+    // Another agent presenting that session is not vouched for.
+    expect(standings.standing({ agentId: 'mallory', sessionId: 's1' })).toEqual({
+      direct: false,
+      roomMember: false,
+    });
   });
 
   it('the latest member list replaces the previous one', () => {
