@@ -9,10 +9,10 @@ import {
 import {
   blake3Of,
   CliProcess,
+  cancelSender,
   eventually,
   joined,
   listFiles,
-  logRecords,
   makeFileAgent,
   parseJson,
   partBytes,
@@ -53,15 +53,7 @@ describe('Ctrl-C on a sending send-file', () => {
     const send = ['send-file', file, '--to', bob.id, '--server', server.url];
     const first = new CliProcess(send, alice.env);
     await eventually(async () => (await partBytes(downloads)) >= 8 * MIB, 60_000, 10);
-    const interrupted = Date.now();
-    first.child.kill('SIGINT');
-
-    const cancelled = await eventually(
-      async () => logRecords(bob).find((r) => r.code === 'CANCELLED'),
-      5_000,
-      10,
-    );
-    const latencyMs = Date.now() - interrupted;
+    const { record: cancelled, latencyMs } = await cancelSender(first, bob, 'SIGINT');
     expect(latencyMs, `the receiver learnt after ${latencyMs} ms`).toBeLessThan(2_000);
     expect(cancelled.msg).toMatch(
       new RegExp(`^${alice.id} cancelled cancel\\.bin: \\d+ of ${size} bytes kept`),

@@ -8,7 +8,7 @@ import {
   startDaemon,
   startServer,
 } from '../../../packages/host/test/helpers/mesh.js';
-import { joined, logRecords, randomFile } from '../../file-transfer/test/helpers/fixtures.js';
+import { cancelSender, joined, randomFile } from '../../file-transfer/test/helpers/fixtures.js';
 import { PARTIAL_DIR } from '../src/receiver.js';
 import { listTree, makeFolderAgent } from './helpers/agents.js';
 
@@ -54,15 +54,7 @@ describe('SIGTERM on a sending send-folder', () => {
     const partial = join(downloads, PARTIAL_DIR);
     const sending = new CliProcess(['send-folder', root, '--to', bob.id, '--server', server.url], alice.env);
     await eventually(async () => (await bytesUnder(partial)) >= 8 * MIB, 60_000, 10);
-    const interrupted = Date.now();
-    sending.child.kill('SIGTERM');
-
-    const cancelled = await eventually(
-      async () => logRecords(bob).find((r) => r.code === 'CANCELLED'),
-      5_000,
-      10,
-    );
-    const latencyMs = Date.now() - interrupted;
+    const { record: cancelled, latencyMs } = await cancelSender(sending, bob, 'SIGTERM');
     expect(latencyMs, `the receiver learnt after ${latencyMs} ms`).toBeLessThan(2_000);
     expect(cancelled.msg).toBe(`${alice.id} cancelled album; the partial folder was removed`);
     expect(await sending.exited).toBe(143);

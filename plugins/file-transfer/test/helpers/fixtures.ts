@@ -77,6 +77,25 @@ export function logRecords(agent: Agent): Array<Record<string, unknown>> {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
+/**
+ * Sends `signal` to a running send command and waits (up to 5 s) for the receiving daemon's
+ * CANCELLED record; returns it with the time the receiver took to learn of the cancel.
+ */
+export async function cancelSender(
+  sender: CliProcess,
+  receiver: Agent,
+  signal: NodeJS.Signals,
+): Promise<{ record: Record<string, unknown>; latencyMs: number }> {
+  const interrupted = Date.now();
+  sender.child.kill(signal);
+  const record = await eventually(
+    async () => logRecords(receiver).find((r) => r.code === 'CANCELLED'),
+    5_000,
+    10,
+  );
+  return { record, latencyMs: Date.now() - interrupted };
+}
+
 export function sendFileArgs(files: string[], target: string[]): string[] {
   return ['send-file', ...files, ...target, '--json'];
 }
