@@ -30,8 +30,10 @@ const prebuilt = (await import(PREBUILT).then(
 // Loaded on first use (ajv is CommonJS, so synchronously): `--help` never pays for it.
 let ajv: Ajv | undefined;
 function compiler(): Ajv {
-  const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
-  ajv ??= new AjvClass(AJV_OPTIONS);
+  if (!ajv) {
+    const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
+    ajv = new AjvClass(AJV_OPTIONS);
+  }
   return ajv;
 }
 
