@@ -1,10 +1,11 @@
 import type { Config } from '@oclif/core';
-import { agentHome, isPluginEnabled, type RawConfig, readConfig } from '../config/load.js';
+import { agentHome, isPluginEnabled, type RawConfig } from '../config/load.js';
 import type { HostConfig } from '../config/schema.js';
 import { type PluginSchema, validateConfig } from '../config/validate.js';
 import { findPluginPackages, type PluginPackage } from '../plugins/discover.js';
 import { importPlugin, importPluginSchema } from '../plugins/load.js';
 import type { AnyMeshPlugin } from '../plugins/types.js';
+import { readCommandConfig } from './startup-config.js';
 
 export interface AgentConfig {
   config: HostConfig;
@@ -40,7 +41,7 @@ export async function loadAgentConfig(
     plugins?: PluginLoading;
   },
 ): Promise<AgentConfig> {
-  return checkAgentConfig(oclif, await readConfig({ file: opts.file }), opts);
+  return checkAgentConfig(oclif, await readCommandConfig(oclif, opts.file), opts);
 }
 
 /** Validates `raw` (the tree of a config file, or of one about to be written) as loadAgentConfig does. */
@@ -59,13 +60,24 @@ export async function checkAgentConfig(
       ? []
       : findPluginPackages(oclif.plugins.values()).filter((pkg) => isPluginEnabled(raw.tree, pkg.name));
   const warnings = [...raw.warnings];
-  const plugins =
+  const loaded =
     loading === 'all'
-      ? defined(await Promise.all(packages.map((pkg) => orWarn(pkg, importPlugin(pkg), warnings))))
+      ? defined(
+          await Promise.all(
+            packages.map((pkg) =>
+              orWarn(
+                pkg,
+                importPlugin(pkg).then((plugin) => ({ pkg, plugin })),
+                warnings,
+              ),
+            ),
+          ),
+        )
       : [];
+  const plugins = loaded.map((l) => l.plugin);
   const schemas: PluginSchema[] =
     loading === 'all'
-      ? plugins.map((p) => ({ name: p.name, schema: p.configSchema }))
+      ? await Promise.all(loaded.map(({ pkg, plugin }) => importPluginSchema(pkg, plugin)))
       : await schemasOf(packages, warnings);
   const config = validateConfig(raw, opts.overrides, schemas, opts.defaults);
   return {

@@ -2,8 +2,9 @@ import { mkdir, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { type Config, type Interfaces, Config as OclifConfig } from '@oclif/core';
-import { isPluginEnabled, readConfig } from '../config/load.js';
+import { isPluginEnabled } from '../config/load.js';
 import { findPluginPackages } from '../plugins/discover.js';
+import { keepStartupConfig, readStartupConfig } from './startup-config.js';
 
 /** `--config <file>` / `--config=<file>` / `-c <file>` from raw argv, before oclif parses anything. */
 export function configFileFromArgv(argv: readonly string[]): string | undefined {
@@ -24,7 +25,7 @@ export function configFileFromArgv(argv: readonly string[]): string | undefined 
 export async function withoutDisabledPlugins(config: Config, argv: readonly string[]): Promise<Config> {
   let tree: Record<string, unknown>;
   try {
-    tree = (await readConfig({ file: configFileFromArgv(argv) })).tree;
+    tree = (await readStartupConfig(config, configFileFromArgv(argv))).tree;
   } catch {
     return config;
   }
@@ -35,7 +36,9 @@ export async function withoutDisabledPlugins(config: Config, argv: readonly stri
   );
   if (disabled.size === 0) return config;
   const plugins = new Map([...config.plugins].filter(([name]) => !disabled.has(name)));
-  return OclifConfig.load({ root: config.root, plugins });
+  const filtered = await OclifConfig.load({ root: config.root, plugins });
+  keepStartupConfig(config, filtered);
+  return filtered;
 }
 
 /** Packages a plugin imports from the CLI that runs it (its peer dependencies). */

@@ -1,4 +1,4 @@
-import { lstat, readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 
@@ -60,18 +60,41 @@ export function userConfigDir(env: NodeJS.ProcessEnv): string {
 export async function searchConfig(cwd: string, env: NodeJS.ProcessEnv): Promise<ConfigSearch> {
   const ignored: string[] = [];
   for (const dir of upwardFrom(resolve(cwd), homedir())) {
-    for (const name of CODE_PLACES) if (await exists(join(dir, name))) ignored.push(join(dir, name));
-    for (const name of DATA_PLACES) {
-      const found = await loadIfPresent(join(dir, name));
-      if (found) return { found, ignored };
-    }
-  }
-  const userDir = userConfigDir(env);
-  for (const name of USER_PLACES) {
-    const found = await loadIfPresent(join(userDir, name));
+    const names = await namesIn(dir);
+    for (const name of CODE_PLACES) if (names.has(name)) ignored.push(join(dir, name));
+    const found = await firstConfigIn(dir, DATA_PLACES, names);
     if (found) return { found, ignored };
   }
-  return { found: undefined, ignored };
+  const userDir = userConfigDir(env);
+  return { found: await firstConfigIn(userDir, USER_PLACES, await namesIn(userDir)), ignored };
+}
+
+/**
+ * The names in `dir`: one listing per directory instead of a probe per place (a dozen file
+ * opens per directory up to the home was most of the search, which every command pays).
+ */
+async function namesIn(dir: string): Promise<Set<string>> {
+  try {
+    return new Set(await readdir(dir));
+  } catch (error) {
+    // A directory we may not list (or that is gone) holds no config we could use.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES' || code === 'EPERM') return new Set();
+    throw error;
+  }
+}
+
+async function firstConfigIn(
+  dir: string,
+  places: readonly string[],
+  names: ReadonlySet<string>,
+): Promise<FoundConfig | undefined> {
+  for (const name of places) {
+    if (!names.has(name)) continue;
+    const found = await loadIfPresent(join(dir, name));
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** Loads the config file the user named: any supported format, code included. */
@@ -119,11 +142,4 @@ async function parse(filepath: string, content: string): Promise<unknown> {
   const loader = defaultLoaders[ext === '' ? 'noExt' : (ext as keyof typeof defaultLoaders)];
   if (!loader) throw new Error(`unsupported config format "${ext}"`);
   return loader(filepath, content);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(
-    () => true,
-    () => false,
-  );
 }

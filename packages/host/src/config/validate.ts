@@ -49,6 +49,8 @@ function hostValidator(): ValidateFunction<HostConfig> {
 export interface PluginSchema {
   name: string;
   schema?: object;
+  /** `schema` compiled at build (see PluginPackageField.configValidator); else ajv compiles it here. */
+  validate?: ValidateFunction;
 }
 
 /**
@@ -81,6 +83,7 @@ export function validateConfig(
     if (section.enabled === false) continue;
     const { enabled, ...rest } = section;
     const check =
+      plugin.validate ??
       compiler().getSchema(schemaId(plugin.name)) ??
       compiler().compile({ ...plugin.schema, $id: schemaId(plugin.name) });
     if (!check(rest)) issues.push(...issuesFromAjv(check.errors, plugin.schema, `/plugins/${plugin.name}`));

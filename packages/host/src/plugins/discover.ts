@@ -9,6 +9,11 @@ export interface PluginPackageField {
    * read config (`mesh-agent config`) need not load the plugin itself.
    */
   config?: string;
+  /**
+   * Optional: that schema compiled to a validator module at build (the host's
+   * scripts/generate-config-validator.mjs), so checking config needs no ajv at run time.
+   */
+  configValidator?: string;
 }
 
 export interface PluginPackage {
@@ -19,6 +24,8 @@ export interface PluginPackage {
   entry: string;
   /** Absolute path of the module exporting `configSchema`, when the package names one. */
   configEntry?: string;
+  /** Absolute path of the module default-exporting the prebuilt validator of that schema. */
+  validatorEntry?: string;
 }
 
 /** The shape of an oclif plugin this module needs; oclif's own `Plugin` satisfies it. */
@@ -37,14 +44,17 @@ export function findPluginPackages(packages: Iterable<PackageLike>): PluginPacka
     if (typeof field.name !== 'string' || typeof field.main !== 'string') {
       throw new Error(`${pkg.name}: package.json#meshAgent needs string "name" and "main" fields`);
     }
-    if (field.config !== undefined && typeof field.config !== 'string') {
-      throw new Error(`${pkg.name}: package.json#meshAgent.config must be a path`);
+    for (const key of ['config', 'configValidator'] as const) {
+      if (field[key] !== undefined && typeof field[key] !== 'string') {
+        throw new Error(`${pkg.name}: package.json#meshAgent.${key} must be a path`);
+      }
     }
     found.push({
       name: field.name,
       packageName: pkg.name,
       entry: join(pkg.root, field.main),
       ...(field.config ? { configEntry: join(pkg.root, field.config) } : {}),
+      ...(field.configValidator ? { validatorEntry: join(pkg.root, field.configValidator) } : {}),
     });
   }
   return found;

@@ -22,14 +22,34 @@ async function importFrom(pkg: PluginPackage, path: string): Promise<Record<stri
   }
 }
 
-/** A plugin's config schema: from its light config module when it names one, else from the plugin. */
-export async function importPluginSchema(pkg: PluginPackage): Promise<PluginSchema> {
-  if (!pkg.configEntry) return { name: pkg.name, schema: (await importPlugin(pkg)).configSchema };
+/**
+ * A plugin's config schema, with its prebuilt validator when the package ships one: the schema
+ * from `plugin` when it is already imported, else from its light config module when it names
+ * one, else from the plugin.
+ */
+export async function importPluginSchema(pkg: PluginPackage, plugin?: AnyMeshPlugin): Promise<PluginSchema> {
+  const [schema, validate] = await Promise.all([schemaOf(pkg, plugin), importValidator(pkg)]);
+  return { name: pkg.name, schema, ...(validate ? { validate } : {}) };
+}
+
+async function schemaOf(pkg: PluginPackage, plugin: AnyMeshPlugin | undefined): Promise<object | undefined> {
+  if (plugin) return plugin.configSchema;
+  if (!pkg.configEntry) return (await importPlugin(pkg)).configSchema;
   const schema = (await importFrom(pkg, pkg.configEntry)).configSchema;
   if (schema !== undefined && (typeof schema !== 'object' || schema === null)) {
     throw new PluginLoadError(pkg.packageName, `${pkg.configEntry} must export configSchema as an object`);
   }
-  return { name: pkg.name, schema: schema as object | undefined };
+  return schema as object | undefined;
+}
+
+/** The prebuilt validator, or nothing: without one (or with a broken one) ajv compiles the schema. */
+async function importValidator(pkg: PluginPackage): Promise<PluginSchema['validate']> {
+  if (!pkg.validatorEntry) return undefined;
+  const validate = await importFrom(pkg, pkg.validatorEntry).then(
+    (module) => module.default,
+    () => undefined,
+  );
+  return typeof validate === 'function' ? (validate as PluginSchema['validate']) : undefined;
 }
 
 /** Imports a plugin package's entry and checks it is a MeshPlugin named as its package.json says. */

@@ -22,6 +22,32 @@ describe('plugin packages and their config schemas', () => {
     );
   });
 
+  it('reads meshAgent.configValidator as the path of the prebuilt validator', () => {
+    const [found] = findPluginPackages([
+      pkg({ name: 'p', main: './dist/index.js', configValidator: './dist/config-validator.js' }),
+    ]);
+    expect(found?.validatorEntry).toBe('/opt/p/dist/config-validator.js');
+    expect(() => findPluginPackages([pkg({ name: 'p', main: 'i.js', configValidator: {} })])).toThrow(
+      /configValidator must be a path/,
+    );
+  });
+
+  it('hands over the prebuilt validator with the schema, and none when it cannot be loaded', async () => {
+    const shipped = { name: 'terminal', main: './dist/index.js', config: './dist/config.js' };
+    const [withValidator, withBroken] = findPluginPackages([
+      pkg({ ...shipped, configValidator: './dist/config-validator.js' }, terminalRoot),
+      pkg({ ...shipped, configValidator: './dist/missing.js' }, terminalRoot),
+    ]);
+    const prebuilt = await importPluginSchema(withValidator as NonNullable<typeof withValidator>);
+    const section: Record<string, unknown> = {};
+    expect(prebuilt.validate?.(section)).toBe(true);
+    expect(section).toEqual({ viewerBufferBytes: 8 * 1024 * 1024, viewerStallSeconds: 30 });
+    // Without it, validateConfig compiles the schema: slower, never wrong.
+    const fallback = await importPluginSchema(withBroken as NonNullable<typeof withBroken>);
+    expect(fallback.validate).toBeUndefined();
+    expect(fallback.schema).toEqual(prebuilt.schema);
+  });
+
   it('takes a schema from the config module alone when the package names one (built plugin)', async () => {
     const [terminal] = findPluginPackages([
       pkg({ name: 'terminal', main: './dist/index.js', config: './dist/config.js' }, terminalRoot),
