@@ -78,4 +78,38 @@ describe('send-file and the receiving daemon, as a person reads them', () => {
         'To set it once for every command: mesh-agent config set signaling.url ws://…\n',
     );
   });
+
+  it('a daemon run with --json prints each event as one JSON record, for scripts to follow', async () => {
+    const carol = await makeFileAgent(dirs);
+    await startDaemon(carol, ['--server', server.url]);
+    try {
+      await joined(server, carol);
+      const note = join(work, 'for-carol.txt');
+      await writeFile(note, 'hello carol\n');
+      const result = await runCliInTty(
+        ['send-file', note, '--to', carol.id, '--server', server.url],
+        alice.env,
+      );
+      expect(result.code, result.output).toBe(0);
+      const completed = await carol.proc!.waitForJson<Record<string, unknown>>('savedAs');
+      expect(completed).toMatchObject({
+        event: 'transfer.completed',
+        direction: 'receive',
+        peer: alice.id,
+        name: 'for-carol.txt',
+        size: 12,
+        path: join(carol.home, 'downloads', 'for-carol.txt'),
+      });
+      // Every line on stdout is a record: the ready one, then the transfer's events in order
+      // (with progress records between, as many as its pace gives).
+      const events = carol.proc!.lines.map((line) => (JSON.parse(line) as { event: string }).event);
+      expect(events.filter((e) => e !== 'transfer.progress')).toEqual([
+        'ready',
+        'transfer.started',
+        'transfer.completed',
+      ]);
+    } finally {
+      await carol.proc?.stop();
+    }
+  });
 });

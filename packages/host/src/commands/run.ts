@@ -48,13 +48,15 @@ export default class Run extends MeshCommand<typeof Run> {
     const control = new ControlServer(controlSocketPath(agent.home));
     control.handle('status', () => host.statusWithStats());
     await control.listen();
-    // A line for each event a person cares about (a file arrived, an invitation); --json keeps
-    // stdout for the ready and stopped records.
-    if (!this.jsonEnabled())
-      host.hooks.anyPluginEvent.tap('run', (name, payload) => {
+    // A line for each event a person cares about (a file arrived, an invitation); with --json,
+    // every event as one JSON record, for scripts to follow the daemon.
+    host.hooks.anyPluginEvent.tap('run', (name, payload) => {
+      if (this.jsonEnabled()) writeRecord({ ...payload, event: name });
+      else {
         const line = host.eventLine(name, payload);
         if (line) this.log(line);
-      });
+      }
+    });
     await host.start();
     // Report ready once the room knows us, so a peer can be brokered to us right away.
     await host.signaling?.whenConnected(10_000).catch((error: Error) => {
@@ -65,8 +67,7 @@ export default class Run extends MeshCommand<typeof Run> {
     const stopped = untilSignal();
     const status = host.status();
     if (this.jsonEnabled()) {
-      // One compact line (oclif's logJson is multi-line), so scripts can read it while the daemon runs.
-      process.stdout.write(`${JSON.stringify({ event: 'ready', ...status })}\n`);
+      writeRecord({ event: 'ready', ...status });
     } else {
       this.log(`agent ${status.agentId} running`);
       this.log(`  fingerprint  ${status.fingerprint}`);
@@ -83,4 +84,9 @@ export default class Run extends MeshCommand<typeof Run> {
       throw new SignalingClientError('rejected', outcome.message, status.signaling.url ?? undefined);
     return { event: 'stopped', signal: outcome };
   }
+}
+
+/** One compact line per record (oclif's logJson is multi-line), so scripts can read them while the daemon runs. */
+function writeRecord(record: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(record)}\n`);
 }
