@@ -140,6 +140,8 @@ describe('mesh-agent notify', () => {
     setup?: () => void;
     code: number;
     message: RegExp;
+    /** What the `hint:` line says to do. */
+    hint?: RegExp;
     requests?: number;
   }> = [
     {
@@ -148,6 +150,7 @@ describe('mesh-agent notify', () => {
       section: {},
       code: 2,
       message: /no Gotify server URL: set plugins\.notifications-gotify\.url in the config or pass --url/,
+      hint: /mesh-agent config set plugins\.notifications-gotify\.url https:/,
       requests: 0,
     },
     {
@@ -176,9 +179,17 @@ describe('mesh-agent notify', () => {
       args: ['x', '--token', 'A_wrong_token'],
       code: 3,
       message: /401 Unauthorized: the Gotify application token is wrong/,
+      hint: /check the application token \(--token-file, .*GOTIFY_TOKEN\); a client token cannot push/,
       requests: 1,
     },
-    { name: '403', args: ['x', '--token', FORBIDDEN_TOKEN], code: 3, message: /403 Forbidden/, requests: 1 },
+    {
+      name: '403',
+      args: ['x', '--token', FORBIDDEN_TOKEN],
+      code: 3,
+      message: /403 Forbidden/,
+      hint: /use the token of an application/,
+      requests: 1,
+    },
     {
       name: '400 with the server description',
       args: ['x', '--token', APP_TOKEN],
@@ -193,6 +204,7 @@ describe('mesh-agent notify', () => {
       setup: () => gotify.script.push({ status: 500 }, { status: 502 }, { status: 503 }),
       code: 4,
       message: /503 Service Unavailable: server error.*\(after 3 attempts\)/,
+      hint: /see its logs, or send again later/,
       requests: 3,
     },
     {
@@ -201,6 +213,7 @@ describe('mesh-agent notify', () => {
       setup: () => gotify.script.push({ delayMs: 2000 }),
       code: 5,
       message: /did not answer within 300 ms/,
+      hint: /If it is slow, raise --timeout/,
       requests: 1,
     },
   ];
@@ -211,6 +224,7 @@ describe('mesh-agent notify', () => {
       const before = gotify.requests;
       const result = await notify(f.args, f.section ?? { url: gotify.url });
       expect(result.stderr).toMatch(f.message);
+      if (f.hint) expect(result.stderr).toMatch(new RegExp(`^hint: .*${f.hint.source}`, 'm'));
       expect(result.code).toBe(f.code);
       if (f.requests !== undefined) expect(gotify.requests - before).toBe(f.requests);
       expect(result.stderr).not.toContain('A_wrong_token');
@@ -240,9 +254,11 @@ describe('mesh-agent notify', () => {
       url: `http://127.0.0.1:${port}`,
     });
     expect(result.code).toBe(5);
-    const { error } = JSON.parse(result.stdout) as { error: { message: string } };
+    const { error } = JSON.parse(result.stdout) as { error: { code: string; message: string; hint: string } };
     expect(error.message).toMatch(
       /cannot reach Gotify at http:\/\/127\.0\.0\.1:\d+\/message: connection refused \(after 2 attempts\)/,
     );
+    expect(error.code).toBe('gotify_connection');
+    expect(error.hint).toMatch(/is a Gotify server running at that address\? Check --url or plugins\./);
   });
 });

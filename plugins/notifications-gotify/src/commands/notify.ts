@@ -1,5 +1,5 @@
-import { MeshCommand, secretFileFlag, UsageError } from '@mesh-agent/host';
-import { Args, Errors, Flags } from '@oclif/core';
+import { MeshCommand, MeshError, secretFileFlag, UsageError } from '@mesh-agent/host';
+import { Args, Flags } from '@oclif/core';
 import { backoffDelay, sleep } from '../backoff.js';
 import { type CreateMessage, type GotifyMessage, messageEndpoint, postMessage } from '../client.js';
 import { type GotifyConfig, PLUGIN_NAME, resolveToken } from '../config.js';
@@ -23,6 +23,23 @@ const EXIT_BY_FAILURE: Record<GotifyFailure, number> = {
   timeout: EXIT_CODES.unreachable,
   connection: EXIT_CODES.unreachable,
   aborted: EXIT_CODES.unreachable,
+};
+
+const URL_SETTINGS = `--url or plugins.${PLUGIN_NAME}.url`;
+const TOKEN_SETTINGS = `--token-file, plugins.${PLUGIN_NAME}.tokenFile (or .token) or GOTIFY_TOKEN`;
+
+/** What to do next, by failure class (the ones a usage error covers have their hint in the message). */
+const HINT_BY_FAILURE: Partial<Record<GotifyFailure, string>> = {
+  unauthorized: `check the application token (${TOKEN_SETTINGS}); a client token cannot push messages`,
+  forbidden: 'use the token of an application (Apps in the Gotify web UI); this one may not push messages',
+  'bad-request': 'the server named what it refused: check --priority, --title and the message',
+  rejected: 'the server named what it refused: check --priority, --title and the message',
+  'bad-response': `is ${URL_SETTINGS} the Gotify server itself, and not a proxy or login page in front of it?`,
+  'rate-limited': 'the server asks to slow down: send again later, or raise --retries',
+  server: 'the Gotify server failed: see its logs, or send again later (--retries)',
+  timeout: 'is the Gotify server up and reachable from here? If it is slow, raise --timeout',
+  connection: `is a Gotify server running at that address? Check ${URL_SETTINGS}`,
+  aborted: `is a Gotify server running at that address? Check ${URL_SETTINGS}`,
 };
 
 export default class Notify extends MeshCommand<typeof Notify> {
@@ -77,6 +94,7 @@ export default class Notify extends MeshCommand<typeof Notify> {
     if (!url)
       throw new UsageError(
         `no Gotify server URL: set plugins.${PLUGIN_NAME}.url in the config or pass --url`,
+        `to set it once: mesh-agent config set plugins.${PLUGIN_NAME}.url https://push.example.com`,
       );
     const message = await this.messageText();
     const token = await this.appToken(config);
@@ -147,7 +165,12 @@ export default class Notify extends MeshCommand<typeof Notify> {
         if (error.kind === 'invalid-url') throw new UsageError(error.message);
         if (!error.retryable || attempt >= retries) {
           const tries = attempt > 0 ? ` (after ${attempt + 1} attempts)` : '';
-          throw failure(`${error.message}${tries}`, EXIT_BY_FAILURE[error.kind]);
+          throw new MeshError(
+            `gotify_${error.kind.replace(/-/g, '_')}`,
+            `${error.message}${tries}`,
+            HINT_BY_FAILURE[error.kind],
+            EXIT_BY_FAILURE[error.kind],
+          );
         }
         const delayMs = backoffDelay(attempt + 1, config.retry);
         this.logToStderr(`${error.message}; retrying in ${delayMs} ms`);
@@ -155,10 +178,4 @@ export default class Notify extends MeshCommand<typeof Notify> {
       }
     }
   }
-}
-
-/** An oclif error with its exit code, which oclif reads from `oclif.exit` and, under --json, `exitCode`. */
-function failure(message: string, exit: number): Errors.CLIError {
-  const error = new Errors.CLIError(message, { exit });
-  return Object.assign(error, { exitCode: exit });
 }
