@@ -53,10 +53,8 @@ export default definePlugin({
     host.hooks.event.for(INVITE_EVENT).tap('terminal', (envelope) => {
       const from = (envelope.data as { from?: unknown }).from;
       if (typeof from !== 'string' || !AGENT_ID.test(from)) return;
-      host.log.info(
-        { from },
-        `agent ${from} shares a terminal with you: run mesh-agent attach-terminal ${from}`,
-      );
+      // The person reads the event's line (run prints it); the log keeps a record for collectors.
+      host.log.info({ from }, 'terminal invitation received');
       host.emit(TERMINAL_EVENTS.invited, { from });
     });
     const streams = host.hooks.stream.for(TERMINAL_STREAM);

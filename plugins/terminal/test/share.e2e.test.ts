@@ -10,7 +10,7 @@ import {
   startDaemon,
   startServer,
 } from '../../../packages/host/test/helpers/mesh.js';
-import { JsonCli, until } from './helpers.js';
+import { JsonCli } from './helpers.js';
 
 // Real processes: a signaling server, a sharer and viewers as CLI processes, QUIC between them.
 describe('share-terminal / attach-terminal between real processes', () => {
@@ -173,10 +173,8 @@ describe('share-terminal / attach-terminal between real processes', () => {
     );
     procs.push(share);
     await share.waitForEvent('ready');
-    await until(
-      () => v1.proc!.stderr.includes(`mesh-agent attach-terminal ${owner.id}`),
-      'invite logged by the daemon',
-    );
+    // The daemon (run --json) reports the invitation as a record on stdout.
+    expect(await v1.proc!.waitForJson('from')).toEqual({ event: 'terminal.invited', from: owner.id });
 
     const intruder = attach(v2);
     expect(await intruder.exited).toBe(1);
