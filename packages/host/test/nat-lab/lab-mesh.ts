@@ -98,9 +98,9 @@ export class LabMesh {
     return file;
   }
 
-  /** `send-file <file> --to <to>` from `from`'s namespace. */
-  send(from: string, to: string, file: string): Promise<CliResult> {
-    return this.cli(from, ['send-file', file, '--to', to, '--server', this.serverUrl, '--json']);
+  /** `send-file <file> --to <to>` from `from`'s namespace; `extra` adds flags. */
+  send(from: string, to: string, file: string, extra: string[] = []): Promise<CliResult> {
+    return this.cli(from, ['send-file', file, '--to', to, '--server', this.serverUrl, '--json', ...extra]);
   }
 
   /** The report of a send that succeeded, after checking the received copy's BLAKE3. */
