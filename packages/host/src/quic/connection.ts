@@ -42,7 +42,8 @@ export class QuicConnection extends EventEmitter<QuicConnectionEvents> {
     /** @internal driver handle */
     readonly handle: number,
     readonly role: 'client' | 'server',
-    readonly remote: RemoteAddress,
+    /** The peer's address; it changes when the peer moves (see `onMigrated`). */
+    public remote: RemoteAddress,
     readonly peerFingerprint: string,
   ) {
     super();

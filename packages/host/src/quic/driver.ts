@@ -9,6 +9,7 @@ import { CID_LEN, ConnectionTable, cidKey } from './driver/connection-table.js';
 import { Handshake } from './driver/handshake.js';
 import { type Deliver, Outbox, STREAMING_GAP_MS } from './driver/outbox.js';
 import { PacketSender } from './driver/packet-sender.js';
+import { activePeerAfterPathEvents } from './driver/peer-migration.js';
 import { QuicheConfigs } from './driver/quiche-config.js';
 import { describeClose } from './driver/quiche-errors.js';
 import type { DriverConnection } from './driver/state.js';
@@ -17,6 +18,7 @@ import { StreamReader } from './driver/stream-reader.js';
 import { StreamWriter } from './driver/stream-writer.js';
 import { ConnectionTimers } from './driver/timers.js';
 import type { DriverTurn } from './driver/turn.js';
+import { isMappedAddress } from './paths/mapped-address.js';
 import { PacketLayer } from './paths/packet-layer.js';
 import type {
   ConnectionCloseInfo,
@@ -207,12 +209,20 @@ export class QuicDriver {
       this.counters.droppedDatagrams++;
       return;
     }
+    const current = conn.recvInfo.from;
+    const elsewhere = from.port !== current.port || from.address !== current.host;
+    // A brokered session's peer stays at its one mapped address for quiche, whatever path its
+    // packets take (see mapped-address.ts); any other peer's new address is quiche's to follow.
+    const pinned = elsewhere && isMappedAddress(current.host);
     const info =
-      from.port === conn.recvInfo.from.port && from.address === conn.recvInfo.from.host
-        ? conn.recvInfo
-        : { from: { host: from.address, port: from.port }, to: this.local };
+      elsewhere && !pinned
+        ? { from: { host: from.address, port: from.port }, to: this.local }
+        : conn.recvInfo;
     try {
       conn.q.recv(msg, info);
+      // Authentic (quiche decrypted it) yet from an address the session's path does not know:
+      // the session checks whether its peer moved there.
+      if (pinned && !isMappedAddress(from.address)) this.layer?.peerSeenAt(conn.remote, from);
     } catch {
       // An undecryptable or malformed packet; a fatal one has already closed the connection in quiche.
       this.counters.droppedDatagrams++;
@@ -456,6 +466,7 @@ export class QuicDriver {
     }
     conn.datagramsSinceSend = 0;
     const q = conn.q;
+    this.followPeer(conn);
     const more = this.sender.drainSend(conn, SEND_BUDGET_BYTES);
     if (q.isClosed()) {
       this.finish(conn, describeClose(q));
@@ -463,6 +474,16 @@ export class QuicDriver {
     }
     if (more) this.markDirty(conn);
     this.timers.armTimer(conn);
+  }
+
+  /** quiche moved the connection to its peer's new address (see peer-migration.ts): so does the table. */
+  private followPeer(conn: DriverConnection): void {
+    const peer = activePeerAfterPathEvents(conn.q);
+    if (!peer || (peer.host === conn.remote.address && peer.port === conn.remote.port)) return;
+    const from = conn.remote;
+    const to = { address: peer.host, port: peer.port };
+    this.table.move(conn, to);
+    if (conn.reported) this.outbox.push({ ev: 'migrated', h: conn.handle, from, to });
   }
 
   private finish(conn: DriverConnection, info: ConnectionCloseInfo): void {

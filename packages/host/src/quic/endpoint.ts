@@ -324,6 +324,12 @@ export class QuicEndpoint extends EventEmitter<QuicEndpointEvents> {
         this.emit('connection', conn);
         break;
       }
+      case 'migrated': {
+        const conn = this.connections.get(event.h);
+        if (conn) conn.remote = event.to;
+        this.log?.info({ from: event.from, to: event.to }, 'peer moved');
+        break;
+      }
       case 'closed': {
         const conn = this.connections.get(event.h);
         this.connections.delete(event.h);
@@ -341,11 +347,16 @@ export class QuicEndpoint extends EventEmitter<QuicEndpointEvents> {
       case 'punchFailed':
         this.settle(event.req, undefined, new QuicConnectError(`no path to the peer: ${event.error}`));
         break;
-      case 'path':
-        if (this.paths.has(event.path.sessionId)) this.paths.set(event.path.sessionId, event.path);
-        this.log?.info({ session_id: event.path.sessionId, path: event.path.kind }, 'peer path changed');
+      case 'path': {
+        const { sessionId, kind, remote } = event.path;
+        const before = this.paths.get(sessionId);
+        if (before) this.paths.set(sessionId, event.path);
+        if (before?.remote && remote)
+          this.log?.info({ session_id: sessionId, from: before.remote, to: remote }, 'peer moved');
+        else this.log?.info({ session_id: sessionId, path: kind }, 'peer path changed');
         this.emit('path', event.path);
         break;
+      }
       case 'shutdownDone':
         this.settle(event.req, undefined);
         break;

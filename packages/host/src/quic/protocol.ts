@@ -75,6 +75,8 @@ export type DriverEvent =
   /** A session's path changed (a direct path took over from the relay, or the relay went away). */
   | { ev: 'path'; path: PathInfo }
   | { ev: 'accepted'; h: number; remote: RemoteAddress; peerFingerprint: string }
+  /** quiche followed the peer of a connection to a new address (connection migration, NAT rebinding). */
+  | { ev: 'migrated'; h: number; from: RemoteAddress; to: RemoteAddress }
   | { ev: 'stream'; h: number; sid: number }
   | { ev: 'data'; h: number; sid: number; data: ArrayBuffer }
   | { ev: 'fin'; h: number; sid: number }

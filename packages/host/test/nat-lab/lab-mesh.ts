@@ -98,15 +98,17 @@ export class LabMesh {
     return file;
   }
 
-  /** `send-file <file> --to <to>` from `from`'s namespace. */
-  send(from: string, to: string, file: string): Promise<CliResult> {
-    return this.cli(from, ['send-file', file, '--to', to, '--server', this.serverUrl, '--json']);
+  /** `send-file <file> --to <to>` from `from`'s namespace; `extra` adds flags. */
+  send(from: string, to: string, file: string, extra: string[] = []): Promise<CliResult> {
+    return this.cli(from, ['send-file', file, '--to', to, '--server', this.serverUrl, '--json', ...extra]);
   }
 
   /** The report of a send that succeeded, after checking the received copy's BLAKE3. */
   async verified(result: CliResult, to: string, file: string): Promise<SendReport> {
     if (result.code !== 0)
-      throw new Error(`send-file failed (${result.code}): ${result.stderr.slice(-3000)}`);
+      throw new Error(
+        `send-file failed (${result.code}): ${result.stdout.slice(-1000)}${result.stderr.slice(-3000)}`,
+      );
     const report = JSON.parse(result.stdout) as SendReport;
     const received = join(this.#homes.get(to)!, 'downloads', report.files[0]!.savedAs);
     if ((await blake3Of(received)) !== (await blake3Of(file)))

@@ -82,6 +82,12 @@ export interface Lab {
   spawn(node: string, command: string, args?: readonly string[], options?: SpawnOptions): ChildProcess;
   /** Runs a command to completion inside a node's namespace; never rejects on a non-zero exit code. */
   exec(node: string, command: string, args?: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /**
+   * NAT rebinding at a site's router, as when a mapping expires or a router restarts: every UDP
+   * flow loses its mapping, and the next packet of each gets a new one from `ports` ('lo-hi').
+   * Needs `conntrack` (Debian: conntrack).
+   */
+  rebind(siteOrHost: string, ports: string): Promise<void>;
   /** Kills every process in the lab's namespaces and deletes them. Idempotent. */
   teardown(): Promise<void>;
 }
@@ -453,6 +459,19 @@ class LabImpl implements Lab {
   exec(node: string, command: string, args: readonly string[] = [], options: ExecOptions = {}) {
     if (this.tornDown) return Promise.reject(new Error('nat-lab: lab already torn down'));
     return run('ip', ['netns', 'exec', this.ns(node), command, ...args], options);
+  }
+
+  async rebind(siteOrHost: string, ports: string): Promise<void> {
+    const site = this.site(siteOrHost);
+    if (site.nat === 'none') throw new Error(`nat-lab: site ${site.name} has no NAT to rebind`);
+    const masquerade = `-o wan -p udp -j MASQUERADE --to-ports ${ports}`;
+    const script = [
+      'command -v conntrack >/dev/null || { echo "conntrack not found (Debian: apt-get install conntrack)" >&2; exit 127; }',
+      `${this.iptables} -w -t nat -I POSTROUTING 1 ${masquerade}${site.nat === 'edm' ? ' --random-fully' : ''}`,
+      // Exits 1 when no flow matched: nothing to forget is no failure.
+      'conntrack -D -p udp >/dev/null 2>&1 || true',
+    ];
+    await must('ip', ['netns', 'exec', this.ns(site.name), 'sh', '-e'], `${script.join('\n')}\n`);
   }
 
   /**

@@ -179,6 +179,29 @@ describe.skipIf(!avail.ok)('NAT lab', () => {
     }
   });
 
+  it('rebind: a UDP flow loses its mapping, and its next packet gets a new port from the range', async () => {
+    const other = await createLab({ sites: { home: { nat: 'eim', hosts: ['alice'] } } });
+    try {
+      const otherReflector = await startReflector(other, 'pub', { udp: [STUN[0]!] });
+      const before = startUdpProbe(other, 'alice', other.serverAddress, [STUN[0]!], {
+        bindPort: 5556,
+        linger: true,
+      });
+      expect(await before.waitFor((l) => l.type === 'mapping')).toMatchObject({ port: 5556 });
+      await other.rebind('home', '20000-20099');
+      await otherReflector.send(STUN[0]!, other.publicAddress('home'), 5556, 'to-the-old-mapping');
+      before.child.kill('SIGKILL');
+      await new Promise((resolve) => before.child.once('exit', resolve));
+      const after = startUdpProbe(other, 'alice', other.serverAddress, [STUN[0]!], { bindPort: 5556 });
+      const mapping = await after.waitFor((l) => l.type === 'mapping');
+      expect(mapping.port).toBeGreaterThanOrEqual(20000);
+      expect(mapping.port).toBeLessThanOrEqual(20099);
+      expect(before.all.some((l) => l.data === 'to-the-old-mapping')).toBe(false);
+    } finally {
+      await other.teardown();
+    }
+  });
+
   it('teardown kills the processes and leaves no namespaces (and the root namespace as it was)', async () => {
     expect(netnsNames().filter((n) => n.startsWith(`${lab.prefix}-`))).toHaveLength(lab.nodes.length);
     await lab.teardown();

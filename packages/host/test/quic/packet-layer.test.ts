@@ -10,7 +10,8 @@ import { isMappedAddress } from '../../src/quic/paths/mapped-address.js';
 import { PacketLayer } from '../../src/quic/paths/packet-layer.js';
 import { probeKey } from '../../src/quic/paths/probe-key.js';
 import type { PunchTiming } from '../../src/quic/paths/punch-session.js';
-import type { PunchSpec } from '../../src/quic/protocol.js';
+import type { PathInfo, PunchSpec } from '../../src/quic/protocol.js';
+import { eventually } from '../helpers/cli.js';
 
 const FAST: PunchTiming = {
   probeIntervalMs: 20,
@@ -45,7 +46,7 @@ async function udp(): Promise<dgram.Socket> {
   return socket;
 }
 
-async function side(): Promise<Side> {
+async function side(onPath: (path: PathInfo) => void = () => {}): Promise<Side> {
   const socket = await udp();
   const counters = newCounters();
   const quic: Side['quic'] = [];
@@ -54,7 +55,7 @@ async function side(): Promise<Side> {
   const layer = new PacketLayer(
     io,
     counters,
-    { quic: (packet, from) => quic.push({ packet, from }), path() {}, pathLost() {} },
+    { quic: (packet, from) => quic.push({ packet, from }), path: onPath, pathLost() {} },
     FAST,
   );
   layers.push(layer);
@@ -154,6 +155,32 @@ describe('PacketLayer: hole punching on the QUIC socket', () => {
     expect(b.quic.at(-1)!.from.address).toMatch(/^240\./);
     b.layer.unpunch('sess-1');
     expect(await punched).toEqual({ error: 'session closed' });
+  });
+
+  it("follows the peer to a new address once a signed probe there is answered; a stranger's address never takes over", async () => {
+    const paths: PathInfo[] = [];
+    const [a, b] = await Promise.all([side(), side((path) => paths.push(path))]);
+    const [pa, pb] = await Promise.all([a.layer.punch(spec(b.port)), b.layer.punch(spec(a.port))]);
+    if ('error' in pa || 'error' in pb) throw new Error('punch failed');
+    const quic = Buffer.from([0x40, ...randomBytes(30)]);
+
+    // A stranger's packet (no session key): b probes its address, which never answers.
+    const stranger = await udp();
+    b.layer.peerSeenAt(pb.mapped, { address: '127.0.0.1', port: stranger.address().port });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(b.layer.pathOf('sess-1')?.remote).toEqual({ address: '127.0.0.1', port: a.port });
+
+    // The peer, rebound: the same session on a new socket, which answers probes but sends none.
+    const moved = await side();
+    void moved.layer.punch(spec(b.port, { candidates: [] }));
+    moved.layer.send(quic, pb.mapped.address, pb.mapped.port);
+    b.layer.peerSeenAt(pb.mapped, { address: '127.0.0.1', port: moved.port });
+    await eventually(async () => paths.length > 0, 2_000, 10);
+    expect(paths).toEqual([
+      { sessionId: 'sess-1', kind: 'direct', remote: { address: '127.0.0.1', port: moved.port } },
+    ]);
+    b.layer.send(quic, pb.mapped.address, pb.mapped.port);
+    await eventually(async () => moved.quic.length > 0, 2_000, 10);
   });
 
   it('gives up when no candidate answers and there is no relay', async () => {

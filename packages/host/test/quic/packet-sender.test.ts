@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_TRAIN, type PacketOut, PacketSender } from '../../src/quic/driver/packet-sender.js';
 import type { QuicheConfigs } from '../../src/quic/driver/quiche-config.js';
 import type { DriverConnection } from '../../src/quic/driver/state.js';
+import { isMappedAddress } from '../../src/quic/paths/mapped-address.js';
 
 interface Sent {
   kind: 'train' | 'single';
@@ -12,11 +13,17 @@ interface Sent {
   address: string;
 }
 
-/** A packet layer that records what leaves, and a connection whose packets have the given lengths. */
-function setup(lengths: number[], opts: { payload?: number; relayed?: boolean; idle?: boolean } = {}) {
+/**
+ * A packet layer that records what leaves, and a connection whose packets have the given lengths;
+ * `to` names each packet's destination (quiche's `SendInfo.to`), by default the connection's peer.
+ */
+function setup(
+  lengths: number[],
+  opts: { payload?: number; relayed?: boolean; idle?: boolean; to?: (index: number) => string } = {},
+) {
   const sent: Sent[] = [];
   const out: PacketOut = {
-    udpRoute: (address, port) => (opts.relayed ? null : { address, port }),
+    udpRoute: (address, port) => (isMappedAddress(address) ? null : { address, port }),
     sendTrain: (buf, offset, length, segment, address) => {
       const packets: number[] = [];
       for (let at = offset; at < offset + length; at += segment) packets.push(buf[at]!);
@@ -26,21 +33,22 @@ function setup(lengths: number[], opts: { payload?: number; relayed?: boolean; i
       sent.push({ kind: 'single', packets: [packet[0]!], segment: packet.length, offset: -1, address }),
     idle: () => opts.idle ?? true,
   };
+  const address = opts.relayed ? '240.0.0.1' : '10.0.0.2';
   let next = 0;
   const q = {
     send(buf: Uint8Array) {
       if (next >= lengths.length) return null;
       const length = lengths[next]!;
       buf.fill(0, 0, length);
+      const to = { host: opts.to?.(next) ?? address, port: 4433 };
       buf[0] = next++ & 0xff;
-      return [length, {}];
+      return [length, { to }];
     },
   };
   const payload = opts.payload ?? 1350;
   const configs = { sendPayload: () => payload } as unknown as QuicheConfigs;
   const sender = new PacketSender();
   sender.attach(out, configs);
-  const address = opts.relayed ? '240.0.0.1' : '10.0.0.2';
   const conn = { q, remote: { address, port: 4433 } } as unknown as DriverConnection;
   return { sent, drain: (budget = Number.POSITIVE_INFINITY) => sender.drainSend(conn, budget) };
 }
@@ -88,6 +96,19 @@ describe('PacketSender', () => {
       { kind: 'single', packets: [0], segment: 1350, offset: -1, address: '240.0.0.1' },
       { kind: 'single', packets: [1], segment: 1350, offset: -1, address: '240.0.0.1' },
       { kind: 'single', packets: [2], segment: 400, offset: -1, address: '240.0.0.1' },
+    ]);
+  });
+
+  it('sends each packet where quiche names: a train ends where the destination changes, a mapped one goes as the layer routes it', () => {
+    // Packets 3 and 4: a path being validated at the peer's new address; 5: a relayed session's.
+    const to = (i: number) => (i === 3 || i === 4 ? '10.0.0.9' : i === 5 ? '240.0.0.1' : '10.0.0.2');
+    const { sent, drain } = setup(Array(8).fill(1350), { to });
+    drain();
+    expect(sent.map((s) => [s.kind, s.packets, s.address])).toEqual([
+      ['train', [0, 1, 2], '10.0.0.2'],
+      ['train', [3, 4], '10.0.0.9'],
+      ['single', [5], '240.0.0.1'],
+      ['train', [6, 7], '10.0.0.2'],
     ]);
   });
 

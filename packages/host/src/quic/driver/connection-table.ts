@@ -57,6 +57,16 @@ export class ConnectionTable {
     if (conn.role === 'server') this.countIncoming(conn.remote.address, -1);
   }
 
+  /** The peer of `conn` is now at `remote` (quiche moved the connection there): it counts there from now on. */
+  move(conn: DriverConnection, remote: RemoteAddress): void {
+    if (conn.role === 'server' && this.byHandle.has(conn.handle)) {
+      this.countIncoming(conn.remote.address, -1);
+      this.countIncoming(remote.address, 1);
+    }
+    conn.remote = remote;
+    conn.recvInfo.from = { host: remote.address, port: remote.port };
+  }
+
   /** Connections peers opened to us: in all, and from `address`. */
   incoming(address: string): { total: number; fromAddress: number } {
     return { total: this.incomingTotal, fromAddress: this.incomingByAddress.get(address) ?? 0 };

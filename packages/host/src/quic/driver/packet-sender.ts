@@ -1,4 +1,4 @@
-import type { Connection } from '@matrixai/quic/native/index.js';
+import type { Connection, Host } from '@matrixai/quic/native/index.js';
 import type { Endpoint } from '../../nat/ip.js';
 import type { PacketLayer } from '../paths/packet-layer.js';
 import type { QuicheConfigs } from './quiche-config.js';
@@ -37,9 +37,12 @@ export class PacketSender {
   private trainStart = 0;
   private count = 0;
   private segment = 0;
-  /** Where the current drain's packets go: a real address (trains), else the peer's mapped one. */
+  /** The address quiche named for the current train (`SendInfo.to`), real or mapped. */
+  private aimedAt: Host = { host: '', port: 0 };
+  /** Where that address's packets go out: a real address (trains), else the peer's mapped one. */
   private to: Endpoint = { address: '', port: 0 };
   private direct = false;
+  private maxTrain = 1;
 
   /** Sends go out through the packet layer, in datagrams sized per peer by `configs`. */
   attach(out: PacketOut, configs: QuicheConfigs): void {
@@ -52,16 +55,15 @@ export class PacketSender {
     this.out = null;
   }
 
-  /** Writes quiche's packets to the socket; returns true when the budget ran out before quiche did. */
+  /**
+   * Writes quiche's packets to the socket, each to the address quiche names for it (a peer that
+   * moved, a path being validated); returns true when the budget ran out before quiche did.
+   */
   drainSend(conn: DriverConnection, budget: number): boolean {
     const out = this.out;
     if (!out) return false;
     const max = this.configs!.sendPayload(conn.remote.address);
-    // Toward a relay (which copies) or no path yet: one packet at a time, as the layer routes it.
-    const route = out.udpRoute(conn.remote.address, conn.remote.port);
-    this.to = route ?? conn.remote;
-    this.direct = route !== null;
-    const maxTrain = route ? trainLength(max) : 1;
+    this.aimedAt = { host: '', port: 0 };
     let sent = 0;
     while (sent < budget) {
       if (this.offset + max > SLAB_SIZE) this.nextSlab(out, max);
@@ -73,16 +75,29 @@ export class PacketSender {
         break;
       }
       if (result === null) break;
-      const len = result[0];
+      const [len, { to }] = result;
       sent += len;
+      if (to.port !== this.aimedAt.port || to.host !== this.aimedAt.host) {
+        this.flush(out, false);
+        this.aim(out, to, max);
+      }
       // A longer packet cannot follow a train's segments: the train leaves without it.
       if (this.count > 0 && len > this.segment) this.flush(out, false);
       this.offset = start + len;
       if (this.count++ === 0) this.segment = len;
-      if (len < this.segment || this.count >= maxTrain) this.flush(out, true);
+      if (len < this.segment || this.count >= this.maxTrain) this.flush(out, true);
     }
     this.flush(out, true);
     return sent >= budget;
+  }
+
+  /** Packets to `to` from here on: toward a relay (which copies) or no path yet, one at a time. */
+  private aim(out: PacketOut, to: Host, max: number): void {
+    const route = out.udpRoute(to.host, to.port);
+    this.aimedAt = to;
+    this.to = route ?? { address: to.host, port: to.port };
+    this.direct = route !== null;
+    this.maxTrain = route ? trainLength(max) : 1;
   }
 
   /** A packet built outside any connection (version negotiation, retry). */

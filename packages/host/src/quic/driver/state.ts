@@ -62,7 +62,8 @@ export class DriverConnection {
     readonly q: Connection,
     readonly role: 'client' | 'server',
     readonly key: string,
-    readonly remote: RemoteAddress,
+    /** Where the peer is: moved by `ConnectionTable.move` when quiche follows it to a new address. */
+    public remote: RemoteAddress,
     local: Host,
     public connectReq: number | null,
     readonly expectedFingerprint: string | null,

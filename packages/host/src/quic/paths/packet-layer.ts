@@ -84,10 +84,19 @@ export class PacketLayer {
       const entry = this.#fromPeer(address, port);
       if (entry) {
         this.events.quic(packet, entry.mapped);
+        entry.session.quicFrom(address, port);
         return;
       }
     }
     this.events.quic(packet, { address, port });
+  }
+
+  /**
+   * An authentic QUIC packet of the session at `mapped` came from `from`, an address no probe of
+   * the session proved (its peer's NAT may have rebound): the session checks it (see `quicFrom`).
+   */
+  peerSeenAt(mapped: Endpoint, from: Endpoint): void {
+    this.#byMapped.get(endpointKey(mapped.address, mapped.port))?.session.quicFrom(from.address, from.port);
   }
 
   #fromPeer(address: string, port: number): SessionEntry | undefined {

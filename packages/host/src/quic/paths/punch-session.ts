@@ -26,6 +26,9 @@ export const DEFAULT_PUNCH_TIMING: PunchTiming = {
   keepaliveMs: 15_000,
 };
 
+/** Addresses remembered for the triggered-probe rate limit; beyond this, it starts over. */
+const MAX_TRIGGERED = 256;
+
 export interface PunchSessionDeps {
   probes: BindingTransactions;
   /** A datagram straight onto the UDP socket. */
@@ -99,16 +102,31 @@ export class PunchSession {
   probedFrom(from: Endpoint): void {
     const key = endpointKey(from.address, from.port);
     this.peerAddresses.add(key);
-    // A triggered check (as in ICE): the peer just opened our NAT toward this address, so try it
-    // now; at most once per probe interval per address, so probes never multiply.
+    // A triggered check (as in ICE): the peer just opened our NAT toward this address, so try it now.
+    if (!this.#direct && this.#mayTrigger(key)) this.#probe(from, false);
+  }
+
+  /**
+   * A QUIC packet of this session came from `address`:`port`. Elsewhere than the direct path, the
+   * peer has moved (its NAT rebound, or its address changed) and our packets to the old address
+   * may be dropped: a signed probe there, once answered, moves the direct path to it. Only the
+   * holder of the session key answers, so a spoofed source address cannot move the path.
+   */
+  quicFrom(address: string, port: number): void {
+    const direct = this.#direct;
+    if (direct && direct.port === port && direct.address === address) return;
+    const key = endpointKey(address, port);
+    if (this.#mayTrigger(key)) this.#probe({ address, port }, true);
+  }
+
+  /** At most one triggered probe per probe interval per address, so probes never multiply. */
+  #mayTrigger(key: string): boolean {
     const now = performance.now();
-    if (
-      this.#direct ||
-      now - (this.#triggeredAt.get(key) ?? Number.NEGATIVE_INFINITY) < this.deps.timing.probeIntervalMs
-    )
-      return;
+    if (now - (this.#triggeredAt.get(key) ?? Number.NEGATIVE_INFINITY) < this.deps.timing.probeIntervalMs)
+      return false;
+    if (this.#triggeredAt.size >= MAX_TRIGGERED) this.#triggeredAt.clear();
     this.#triggeredAt.set(key, now);
-    this.#probe(from);
+    return true;
   }
 
   close(): void {
@@ -123,7 +141,7 @@ export class PunchSession {
   #probeRound(): void {
     if (this.#closed) return;
     const targets = this.#direct ? [this.#direct] : this.#candidates;
-    for (const target of targets) this.#probe(target);
+    for (const target of targets) this.#probe(target, false);
     const { probeIntervalMs, punchWindowMs, slowProbeIntervalMs, keepaliveMs } = this.deps.timing;
     const elapsed = performance.now() - this.#startedAt;
     let next: number;
@@ -139,16 +157,19 @@ export class PunchSession {
     this.#probeTimer = setTimeout(() => this.#probeRound(), next);
   }
 
-  #probe(target: Endpoint): void {
+  /** `move`: an answer moves the direct path there; else only the first answer makes one. */
+  #probe(target: Endpoint, move: boolean): void {
     void this.deps.probes
       .request(target, { attributes: [usernameAttribute(this.spec.sessionId)], integrityKey: this.key })
       .then((outcome) => {
         if (outcome.kind !== 'success' || this.#closed) return;
         this.peerAddresses.add(endpointKey(outcome.from.address, outcome.from.port));
-        if (this.#direct) return;
-        // The first pair that answered: the peer's packet layer holds the key, so the path is real.
+        const first = !this.#direct;
+        if (!first && !move) return;
+        // The peer's packet layer holds the key and answered from there, so the path is real.
         this.#direct = outcome.from;
         this.#choose();
+        if (!first) return;
         clearTimeout(this.#probeTimer);
         this.#probeTimer = setTimeout(() => this.#probeRound(), this.deps.timing.keepaliveMs);
       });
