@@ -104,7 +104,7 @@ export class FileReceiver {
       direction: 'receive',
     });
     const refuse = async (code: FailureCode, reason: string): Promise<void> => {
-      log.warn({ name: meta.name, code }, `refused a file: ${reason}`);
+      log.warn({ file: meta.name, code }, `refused a file: ${reason}`);
       events.failed(code, reason);
       await channel.send({ type: FILE_REJECT, code, reason }).catch(() => {});
       await channel.linger(LINGER_MS);
@@ -125,7 +125,7 @@ export class FileReceiver {
     const files = await partFilesFor(this.opts.downloadDir, peer.agentId, meta.name);
     const previous = this.active.get(files.part);
     if (previous) {
-      log.info({ name: meta.name }, 'a newer transfer of the same file supersedes the stalled one');
+      log.info({ file: meta.name }, 'a newer transfer of the same file supersedes the stalled one');
       previous.channel.destroy(new Error('superseded by a newer transfer of the same file'));
       await previous.settled;
     }
@@ -164,7 +164,7 @@ export class FileReceiver {
       space = await this.opts.reserve(meta.size - offer);
     } catch (error) {
       if (!(error instanceof NoSpaceError)) throw error;
-      log.warn({ name: meta.name }, error.message);
+      log.warn({ file: meta.name }, error.message);
       events.failed('NO_SPACE', error.message);
       await channel.send({ type: FILE_REJECT, code: 'NO_SPACE', reason: error.message }).catch(() => {});
       return channel.linger(LINGER_MS);
@@ -207,9 +207,9 @@ export class FileReceiver {
       writer = file;
       if (from > 0) await handle.truncate(from);
       events.started(from);
-      log.info({ name: meta.name, size: meta.size, resumedFrom: from }, 'receiving a file');
+      log.info({ file: meta.name, size: meta.size, resumedFrom: from }, 'receiving a file');
       const progressLog = throttle<number>(10_000, (done) =>
-        log.info({ name: meta.name, bytes: done, size: meta.size }, 'receiving'),
+        log.info({ file: meta.name, bytes: done, size: meta.size }, 'receiving'),
       );
 
       const stallMs = this.opts.config.stallSeconds * 1000;
@@ -259,7 +259,7 @@ export class FileReceiver {
           const seconds = (Date.now() - startedAt) / 1000;
           log.info(
             {
-              name: meta.name,
+              file: meta.name,
               savedAs,
               hash,
               bytes: meta.size - from,
@@ -285,7 +285,7 @@ export class FileReceiver {
         ? `${identity.peer} cancelled ${meta.name}: ${position} of ${meta.size} bytes kept, sending it again resumes`
         : failure.message;
       log.warn(
-        { name: meta.name, code: failure.code, bytes: position },
+        { file: meta.name, code: failure.code, bytes: position },
         cancelled ? message : `file transfer failed: ${message}`,
       );
       events.failed(failure.code, message);

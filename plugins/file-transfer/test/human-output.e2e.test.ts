@@ -51,7 +51,10 @@ describe('send-file and the receiving daemon, as a person reads them', () => {
     const saved = join(bob.home, 'downloads', 'note.txt');
     await bob.proc!.waitForLine((line) => line === `received note.txt from ${alice.id} → ${saved}`);
     // The daemon's stderr is no terminal: its logs stay JSON for whatever collects them.
-    expect(bob.proc!.stderr).toMatch(/^\{"level":30,.*"msg":"file received and verified"\}$/m);
+    const record = bob.proc!.stderr.match(/^\{"level":30,.*"msg":"file received and verified"\}$/m)?.[0];
+    // The file's name has a key of its own: `name` is the logger's.
+    expect(JSON.parse(record ?? '{}')).toMatchObject({ name: 'mesh-agent', file: 'note.txt' });
+    expect(record?.match(/"name":/g)).toHaveLength(1);
     expect(bob.proc!.lines.join('\n')).not.toMatch(JSON_LOG);
   });
 
@@ -108,6 +111,8 @@ describe('send-file and the receiving daemon, as a person reads them', () => {
         'transfer.started',
         'transfer.completed',
       ]);
+      expect(await carol.proc!.stop()).toBe(0);
+      expect(carol.proc!.lines.at(-1)).toBe('{"event":"stopped","signal":"SIGTERM"}');
     } finally {
       await carol.proc?.stop();
     }

@@ -38,6 +38,11 @@ export default class Run extends MeshCommand<typeof Run> {
     ...acceptFlags,
   };
 
+  /** The stopped record (and an error) on one line too, like every record the daemon prints. */
+  override logJson(json: unknown): void {
+    writeRecord(json as Record<string, unknown>);
+  }
+
   async run(): Promise<{ event: 'stopped'; signal: string }> {
     const { flags } = this;
     const listen = flags.listen ? parseHostPort(flags.listen, '--listen') : undefined;
