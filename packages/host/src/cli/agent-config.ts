@@ -5,6 +5,7 @@ import { type PluginSchema, validateConfig } from '../config/validate.js';
 import { findPluginPackages, type PluginPackage } from '../plugins/discover.js';
 import { importPlugin, importPluginSchema } from '../plugins/load.js';
 import type { AnyMeshPlugin } from '../plugins/types.js';
+import { withAllInstalled } from './plugin-filter.js';
 import { readCommandConfig } from './startup-config.js';
 
 export interface AgentConfig {
@@ -41,7 +42,7 @@ export async function loadAgentConfig(
     plugins?: PluginLoading;
   },
 ): Promise<AgentConfig> {
-  return checkAgentConfig(oclif, await readCommandConfig(oclif, opts.file), opts);
+  return checkAgentConfig(oclif, await readCommandConfig(opts.file), opts);
 }
 
 /** Validates `raw` (the tree of a config file, or of one about to be written) as loadAgentConfig does. */
@@ -95,7 +96,7 @@ export function installedPluginSchemas(
   oclif: Pick<Config, 'plugins'>,
   warnings: string[],
 ): Promise<PluginSchema[]> {
-  return schemasOf(findPluginPackages(oclif.plugins.values()), warnings);
+  return schemasOf(findPluginPackages(withAllInstalled(oclif).plugins.values()), warnings);
 }
 
 async function schemasOf(packages: PluginPackage[], warnings: string[]): Promise<PluginSchema[]> {

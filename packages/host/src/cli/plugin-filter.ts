@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { type Config, type Interfaces, Config as OclifConfig } from '@oclif/core';
 import { isPluginEnabled } from '../config/load.js';
 import { findPluginPackages } from '../plugins/discover.js';
-import { keepStartupConfig, readStartupConfig } from './startup-config.js';
+import { readStartupConfig } from './startup-config.js';
 
 /** `--config <file>` / `--config=<file>` / `-c <file>` from raw argv, before oclif parses anything. */
 export function configFileFromArgv(argv: readonly string[]): string | undefined {
@@ -25,7 +25,7 @@ export function configFileFromArgv(argv: readonly string[]): string | undefined 
 export async function withoutDisabledPlugins(config: Config, argv: readonly string[]): Promise<Config> {
   let tree: Record<string, unknown>;
   try {
-    tree = (await readStartupConfig(config, configFileFromArgv(argv))).tree;
+    tree = (await readStartupConfig(configFileFromArgv(argv))).tree;
   } catch {
     return config;
   }
@@ -36,9 +36,29 @@ export async function withoutDisabledPlugins(config: Config, argv: readonly stri
   );
   if (disabled.size === 0) return config;
   const plugins = new Map([...config.plugins].filter(([name]) => !disabled.has(name)));
-  const filtered = await OclifConfig.load({ root: config.root, plugins });
-  keepStartupConfig(config, filtered);
-  return filtered;
+  installedBeforeFilter = config;
+  return OclifConfig.load({ root: config.root, plugins });
+}
+
+/** The CLI with every installed plugin, before the disabled ones were left out (one per process). */
+let installedBeforeFilter: Interfaces.Config | undefined;
+
+/**
+ * The CLI as loaded before disabled plugins were left out: `config set` must know a disabled
+ * plugin's schema to turn it back on, and an unknown command may be a disabled plugin's.
+ */
+export function withAllInstalled<C extends Pick<Interfaces.Config, 'plugins'>>(
+  oclif: C,
+): C | Interfaces.Config {
+  return installedBeforeFilter ?? oclif;
+}
+
+/** The mesh-agent plugin (by config name) whose command `id` is, when the config disables it. */
+export function disabledPluginWithCommand(oclif: Interfaces.Config, id: string): string | undefined {
+  const all = withAllInstalled(oclif);
+  if (all === oclif) return undefined;
+  const owner = all.findCommand(id)?.pluginName;
+  return findPluginPackages(all.plugins.values()).find((pkg) => pkg.packageName === owner)?.name;
 }
 
 /** Packages a plugin imports from the CLI that runs it (its peer dependencies). */

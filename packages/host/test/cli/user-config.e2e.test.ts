@@ -104,6 +104,23 @@ describe('config set / get / unset write the user config, and every command uses
     expect(unsetValue.code).toBe(1);
   });
 
+  it('a plugin turned off stays reachable by config: its commands say how to turn it back on', async () => {
+    expect((await cli('config', 'set', 'plugins.terminal.enabled', 'false')).code).toBe(0);
+    const gone = await cli('share-terminal');
+    expect(gone.code).toBe(127);
+    expect(unwrap(gone.stderr)).toContain(
+      'share-terminal belongs to the terminal plugin, which the config turns off. ' +
+        'Turn it on with: mesh-agent config set plugins.terminal.enabled true',
+    );
+    const got = await cli('config', 'get', 'plugins.terminal.enabled');
+    expect(got.code, got.stderr).toBe(0);
+    expect(got.stdout.trim()).toBe('plugins.terminal.enabled = false');
+    const on = await cli('config', 'set', 'plugins.terminal.enabled', 'true');
+    expect(on.code, on.stderr).toBe(0);
+    expect((await cli('share-terminal', '--help')).code).toBe(0);
+    expect((await cli('config', 'unset', 'plugins.terminal')).code).toBe(0);
+  });
+
   it('keeps writing a JSON user config as JSON', async () => {
     const jsonHome = await dirs.make('mesh-user-json-');
     const jsonEnv = agentEnv(jsonHome, { XDG_CONFIG_HOME: jsonHome });
