@@ -17,6 +17,7 @@ export { CONFIG_ENV } from './config/env.js';
 export { ConfigError, type ConfigIssue } from './config/errors.js';
 export { agentHome, readConfig } from './config/load.js';
 export type { HostConfig, PluginSection } from './config/schema.js';
+export { userPath } from './config/user-path.js';
 export { validateConfig } from './config/validate.js';
 export {
   createHooks,

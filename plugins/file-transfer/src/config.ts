@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { DEFAULT_CHUNK, MAX_CHUNK, MIN_CHUNK } from './chunk-sizes.js';
 
 /** Who may send files to this agent; see README "Accept policy". */
@@ -38,7 +37,3 @@ export const configSchema = {
     stallSeconds: { type: 'integer', minimum: 1, maximum: 86_400, default: 60 },
   },
 } as const;
-
-export function downloadDirOf(config: FileTransferConfig, home: string): string {
-  return config.downloadDir ?? join(home, 'downloads');
-}

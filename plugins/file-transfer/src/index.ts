@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
-import { definePlugin, type PeerInfo } from '@mesh-agent/host';
-import { configSchema, downloadDirOf, type FileTransferConfig } from './config.js';
+import { join } from 'node:path';
+import { definePlugin, type PeerInfo, userPath } from '@mesh-agent/host';
+import { configSchema, type FileTransferConfig } from './config.js';
 import { declareTransferEvents } from './events.js';
 import { sweepExpiredParts, sweepIntervalMs } from './part-sweeper.js';
 import { type Decision, decide } from './policy.js';
@@ -9,7 +10,7 @@ import { FileReceiver } from './receiver.js';
 import { type Reservation, SpaceReservations } from './space.js';
 
 export { cancelOnSignal, unlessCancelled } from './cancel.js';
-export { configSchema, downloadDirOf, type FileTransferConfig } from './config.js';
+export { configSchema, type FileTransferConfig } from './config.js';
 export {
   ChunkReader,
   SequentialWriter,
@@ -62,7 +63,7 @@ export default definePlugin({
   apply(host, config: FileTransferConfig): FileTransferApi {
     registerFileMessages(host.messages);
     declareTransferEvents(host);
-    const downloadDir = downloadDirOf(config, host.home);
+    const downloadDir = config.downloadDir ? userPath(config.downloadDir) : join(host.home, 'downloads');
     const admit = (peer: PeerInfo) => decide(config, peer, host.standing(peer));
     const space = new SpaceReservations(downloadDir, config.maxInFlightBytes);
     const reserve = (bytes: number) => space.reserve(bytes);

@@ -100,7 +100,7 @@ async function firstConfigIn(
 /** Loads the config file the user named: any supported format, code included. */
 export async function loadConfigFile(filepath: string): Promise<FoundConfig> {
   const content = await readFile(filepath, 'utf8');
-  return { filepath, config: await parse(filepath, content) };
+  return { filepath, config: await parseAt(filepath, content) };
 }
 
 function* upwardFrom(start: string, stop: string): Generator<string> {
@@ -124,8 +124,28 @@ async function loadIfPresent(filepath: string): Promise<FoundConfig | undefined>
     throw error;
   }
   if (content.trim() === '') return undefined;
-  const config = await parse(filepath, content);
+  const config = await parseAt(filepath, content);
   return config === undefined || config === null ? undefined : { filepath, config };
+}
+
+/** A config file that exists but cannot be parsed (or, for code, run). */
+export class UnparsableConfigError extends Error {
+  constructor(
+    readonly filepath: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UnparsableConfigError';
+  }
+}
+
+/** `parse`, its failure naming the file: a search may have found it far from where the user is. */
+async function parseAt(filepath: string, content: string): Promise<unknown> {
+  try {
+    return await parse(filepath, content);
+  } catch (error) {
+    throw new UnparsableConfigError(filepath, (error as Error).message);
+  }
 }
 
 async function parse(filepath: string, content: string): Promise<unknown> {

@@ -2,8 +2,16 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { configFromEnv, mergeConfig } from './env.js';
 import { ConfigError } from './errors.js';
-import { type FoundConfig, loadConfigFile, MODULE_NAME, searchConfig, userConfigDir } from './find.js';
+import {
+  type FoundConfig,
+  loadConfigFile,
+  MODULE_NAME,
+  searchConfig,
+  UnparsableConfigError,
+  userConfigDir,
+} from './find.js';
 import type { HostConfig } from './schema.js';
+import { userPath } from './user-path.js';
 
 export { MODULE_NAME };
 
@@ -33,7 +41,7 @@ export async function readConfig(
     else ({ found, ignored } = await searchConfig(cwd, env));
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
-    const where = file ?? cwd;
+    const where = error instanceof UnparsableConfigError ? error.filepath : (file ?? cwd);
     const message = err.code === 'ENOENT' ? 'file not found' : `cannot be parsed: ${err.message}`;
     throw new ConfigError(where, [{ path: '', rule: 'parse', message }]);
   }
@@ -61,7 +69,7 @@ export function isPluginEnabled(tree: Record<string, unknown>, name: string): bo
 
 /** The agent's home: config, then MESH_AGENT_HOME (already layered), then the XDG data dir. */
 export function agentHome(config: HostConfig, env: NodeJS.ProcessEnv = process.env): string {
-  if (config.agent.home) return resolve(config.agent.home);
+  if (config.agent.home) return userPath(config.agent.home);
   const dataHome = env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
   return join(dataHome, MODULE_NAME);
 }

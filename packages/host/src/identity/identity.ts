@@ -1,4 +1,4 @@
-import { createHash, webcrypto, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -37,7 +37,12 @@ export async function loadOrCreateIdentity(dir: string): Promise<AgentIdentity &
   const certPath = join(dir, CERT_FILE);
   try {
     const [keyPem, certPem] = await Promise.all([readFile(keyPath, 'utf8'), readFile(certPath, 'utf8')]);
-    return { keyPem, certPem, fingerprint: certificateFingerprint(certPem), created: false };
+    return {
+      keyPem,
+      certPem,
+      fingerprint: checkedFingerprint(keyPem, keyPath, certPem, certPath),
+      created: false,
+    };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
@@ -47,6 +52,22 @@ export async function loadOrCreateIdentity(dir: string): Promise<AgentIdentity &
   await writeFile(keyPath, identity.keyPem, { mode: 0o600, flag: 'wx' });
   await writeFile(certPath, identity.certPem, { mode: 0o600, flag: 'wx' });
   return { ...identity, created: true };
+}
+
+/** The certificate's fingerprint, once both files parse: a damaged file is named, with the way out. */
+function checkedFingerprint(keyPem: string, keyPath: string, certPem: string, certPath: string): string {
+  const check = <T>(path: string, what: string, parse: () => T): T => {
+    try {
+      return parse();
+    } catch (error) {
+      throw new Error(
+        `${path} is not a valid ${what} (${(error as Error).message}). Restore it from a backup, or move ` +
+          'both identity files away to create a new identity (peers that pinned the old fingerprint must pin the new one)',
+      );
+    }
+  };
+  check(keyPath, 'private key', () => createPrivateKey(keyPem));
+  return check(certPath, 'certificate', () => certificateFingerprint(certPem));
 }
 
 export async function generateIdentity(commonName = 'mesh-agent'): Promise<AgentIdentity> {

@@ -69,4 +69,15 @@ describe('the config search loads data, never code', () => {
     expect(JSON.parse(fromUserDir.stdout).config.signaling.room).toBe('user');
     expect(existsSync(join(home, 'ran-user'))).toBe(true);
   });
+
+  it('names the file it found when that file cannot be parsed, not the directory the command ran in', async () => {
+    const project = join(home, 'proj');
+    await mkdir(join(project, 'sub'), { recursive: true });
+    const bad = join(project, 'mesh-agent.config.toml');
+    await writeFile(bad, 'room = = "x"\n');
+    const result = await runCli(['config'], env, { cwd: join(project, 'sub') });
+    expect(result.code).toBe(2);
+    expect(unwrap(result.stderr)).toContain(`(${bad})`);
+    expect(unwrap(result.stderr)).toContain('cannot be parsed');
+  });
 });
