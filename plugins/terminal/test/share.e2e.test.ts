@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, TempDirs } from '../../../packages/host/test/helpers/cli.js';
+import { BIN, runCli, TempDirs } from '../../../packages/host/test/helpers/cli.js';
 import {
   type Agent,
   makeAgent,
@@ -189,6 +189,26 @@ describe('share-terminal / attach-terminal between real processes', () => {
     expect(await guest.waitForEvent('exit')).toMatchObject({ code: null, signal: 1, by: 'owner' });
     expect(await guest.exited).toBe(0);
   }, 60_000);
+
+  it('refuses to share what no viewer could reach: no server and no direct mode, or a server that is down', async () => {
+    const alone = await runCli(['share-terminal', '--command', 'true'], owner.env);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toContain(
+      'error: no signaling server is set, so this agent cannot let other agents watch this terminal',
+    );
+    expect(alone.stderr).toContain('or share in direct mode: --session-id with --accept-token-file');
+    // Nothing listens on port 1: the share fails at once instead of inviting viewers to nowhere.
+    const down = await runCli(
+      ['share-terminal', '--command', 'true', '--server', 'ws://127.0.0.1:1'],
+      owner.env,
+    );
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain(
+      'cannot connect to the signaling server at ws://127.0.0.1:1: connection refused',
+    );
+    expect(down.stderr).toMatch(/^hint: /m);
+    expect(down.stdout).not.toContain('attach-terminal');
+  });
 
   it('direct mode: a viewer dials the sharer with a session token, no server involved', async () => {
     const [v1] = viewers as [Agent];

@@ -1,9 +1,11 @@
 import {
   acceptFlags,
+  explainError,
   type FrameChannel,
   grantFromAcceptFlags,
   type Host,
   MeshCommand,
+  missingServer,
   parseHostPort,
   printable,
   secretFileFlag,
@@ -114,6 +116,13 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
     });
     if (flags.to && !host.config.signaling.url)
       throw new UsageError('--to needs a signaling server (--server or signaling.url)');
+    const grant = grantFromAcceptFlags(flags);
+    // Nobody could reach this share: no server to be found through, no direct mode either.
+    if (!host.config.signaling.url && !grant && !flags['peer-addr'])
+      throw missingServer(
+        'let other agents watch this terminal',
+        'or share in direct mode: --session-id with --accept-token-file, or --peer-addr',
+      );
     const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY) && !flags.json;
     const out = new OwnerOutput(tty, flags.json);
     const prompt = new ControlPrompt();
@@ -142,10 +151,14 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
       },
     });
     api.serveViewers((viewer, channel) => session.attach(viewer, channel));
-    const grant = grantFromAcceptFlags(flags);
     if (grant) host.acceptDirect(grant);
     // A daemon for viewers of this terminal only: the agent's own daemon keeps the other streams.
     await host.start('daemon', { advertise: [TERMINAL_STREAM] });
+    // Before saying "viewers run …": a server that is down or refuses us would strand them.
+    await host.signaling?.whenConnected(10_000).catch(async (error: Error) => {
+      await host.stop();
+      throw explainError(error);
+    });
     const status = host.status();
     out.ready({ agentId: host.agentId, fingerprint: status.fingerprint, listen: status.listen, ...size });
     host.emit(TERMINAL_EVENTS.shared, { owner: host.agentId, ...size, command: flags.command ?? null });
