@@ -11,7 +11,12 @@ import {
   startDaemon,
   startServer,
 } from '../packages/host/test/helpers/mesh.js';
-import { expectFileArrives, expectHelpListsCommands, expectPtyRuns } from './helpers/installed.js';
+import {
+  expectFileArrives,
+  expectHelpListsCommands,
+  expectOneTree,
+  expectPtyRuns,
+} from './helpers/installed.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -114,9 +119,7 @@ describe.skipIf(unavailable)('mesh-agent .deb, installed with dpkg -i', () => {
     expect(paths).toContain('./usr/bin/mesh-agent -> ../lib/mesh-agent/bin/mesh-agent');
     expect(paths).toContain(`.${UNIT}`);
     expect(paths).toContain('./usr/share/doc/mesh-agent/copyright');
-    expect(paths).toContain(
-      `.${LIB}/@mesh-agent/plugin-terminal/node_modules/node-pty/build/Release/pty.node`,
-    );
+    expect(paths).toContain(`.${LIB}/mesh-agent/node_modules/node-pty/build/Release/pty.node`);
     // node-gyp's leftovers name the staging directory and have no use once built.
     expect(paths.filter((p) => /\/build\/(Makefile|config\.gypi)$/.test(p))).toEqual([]);
   });
@@ -127,7 +130,11 @@ describe.skipIf(unavailable)('mesh-agent .deb, installed with dpkg -i', () => {
   });
 
   it('built the terminal plugin’s native PTY addon for this machine', async () => {
-    await expectPtyRuns(`${LIB}/@mesh-agent/plugin-terminal`);
+    await expectPtyRuns(`${LIB}/mesh-agent/node_modules/@mesh-agent/plugin-terminal`);
+  });
+
+  it('is one dependency tree, so errors keep their exit codes and words', async () => {
+    await expectOneTree(`${LIB}/mesh-agent`, INSTALLED_CLI, dirs);
   });
 
   it('creates an identity in MESH_AGENT_HOME', async () => {

@@ -11,7 +11,12 @@ import {
   startDaemon,
   startServer,
 } from '../packages/host/test/helpers/mesh.js';
-import { expectFileArrives, expectHelpListsCommands, expectPtyRuns } from './helpers/installed.js';
+import {
+  expectFileArrives,
+  expectHelpListsCommands,
+  expectOneTree,
+  expectPtyRuns,
+} from './helpers/installed.js';
 
 const run = promisify(execFile);
 const PACK_INSTALL = resolve(import.meta.dirname, '../scripts/pack-install.mjs');
@@ -43,7 +48,11 @@ describe('mesh-agent installed from packed tarballs', () => {
   });
 
   it('built the terminal plugin’s native PTY addon', async () => {
-    await expectPtyRuns(join(prefix, 'lib/node_modules/@mesh-agent/plugin-terminal'));
+    await expectPtyRuns(join(prefix, 'lib/node_modules/mesh-agent/node_modules/@mesh-agent/plugin-terminal'));
+  });
+
+  it('is one package with one dependency tree, so errors keep their exit codes and words', async () => {
+    await expectOneTree(join(prefix, 'lib/node_modules/mesh-agent'), cli, dirs);
   });
 
   it('creates an identity', async () => {

@@ -26,6 +26,24 @@ export async function expectHelpListsCommands(cli: Cli, dirs: TempDirs): Promise
   for (const command of USER_COMMANDS) expect(result.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
 }
 
+/**
+ * The CLI installed at `cliDir` is one tree: one copy of oclif and of the host, so classes compared
+ * across packages are the same classes. With copies, an error lost its exit code and got oclif's
+ * `EEXIT` trailer; this checks both the tree and that symptom.
+ */
+export async function expectOneTree(cliDir: string, cli: Cli, dirs: TempDirs): Promise<void> {
+  const copies = async (name: string) =>
+    (await run('find', [cliDir, '-path', `*/node_modules/${name}/package.json`])).stdout
+      .split('\n')
+      .filter(Boolean);
+  expect(await copies('@oclif/core')).toHaveLength(1);
+  expect(await copies('@mesh-agent/host')).toHaveLength(1);
+  const result = await runCli(['peers'], agentEnv(await dirs.make()), { cli });
+  expect(result.code).toBe(2);
+  expect(result.stderr).toMatch(/^error: no signaling server is set/m);
+  expect(result.stderr).not.toContain('EEXIT');
+}
+
 /** The terminal plugin installed in `pluginDir` loads node-pty's native addon and runs a command in a PTY. */
 export async function expectPtyRuns(pluginDir: string): Promise<void> {
   const echo = `require('node-pty').spawn('/bin/echo', ['pty-ok'], {}).onData((d) => process.stdout.write(d))`;
