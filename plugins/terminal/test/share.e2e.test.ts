@@ -208,6 +208,19 @@ describe('share-terminal / attach-terminal between real processes', () => {
     );
     expect(down.stderr).toMatch(/^hint: /m);
     expect(down.stdout).not.toContain('attach-terminal');
+    // With its own --json (events as JSON lines), the error is a JSON line too.
+    for (const command of ['share-terminal', 'attach-terminal']) {
+      const args = command === 'attach-terminal' ? [command, owner.id] : [command, '--command', 'true'];
+      const json = await runCli([...args, '--server', 'ws://127.0.0.1:1', '--json'], owner.env);
+      expect(json.code, command).toBe(1);
+      expect(JSON.parse(json.stdout), command).toEqual({
+        error: {
+          code: 'server_refused',
+          message: expect.stringContaining('connection refused'),
+          hint: expect.any(String),
+        },
+      });
+    }
   });
 
   it('direct mode: a viewer dials the sharer with a session token, no server involved', async () => {

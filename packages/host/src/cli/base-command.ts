@@ -164,10 +164,18 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
     // that runs no host never loads.
     const { errorJson, explainError, formatError } = await import('./explain-error.js');
     const explained = explainError(error, this.id);
-    if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(errorJson(explained), null, 2)}\n`);
+    // One line: commands with their own --json print JSON lines, and a script reads this one too.
+    if (this.wantsJson()) process.stdout.write(`${JSON.stringify(errorJson(explained))}\n`);
     else process.stderr.write(formatError(explained));
     // Said already: oclif only exits with the code.
     throw new Errors.ExitError(explained.exitCode);
+  }
+
+  /** --json was asked for: oclif's flag, or a command's own (share-terminal's JSON lines). */
+  private wantsJson(): boolean {
+    if (this.jsonEnabled()) return true;
+    const end = this.argv.indexOf('--');
+    return (end === -1 ? this.argv : this.argv.slice(0, end)).includes('--json');
   }
 }
 
