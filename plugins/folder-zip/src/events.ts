@@ -16,7 +16,7 @@ export const FOLDER_EVENTS = {
 /** What the daemon's user reads when a folder transfer ends (see EventLine). */
 const FOLDER_LINES: Partial<Record<keyof typeof FOLDER_EVENTS, EventLine>> = {
   'folder.completed': (p) => {
-    const what = `folder ${p.root} (${p.files} files, ${formatBytes(Number(p.bytes))})`;
+    const what = `folder ${p.root} (${fileCount(Number(p.files))}, ${formatBytes(Number(p.bytes))})`;
     return p.direction === 'receive'
       ? `received ${what} from ${p.peer} → ${p.path}`
       : `sent ${what} to ${p.peer} → ${p.savedAs}`;
@@ -71,4 +71,9 @@ export class FolderEvents {
   private emit(name: keyof typeof FOLDER_EVENTS, extra: Record<string, unknown>): void {
     this.host.emit(name, { id: this.id, ...this.base, ...extra });
   }
+}
+
+/** `1 file`, `2 files`: how a count of files reads in a line. */
+export function fileCount(files: number): string {
+  return `${files} ${files === 1 ? 'file' : 'files'}`;
 }

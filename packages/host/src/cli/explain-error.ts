@@ -1,7 +1,7 @@
 import { Errors } from '@oclif/core';
 import { ConfigError } from '../config/errors.js';
 import { HandshakeDeniedError, PeerUnavailableError } from '../p2p/errors.js';
-import { FingerprintMismatchError } from '../quic/errors.js';
+import { FingerprintMismatchError, QuicConnectError } from '../quic/errors.js';
 import { SignalingClientError } from '../signaling/client.js';
 import type { RedeemFailure } from '../tokens/token-cache.js';
 import { printable } from '../util/printable.js';
@@ -25,6 +25,14 @@ export function explainError(error: unknown, command?: string): MeshError {
       'fingerprint_mismatch',
       `the peer's certificate is not the one --peer-fingerprint names (it has ${error.actual})`,
       "compare with the fingerprint the peer's `mesh-agent identity` prints",
+    );
+  if (error instanceof QuicConnectError)
+    return new MeshError(
+      'peer_unreachable',
+      error.message,
+      "is the peer's agent running and listening there (mesh-agent run, its --listen)? UDP must reach " +
+        'it: check the address and firewalls; through a signaling server (--to), a relay carries the ' +
+        'session when UDP is blocked',
     );
   if (error instanceof ConfigError) return new MeshError('config_invalid', error.message, undefined, 2);
   if (error instanceof Errors.CLIError) return explainOclif(error, command);
@@ -133,7 +141,9 @@ function explainOclif(error: Errors.CLIError, command?: string): MeshError {
   // oclif appends its own pointer to --help; the hint says it once.
   const message = error.message.replace(/\s*See more help with --help\s*$/, '').trim();
   if (exitCode !== 2) return new MeshError('failed', message, undefined, exitCode);
-  return new MeshError('usage', message, `see: mesh-agent ${command ? `${command} ` : ''}--help`, 2);
+  // oclif's ids join topics with ':'; the user types them with spaces (config set).
+  const typed = command ? `${command.replace(/:/g, ' ')} ` : '';
+  return new MeshError('usage', message, `see: mesh-agent ${typed}--help`, 2);
 }
 
 function hostOf(url: string): string {

@@ -4,6 +4,7 @@ import { MeshError, missingServer, UsageError } from '../../src/cli/errors.js';
 import { errorJson, explainError, formatError } from '../../src/cli/explain-error.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { HandshakeDeniedError, PeerUnavailableError } from '../../src/p2p/errors.js';
+import { QuicConnectError } from '../../src/quic/errors.js';
 import { SignalingClientError } from '../../src/signaling/client.js';
 
 const URL_ = 'ws://127.0.0.1:7399';
@@ -33,6 +34,15 @@ describe('explainError', () => {
     expect(late).toMatchObject({ code: 'server_timeout', message: 'no answer … within 10 s' });
     expect(late.hint).toMatch(/firewall/);
     expect(new Set([refused.hint, unknown.hint, late.hint]).size).toBe(3);
+  });
+
+  it('says what to check when the QUIC handshake with a peer fails', () => {
+    const error = explainError(new QuicConnectError('QUIC connect failed: handshake timed out'));
+    expect(error).toMatchObject({
+      code: 'peer_unreachable',
+      message: 'QUIC connect failed: handshake timed out',
+    });
+    expect(error.hint).toMatch(/^is the peer's agent running and listening there .* UDP must reach it/);
   });
 
   it('points at `mesh-agent peers` for an agent the server does not know', () => {
@@ -90,6 +100,7 @@ describe('explainError', () => {
       hint: 'see: mesh-agent send-folder --help',
       exitCode: 2,
     });
+    expect(explainError(parse, 'config:set').hint).toBe('see: mesh-agent config set --help');
     expect(explainError(new Errors.CLIError('gotify down', { exit: 5 }))).toMatchObject({
       code: 'failed',
       exitCode: 5,

@@ -16,7 +16,7 @@ import {
 } from '@mesh-agent/plugin-file-transfer';
 import { Args, Flags } from '@oclif/core';
 import { SYMLINK_POLICIES, type SymlinkPolicy } from '../config.js';
-import { FolderEvents } from '../events.js';
+import { FolderEvents, fileCount } from '../events.js';
 import folderZip from '../index.js';
 import { ZIP_STREAM } from '../protocol.js';
 import { type FolderSendResult, sendFolder } from '../sender.js';
@@ -105,7 +105,7 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
         progress.finish(view, 'verified');
         if (!this.jsonEnabled())
           this.log(
-            `${tree.root} → ${result.savedAs}  ${result.files} files, ${formatBytes(result.bytes)}  blake3 ${result.hash}`,
+            `${tree.root} → ${result.savedAs}  ${fileCount(result.files)}, ${formatBytes(result.bytes)}  blake3 ${result.hash}`,
           );
         return { peer, ...result };
       } catch (error) {
