@@ -27,19 +27,21 @@ const EXIT_BY_FAILURE: Record<GotifyFailure, number> = {
 
 const URL_SETTINGS = `--url or plugins.${PLUGIN_NAME}.url`;
 const TOKEN_SETTINGS = `--token-file, plugins.${PLUGIN_NAME}.tokenFile (or .token) or GOTIFY_TOKEN`;
+const REFUSED_HINT = 'the server named what it refused: check --priority, --title and the message';
+const UNREACHABLE_HINT = `is a Gotify server running at that address? Check ${URL_SETTINGS}`;
 
 /** What to do next, by failure class (the ones a usage error covers have their hint in the message). */
 const HINT_BY_FAILURE: Partial<Record<GotifyFailure, string>> = {
   unauthorized: `check the application token (${TOKEN_SETTINGS}); a client token cannot push messages`,
   forbidden: 'use the token of an application (Apps in the Gotify web UI); this one may not push messages',
-  'bad-request': 'the server named what it refused: check --priority, --title and the message',
-  rejected: 'the server named what it refused: check --priority, --title and the message',
+  'bad-request': REFUSED_HINT,
+  rejected: REFUSED_HINT,
   'bad-response': `is ${URL_SETTINGS} the Gotify server itself, and not a proxy or login page in front of it?`,
   'rate-limited': 'the server asks to slow down: send again later, or raise --retries',
   server: 'the Gotify server failed: see its logs, or send again later (--retries)',
   timeout: 'is the Gotify server up and reachable from here? If it is slow, raise --timeout',
-  connection: `is a Gotify server running at that address? Check ${URL_SETTINGS}`,
-  aborted: `is a Gotify server running at that address? Check ${URL_SETTINGS}`,
+  connection: UNREACHABLE_HINT,
+  aborted: UNREACHABLE_HINT,
 };
 
 export default class Notify extends MeshCommand<typeof Notify> {

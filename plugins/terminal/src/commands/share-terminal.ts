@@ -1,6 +1,5 @@
 import {
   acceptFlags,
-  explainError,
   type FrameChannel,
   grantFromAcceptFlags,
   type Host,
@@ -157,7 +156,7 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
     // Before saying "viewers run …": a server that is down or refuses us would strand them.
     await host.signaling?.whenConnected(10_000).catch(async (error: Error) => {
       await host.stop();
-      throw explainError(error);
+      throw error;
     });
     const status = host.status();
     out.ready({ agentId: host.agentId, fingerprint: status.fingerprint, listen: status.listen, ...size });
