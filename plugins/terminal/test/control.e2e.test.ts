@@ -39,7 +39,7 @@ describe('control hand-off between a TTY owner and TTY viewers', () => {
 
     // Alice watches in her terminal; after the viewer exits, the shell prints the terminal modes.
     const aliceTty = new TtyCli(
-      `${cliLine(['attach-terminal', owner.id, '--server', server.url])}; echo "viewer-exit=$?"; stty -a`,
+      `${cliLine(['attach-terminal', owner.id, '--server', server.url])}; echo "viewer-exit=$?"; stty -a; echo modes-end`,
       alice.env,
     );
     cleanups.push(() => aliceTty.kill());
@@ -86,7 +86,8 @@ describe('control hand-off between a TTY owner and TTY viewers', () => {
     share.type('bye\r');
     expect(await bobView.waitForEvent('exit')).toMatchObject({ code: 5 });
     await aliceTty.waitFor('viewer-exit=5');
-    await aliceTty.waitFor(/speed/);
+    // stty -a prints in several writes; the marker after it says all of them arrived.
+    await aliceTty.waitFor(/viewer-exit=5[\s\S]*modes-end/);
     const modes = aliceTty.screen.slice(aliceTty.screen.indexOf('viewer-exit=5'));
     expect(modes).toMatch(/(^|\s)icanon(\s|$)/m);
     expect(modes).toMatch(/(^|\s)echo(\s|$)/m);
@@ -110,7 +111,7 @@ describe('control hand-off between a TTY owner and TTY viewers', () => {
     const view = new TtyCli(
       // Background jobs of a non-interactive shell read /dev/null unless told otherwise.
       `${cliLine(['attach-terminal', owner.id, '--server', server.url])} </dev/tty & pid=$!; ` +
-        'while ! [ -e "$HOME/go" ]; do sleep 0.05; done; kill -TERM $pid; wait $pid; echo "viewer-exit=$?"; stty -a',
+        'while ! [ -e "$HOME/go" ]; do sleep 0.05; done; kill -TERM $pid; wait $pid; echo "viewer-exit=$?"; stty -a; echo modes-end',
       alice.env,
     );
     cleanups.push(() => view.kill());
@@ -118,7 +119,7 @@ describe('control hand-off between a TTY owner and TTY viewers', () => {
     await until(() => view.screen.includes('alt-screen') || undefined, 'viewer attached');
     const { writeFile } = await import('node:fs/promises');
     await writeFile(`${alice.home}/go`, '');
-    await view.waitFor(/viewer-exit=\d+[\s\S]*speed/);
+    await view.waitFor(/viewer-exit=\d+[\s\S]*modes-end/);
     const after = view.screen.slice(view.screen.indexOf('viewer-exit='));
     expect(after).toMatch(/(^|\s)icanon(\s|$)/m);
     expect(after).toMatch(/(^|\s)echo(\s|$)/m);
