@@ -3,6 +3,7 @@ export { type MeshArgs, MeshCommand, type MeshFlags, type PluginContext } from '
 export { createHost, untilSignal } from './cli/create-host.js';
 export { MeshError, missingServer, UsageError } from './cli/errors.js';
 export { explainError } from './cli/explain-error.js';
+export { ExplainedCommand } from './cli/explained-command.js';
 export {
   acceptFlags,
   grantFromAcceptFlags,

@@ -248,7 +248,8 @@ export class SignalServer {
         await new Promise<void>((resolve) => http.close(() => resolve()));
         this.#wss = undefined;
         this.#http = undefined;
-        throw new Error(`STUN ports: ${(error as Error).message}`);
+        // The system error names the UDP port that failed (cannotListen says which).
+        throw error;
       }
     }
     http.on('error', (error) => this.#log.error({ err: error.message }, 'signal server error'));

@@ -55,16 +55,7 @@ describe('mesh-agent server', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('refuses to start without tokens unless --open', async () => {
-    await expect(Server.run(['--port', '0', '--log-level', 'silent'], { root })).rejects.toThrow(
-      /no tokens configured.*--open/,
-    );
-  });
-
-  it('refuses --open on a non-loopback address unless --allow-open-network', async () => {
-    await expect(
-      Server.run(['--port', '0', '--open', '--host', '0.0.0.0', '--log-level', 'silent'], { root }),
-    ).rejects.toThrow(/anyone who reaches the port.*--allow-open-network/);
+  it('starts --open on a non-loopback address with --allow-open-network', async () => {
     const { line, stop } = await runServer([
       '--port',
       '0',
@@ -130,12 +121,6 @@ describe('mesh-agent server', () => {
       first.close();
       await stop();
     }
-  });
-
-  it('rejects a limit below 1 with a clear error', async () => {
-    await expect(
-      Server.run(['--port', '0', '--open', '--max-connections', '0', '--log-level', 'silent'], { root }),
-    ).rejects.toThrow(/max-connections/);
   });
 
   it('takes tokens from MESH_SIGNAL_TOKENS and prints the URL', async () => {

@@ -1,43 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { RelayClient } from '@mesh-agent/host/nat';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mintRelayGrant } from '../src/index.js';
+import { exitOf, firstLine, spawnCli } from './built-cli.js';
 import { collect, until } from './relay-helpers.js';
 
-// The built CLI, as an operator runs it (`pnpm build` first).
-const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
-const BIN = join(repoRoot, 'bin', 'run.js');
-
 function relay(args: string[], env: Record<string, string> = {}): ChildProcess {
-  const { MESH_RELAY_SECRET: _ignored, ...parentEnv } = process.env;
-  return spawn(process.execPath, [BIN, 'relay', '--port', '0', ...args], {
-    cwd: repoRoot,
-    env: { ...parentEnv, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-async function firstLine(child: ChildProcess): Promise<string> {
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const [line] = (await once(lines, 'line')) as [string];
-  return line;
-}
-
-async function exitOf(child: ChildProcess): Promise<{ code: number | null; stderr: string }> {
-  let stderr = '';
-  child.stderr?.on('data', (chunk) => {
-    stderr += String(chunk);
-  });
-  const [code] = (await once(child, 'exit')) as [number | null];
-  // oclif wraps its error lines at 80 columns, each continuation prefixed with ›.
-  return { code, stderr: stderr.replace(/\s*\n\s*›\s*/g, ' ') };
+  return spawnCli('relay', ['--port', '0', ...args], env);
 }
 
 describe('mesh-agent relay (built CLI)', () => {

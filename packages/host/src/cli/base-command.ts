@@ -1,4 +1,4 @@
-import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
+import { type Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { mergeConfig as mergeOverrides } from '../config/env.js';
 import { ConfigError } from '../config/errors.js';
 import type { Host, HostMode, HostStartOptions } from '../host/host.js';
@@ -8,6 +8,7 @@ import type { AnyMeshPlugin, AppliedPlugin, ConfigOf } from '../plugins/types.js
 import { type AgentConfig, loadAgentConfig, type PluginLoading } from './agent-config.js';
 import { blameSetting } from './blame-setting.js';
 import { UsageError } from './errors.js';
+import { ExplainedCommand } from './explained-command.js';
 
 export type MeshFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof MeshCommand)['baseFlags'] & T['flags']
@@ -21,9 +22,9 @@ export interface PluginContext<P extends AnyMeshPlugin> extends AppliedPlugin<P>
 
 /**
  * Base of every mesh-agent command: the global flags (`--config`, `--home`, `--log-level`,
- * `--log-format`) and the one place that turns every failure into words and an exit code (catch).
+ * `--log-format`); every failure reads in words (ExplainedCommand).
  */
-export abstract class MeshCommand<T extends typeof Command> extends Command {
+export abstract class MeshCommand<T extends typeof Command> extends ExplainedCommand {
   static override baseFlags = {
     config: Flags.string({
       char: 'c',
@@ -151,31 +152,6 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
   ): Promise<R> {
     const context = await this.openPlugin(plugin, overrides);
     return whileStarted(context.host, mode, () => fn(context), start);
-  }
-
-  /**
-   * Every failure in words (see explainError): `error: …` and `hint: …` on stderr, or
-   * `{"error": {"code", "message", "hint"}}` on stdout with --json. No class names, no stack.
-   */
-  protected override async catch(error: Error): Promise<unknown> {
-    // `this.exit()` is how a command ends early on purpose; oclif handles it.
-    if (error instanceof Errors.ExitError) throw error;
-    // Loaded on failure only: it knows the host's error classes (signaling, QUIC), which a command
-    // that runs no host never loads.
-    const { errorJson, explainError, formatError } = await import('./explain-error.js');
-    const explained = explainError(error, this.id);
-    // One line: commands with their own --json print JSON lines, and a script reads this one too.
-    if (this.wantsJson()) process.stdout.write(`${JSON.stringify(errorJson(explained))}\n`);
-    else process.stderr.write(formatError(explained));
-    // Said already: oclif only exits with the code.
-    throw new Errors.ExitError(explained.exitCode);
-  }
-
-  /** --json was asked for: oclif's flag, or a command's own (share-terminal's JSON lines). */
-  private wantsJson(): boolean {
-    if (this.jsonEnabled()) return true;
-    const end = this.argv.indexOf('--');
-    return (end === -1 ? this.argv : this.argv.slice(0, end)).includes('--json');
   }
 }
 

@@ -1,20 +1,21 @@
-import { createLogger, LOG_LEVELS, untilSignal } from '@mesh-agent/host';
+import { createLogger, ExplainedCommand, LOG_LEVELS, untilSignal } from '@mesh-agent/host';
 import { RELAY_PATH } from '@mesh-agent/host/nat';
-import { Command, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { relayLimitFlags, relayLimitsOf } from '../cli/limit-flags.js';
+import { cannotListen } from '../cli/listen-error.js';
 import { loadRelaySecret, RELAY_SECRET_ENV, RelayGrantError } from '../relay/grants.js';
 import { RelayServer } from '../relay/relay-server.js';
 
 const SECRET_ENV = RELAY_SECRET_ENV;
 
-export default class Relay extends Command {
+export default class Relay extends ExplainedCommand {
   static override summary =
     'Run the relay alone: forwards QUIC packets between two agents when hole punching fails.';
 
   static override description = [
     `Agents whose direct path fails bind a WebSocket on ${RELAY_PATH} with a relay grant the signal server minted for their P2P session; the relay then forwards their QUIC packets, as binary messages, between the two agents of that session. QUIC's TLS runs end to end: the relay reads and forges nothing.`,
     `The grants are signed with a secret shared with the signal server: --secret-file, or ${SECRET_ENV}; at least 32 bytes (surrounding whitespace is ignored). Without one the relay refuses to start.`,
-    'Logs go to stderr; stdout gets only the listen URL (or JSON with --json). SIGINT or SIGTERM stops the relay cleanly.',
+    'Logs go to stderr; stdout gets only the listen URL (or JSON with --json). A failure to start reads `error: …` and `hint: …` on stderr, or {"error": {"code", "message", "hint"}} on stdout with --json; exit 2 for bad flags, 1 otherwise. SIGINT or SIGTERM stops the relay cleanly.',
   ].join('\n\n');
 
   static override examples = [
@@ -62,7 +63,7 @@ export default class Relay extends Command {
       listening = await relay.start();
     } catch (error) {
       await relay.hub.close();
-      this.error(`cannot listen on ${flags.host}:${flags.port}: ${(error as Error).message}`, { exit: 1 });
+      throw cannotListen(flags.host, flags.port, error);
     }
     // Listen for signals before saying we are up: whoever reads that line may stop us at once.
     const stopped = untilSignal();

@@ -5,15 +5,17 @@ import { join } from 'node:path';
 import {
   createLogger,
   DEFAULT_SIGNAL_PORT,
+  ExplainedCommand,
   LOG_LEVELS,
   SESSION_TTL_DEFAULT_S,
   SESSION_TTL_MAX_S,
   SESSION_TTL_MIN_S,
   untilSignal,
 } from '@mesh-agent/host';
-import { Command, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import type { TokenEntry } from '../auth.js';
 import { relayLimitFlags, relayLimitsOf, signalLimitFlags, signalLimitsOf } from '../cli/limit-flags.js';
+import { cannotListen } from '../cli/listen-error.js';
 import { redactedUrl } from '../cluster/redis-client.js';
 import { LimitsError } from '../limits.js';
 import { loadRelaySecret, RELAY_SECRET_ENV, RelayGrantError } from '../relay/grants.js';
@@ -34,7 +36,7 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
-export default class Server extends Command {
+export default class Server extends ExplainedCommand {
   static override summary = 'Run the reference signaling server: rooms, presence and P2P session tokens.';
 
   static override description = [
@@ -44,7 +46,7 @@ export default class Server extends Command {
     "Agents behind NAT: the server answers STUN on two UDP ports (--stun-port and the next one; by default the same number as --port), so agents learn their public address and NAT kind, and it relays QUIC packets over WebSocket on /relay of its own port for sessions whose agents cannot punch through (--no-relay to turn that off, --relay-url to name a separate `mesh-agent relay` sharing --relay-secret-file). The relay forwards ciphertext only: agents still pin each other's certificates end to end.",
     `Several nodes: start each with --redis redis://host:port (or ${REDIS_ENV}; a password in the URL stays out of logs) and the same tokens. They share rooms, presence (entries expire --presence-ttl seconds after their node stops refreshing them), session brokering, relayed events and identity bindings (kept in Redis instead of --data-dir). If Redis goes away a node serves its own agents and catches up when it returns; GET /healthz says which. Agents list several servers in signaling.url and move to another when theirs goes.`,
     'GET /healthz answers JSON (load, Redis state) and GET /metrics Prometheus text on the same port.',
-    'Logs go to stderr; stdout gets only the listen URL (or JSON with --json). SIGINT or SIGTERM stops the server cleanly.',
+    'Logs go to stderr; stdout gets only the listen URL (or JSON with --json). A failure to start reads `error: …` and `hint: …` on stderr, or {"error": {"code", "message", "hint"}} on stdout with --json; exit 2 for bad flags, 1 otherwise. SIGINT or SIGTERM stops the server cleanly.',
   ].join('\n\n');
 
   static override examples = [
@@ -212,7 +214,7 @@ export default class Server extends Command {
     try {
       listening = await server.start();
     } catch (error) {
-      this.error(`cannot listen on ${flags.host}:${flags.port}: ${(error as Error).message}`, { exit: 1 });
+      throw cannotListen(flags.host, flags.port, error);
     }
     // Listen for signals before saying we are up: whoever reads that line may stop us at once.
     const stopped = untilSignal();
