@@ -4,17 +4,18 @@ import { ConfigPathError, parseKeyPath, parseValue, schemaAt } from '../config/k
 import { readConfig } from '../config/load.js';
 import { setPath, unsetPath } from '../config/tree.js';
 import {
+  backUp,
   checkWritable,
+  configFileToEdit,
   readUserConfig,
   UserConfigFileError,
-  userConfigFile,
   writeUserConfig,
 } from '../config/user-file.js';
 import { checkAgentConfig, installedPluginSchemas } from './agent-config.js';
 import { UsageError } from './errors.js';
 
 export interface UserConfigEdit {
-  /** The user config file written. */
+  /** The config file written: --config's, else the user's. */
   file: string;
   path: string[];
   /** What the file holds at `path` now (undefined after unset). */
@@ -25,7 +26,8 @@ export interface UserConfigEdit {
 }
 
 /**
- * Sets (`text` given) or removes the value at the dotted `key` in the user's config file. The
+ * Sets (`text` given) or removes the value at the dotted `key` in the user's config file, or in
+ * the file --config names (`configFlag`). The
  * value is read as the schema's type; the whole file, checked against the host's schema and the
  * schemas of the plugins it enables, must stay valid or nothing is written.
  */
@@ -40,7 +42,7 @@ export async function editUserConfig(
     const warnings: string[] = [];
     const path = parseKeyPath(key);
     const schema = schemaAt(path, await installedPluginSchemas(oclif, warnings));
-    const file = await userConfigFile(env);
+    const file = await configFileToEdit(env, opts.configFlag);
     checkWritable(file.path);
     const tree = await readUserConfig(file);
     let value: unknown;
@@ -58,10 +60,12 @@ export async function editUserConfig(
         { filepath: `${file.path}, not written`, tree, warnings: [] },
         { plugins: 'schemas' },
       );
+      // The comments exist only in the text: keep a copy of it before rewriting from the values.
+      const copy = dropsComments ? await backUp(file.path) : undefined;
       await writeUserConfig(file.path, tree);
-      if (dropsComments)
+      if (copy)
         warnings.push(
-          `the comments in ${file.path} were not kept: config set/unset rewrite the file from its values`,
+          `the comments in ${file.path} were not kept (config set/unset rewrite the file from its values); the file as it was is in ${copy}`,
         );
     }
     return {

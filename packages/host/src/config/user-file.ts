@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, extname, join } from 'node:path';
+import { copyFile, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { loadConfigFile, USER_PLACES, userConfigDir } from './find.js';
 
 /** Formats `config set` can rewrite without losing data. */
@@ -29,6 +29,37 @@ export async function userConfigFile(env: NodeJS.ProcessEnv): Promise<{ path: st
     if (content !== undefined && content.trim() !== '') return { path, exists: true };
   }
   return { path: join(dir, 'config.toml'), exists: false };
+}
+
+/**
+ * The file `config set`/`unset` edit: the one --config (or MESH_AGENT_CONFIG) names, which set
+ * creates if missing, as every command would read it; else the user's config file.
+ */
+export async function configFileToEdit(
+  env: NodeJS.ProcessEnv,
+  named: string | undefined,
+): Promise<{ path: string; exists: boolean }> {
+  if (named === undefined) return userConfigFile(env);
+  const path = resolve(named);
+  const content = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw new UserConfigFileError(
+      error.code === 'EISDIR'
+        ? `${path} is a directory, not a config file`
+        : `cannot read ${path}: ${error.message}`,
+    );
+  });
+  return { path, exists: content !== undefined && content.trim() !== '' };
+}
+
+/**
+ * Copies `path` to `path.bak` before a rewrite loses what only the text holds (comments); returns
+ * the copy's path.
+ */
+export async function backUp(path: string): Promise<string> {
+  const copy = `${path}.bak`;
+  await copyFile(path, copy);
+  return copy;
 }
 
 /** Refuses a user config this module cannot rewrite (YAML, code) with what to do instead. */

@@ -147,10 +147,41 @@ describe('config set / get / unset write the user config, and every command uses
     );
     expect(set.code, set.stderr).toBe(0);
     expect(unwrap(set.stderr)).toContain(`the comments in ${file} were not kept`);
+    expect(unwrap(set.stderr)).toContain(`the file as it was is in ${file}.bak`);
+    expect(await readFile(`${file}.bak`, 'utf8')).toBe(
+      '# my agent\n[signaling]\nroom = "team" # the team room\n',
+    );
     expect(parseToml(await readFile(file, 'utf8'))).toEqual({
       signaling: { room: 'team' },
       log: { level: 'warn' },
     });
+  });
+
+  it('with --config or MESH_AGENT_CONFIG, set and unset edit that file (created if missing), not the user config', async () => {
+    const before = await readFile(userFile, 'utf8');
+    const dir = await dirs.make('mesh-named-config-');
+    const named = join(dir, 'team.toml');
+    const set = await cli('config', 'set', '--config', named, 'signaling.room', 'team', '--json');
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ file: named, path: 'signaling.room', value: 'team' });
+    expect(set.stderr).toBe('');
+    expect(parseToml(await readFile(named, 'utf8'))).toEqual({ signaling: { room: 'team' } });
+    expect((await stat(named)).mode & 0o777).toBe(0o600);
+
+    const fromEnv = { ...env, MESH_AGENT_CONFIG: join(dir, 'other.json') };
+    expect((await runCli(['config', 'set', 'log.level', 'error'], fromEnv)).code).toBe(0);
+    expect(JSON.parse(await readFile(join(dir, 'other.json'), 'utf8'))).toEqual({ log: { level: 'error' } });
+    const unset = await runCli(['config', 'unset', 'log.level'], fromEnv);
+    expect(unset.code, unset.stderr).toBe(0);
+    expect(unset.stdout).toContain(`removed log.level from ${join(dir, 'other.json')}`);
+    // Every command reads the file it names.
+    const got = await cli('config', 'get', '--config', named, 'signaling.room');
+    expect(got.stdout.trim()).toBe('signaling.room = "team"');
+    expect(await readFile(userFile, 'utf8')).toBe(before);
+
+    const notAFile = await cli('config', 'set', '--config', dir, 'signaling.room', 'team');
+    expect(notAFile.code).toBe(2);
+    expect(unwrap(notAFile.stderr)).toContain(`${dir} is a directory, not a config file`);
   });
 
   it('refuses to rewrite a YAML user config, and leaves it as it was', async () => {

@@ -5,17 +5,21 @@ import { editUserConfig } from '../../cli/user-config.js';
 import { LOCAL_SIGNAL_URL } from '../../signaling/constants.js';
 
 export default class ConfigSet extends MeshCommand<typeof ConfigSet> {
-  static override summary = 'Write one value to the user config file (~/.config/mesh-agent/config.toml).';
+  static override summary =
+    'Write one value to the user config file (~/.config/mesh-agent/config.toml), or to --config FILE.';
   static override description =
     'The file is the one the config search reads from $XDG_CONFIG_HOME/mesh-agent (else ~/.config/mesh-agent): ' +
-    'an existing config.toml or config.json there, or a new config.toml. VALUE is read as the type the schema gives ' +
+    'an existing config.toml or config.json there, or a new config.toml. With --config (or MESH_AGENT_CONFIG) it ' +
+    'is that file, created if missing (TOML or JSON by its extension). VALUE is read as the type the schema gives ' +
     'the path: a number, true/false, a JSON array or object, else text. The whole file is validated (host and plugin ' +
-    'schemas) before it is replaced atomically with mode 0600; other values are kept, comments are not. Secrets print redacted.';
+    'schemas) before it is replaced atomically with mode 0600; other values are kept, comments are not (a file with comments ' +
+    'is copied to FILE.bak first). Secrets print redacted.';
   static override examples = [
     `<%= config.bin %> config set signaling.url ${LOCAL_SIGNAL_URL}`,
     '<%= config.bin %> config set signaling.token "$(cat token.txt)"',
     '<%= config.bin %> config set plugins.notifications-gotify.url https://push.example.com',
     '<%= config.bin %> config set nat.stunServers \'["stun.example.org:3478"]\'',
+    '<%= config.bin %> config set --config ./team.toml signaling.room team',
   ];
   static override enableJsonFlag = true;
   static override args = {

@@ -5,7 +5,8 @@ import { editUserConfig } from '../../cli/user-config.js';
 export default class ConfigUnset extends MeshCommand<typeof ConfigUnset> {
   static override summary = 'Remove one value from the user config file (the default applies again).';
   static override description =
-    'Edits the file config set writes; the rest of the file is kept (comments are not) and it must stay valid.';
+    'Edits the file config set writes (the user config file, or --config FILE); the rest of the file is kept ' +
+    '(comments are not: a file with comments is copied to FILE.bak first) and it must stay valid.';
   static override examples = ['<%= config.bin %> config unset signaling.token'];
   static override enableJsonFlag = true;
   static override args = {
