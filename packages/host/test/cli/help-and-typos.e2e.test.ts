@@ -27,6 +27,11 @@ describe('help, version and mistyped commands', () => {
     const result = await runCli(['version'], env);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain(`mesh-agent/${version} ${process.platform}-${process.arch} node-`);
+    const verbose = JSON.parse((await runCli(['version', '--verbose', '--json'], env)).stdout);
+    expect(verbose).toMatchObject({ version, nodeVersion: process.version });
+    expect(verbose.plugins).toContainEqual({ name: '@mesh-agent/plugin-terminal', version, type: 'core' });
+    // Listed with what it does, like every other command.
+    expect((await runCli(['--help'], env)).stdout).toMatch(/^ {2}version +Print the version of mesh-agent/m);
   });
 
   it('a typo without a terminal names the right command and fails at once, asking nothing', async () => {
