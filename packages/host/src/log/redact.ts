@@ -8,13 +8,18 @@ export const REDACTED = '[redacted]';
 
 /** Keys whose values are secrets: token, appToken, tokens, relaySecret, password, privateKey, authorization … */
 const SECRET_KEY = /token|secret|passw(or)?d|private|authorization|api[-_]?key|credential/i;
+/**
+ * Keys that say where a secret is kept, not the secret: tokenFile, tokenEnv, relaySecretFile,
+ * token_file … Their values (a path, a variable's name) help a user and give nothing away.
+ */
+const SECRET_REFERENCE = /(?:File|Env|Path|Dir|[-_](?:file|env|path|dir))$/;
 /** Query parameters that carry secrets: ?token=, ?access_token=, ?key=, ?sig=, ?auth= … */
 const SECRET_PARAM = /token|secret|passw(or)?d|key|sig|auth|credential/i;
 /** URLs inside any string: a scheme, then everything up to whitespace or a quote. */
 const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi;
 
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key);
+  return SECRET_KEY.test(key) && !SECRET_REFERENCE.test(key);
 }
 
 /** A copy of `value` safe to print or log. `key` is the name it is stored under, if any. */
