@@ -31,7 +31,7 @@ export default class Peers extends MeshCommand<typeof Peers> {
       const members = data.members;
       for (const m of members) {
         const addresses = m.addresses.map((a) => `${a.address}:${a.port}`).join(',');
-        const self = m.agent_id === host.agentId ? '  (this agent)' : '';
+        const self = m.agent_id === host.agentId ? `  ${selfNote(m)}` : '';
         this.log(
           `${m.agent_id}  [${m.capabilities.join(',')}]  ${addresses}  ${m.fingerprint.slice(0, 16)}…${self}`,
         );
@@ -40,4 +40,14 @@ export default class Peers extends MeshCommand<typeof Peers> {
       return { room: data.room, members };
     });
   }
+}
+
+/**
+ * How this agent's own entry reads. A daemon advertises QUIC addresses; an entry without any is
+ * this command's own connection, which ends with it: others cannot reach the agent until it runs.
+ */
+function selfNote(member: Member): string {
+  return member.addresses.length > 0
+    ? '(this agent)'
+    : '(this agent, only this command: no daemon runs for it, so others cannot reach it; start one with mesh-agent run)';
 }

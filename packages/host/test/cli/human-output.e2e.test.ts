@@ -42,7 +42,8 @@ describe('what a person reads: logs and errors at a terminal', () => {
   it('a one-shot command prints no logs at a terminal by default: its level is warn', async () => {
     const result = await runCliInTty(['peers', '--server', server.url], alice.env);
     expect(result.code, result.output).toBe(0);
-    expect(result.output).toContain('(this agent)');
+    // No daemon runs for alice: her entry is this command's own connection, and it says so.
+    expect(result.output).toMatch(/\(this agent, only this command: no daemon runs for it.*mesh-agent run\)/);
     expect(result.output).not.toMatch(JSON_LOG);
     expect(result.output).not.toContain('signaling connected');
   });
