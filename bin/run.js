@@ -15,5 +15,8 @@ try {
   await run(argv, config);
   await flush();
 } catch (error) {
-  await handle(error);
+  // What fails outside a command (an unknown or disabled command, a bad help subject) reads like
+  // a command's failure: in words, with what to do.
+  const { asksForJson, reportFailure } = await import('@mesh-agent/host/cli/report-failure');
+  await handle(await reportFailure(error, { json: asksForJson(argv) }));
 }

@@ -42,6 +42,10 @@ export async function expectOneTree(cliDir: string, cli: Cli, dirs: TempDirs): P
   expect(result.code).toBe(2);
   expect(result.stderr).toMatch(/^error: no signaling server is set/m);
   expect(result.stderr).not.toContain('EEXIT');
+  // The help class the CLI names is found in the installed tree, and so are the commands' help.
+  const help = await runCli(['help', 'send-file'], agentEnv(await dirs.make()), { cli });
+  expect(help.code, help.stderr).toBe(0);
+  expect(help.stdout).toMatch(/USAGE\s+\$ mesh-agent send-file FILE/);
 }
 
 /** The terminal plugin installed in `pluginDir` loads node-pty's native addon and runs a command in a PTY. */

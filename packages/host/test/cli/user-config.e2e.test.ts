@@ -106,12 +106,17 @@ describe('config set / get / unset write the user config, and every command uses
 
   it('a plugin turned off stays reachable by config: its commands say how to turn it back on', async () => {
     expect((await cli('config', 'set', 'plugins.terminal.enabled', 'false')).code).toBe(0);
-    const gone = await cli('share-terminal');
-    expect(gone.code).toBe(127);
-    expect(unwrap(gone.stderr)).toContain(
-      'share-terminal belongs to the terminal plugin, which the config turns off. ' +
-        'Turn it on with: mesh-agent config set plugins.terminal.enabled true',
-    );
+    const turnedOff =
+      'error: share-terminal belongs to the terminal plugin, which the config turns off\n' +
+      'hint:  turn it on with: mesh-agent config set plugins.terminal.enabled true\n';
+    // Running it, and asking for its help either way.
+    for (const args of [['share-terminal'], ['share-terminal', '--help'], ['help', 'share-terminal']]) {
+      const gone = await cli(...args);
+      expect(gone.code, args.join(' ')).toBe(127);
+      expect(gone.stderr).toBe(turnedOff);
+    }
+    const asJson = await cli('share-terminal', '--json');
+    expect(JSON.parse(asJson.stdout)).toMatchObject({ error: { code: 'plugin_disabled' } });
     const got = await cli('config', 'get', 'plugins.terminal.enabled');
     expect(got.code, got.stderr).toBe(0);
     expect(got.stdout.trim()).toBe('plugins.terminal.enabled = false');
