@@ -38,7 +38,8 @@ export function explainError(error: unknown, command?: string): MeshError {
   if (error instanceof Errors.CLIError) return explainOclif(error, command);
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    return new MeshError(typeof code === 'string' ? code : 'failed', error.message);
+    // Scripts get one style of code: a system's EACCES or a peer's TOO_LARGE as eacces, too_large.
+    return new MeshError(typeof code === 'string' ? code.toLowerCase() : 'failed', error.message);
   }
   return new MeshError('failed', String(error));
 }

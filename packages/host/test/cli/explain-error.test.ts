@@ -107,9 +107,9 @@ describe('explainError', () => {
     });
   });
 
-  it('keeps the code and message of any other error, never its class name', () => {
+  it('keeps the code (in lower case, like every other code) and message of any other error, never its class name', () => {
     const io = Object.assign(new Error('EACCES: permission denied, open /x'), { code: 'EACCES' });
-    expect(explainError(io)).toMatchObject({ code: 'EACCES', message: io.message });
+    expect(explainError(io)).toMatchObject({ code: 'eacces', message: io.message });
     expect(explainError(new TypeError('oops'))).toMatchObject({ code: 'failed', message: 'oops' });
   });
 });
