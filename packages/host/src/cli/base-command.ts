@@ -7,7 +7,7 @@ import { pluginSection } from '../plugins/apply.js';
 import type { AnyMeshPlugin, AppliedPlugin, ConfigOf } from '../plugins/types.js';
 import { type AgentConfig, loadAgentConfig, type PluginLoading } from './agent-config.js';
 import { blameSetting } from './blame-setting.js';
-import { UsageError } from './errors.js';
+import { PartialFailure, UsageError } from './errors.js';
 
 export type MeshFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof MeshCommand)['baseFlags'] & T['flags']
@@ -155,7 +155,8 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
 
   /**
    * Every failure in words (see explainError): `error: …` and `hint: …` on stderr, or
-   * `{"error": {"code", "message", "hint"}}` on stdout with --json. No class names, no stack.
+   * `{"error": {"code", "message", "hint"}}` on stdout with --json (a PartialFailure's result
+   * around it). No class names, no stack.
    */
   protected override async catch(error: Error): Promise<unknown> {
     // `this.exit()` is how a command ends early on purpose; oclif handles it.
@@ -165,8 +166,10 @@ export abstract class MeshCommand<T extends typeof Command> extends Command {
     const { errorJson, explainError, formatError } = await import('./explain-error.js');
     const explained = explainError(error, this.id);
     // One line: commands with their own --json print JSON lines, and a script reads this one too.
-    if (this.wantsJson()) process.stdout.write(`${JSON.stringify(errorJson(explained))}\n`);
-    else process.stderr.write(formatError(explained));
+    if (this.wantsJson()) {
+      const done = explained instanceof PartialFailure ? explained.result : {};
+      process.stdout.write(`${JSON.stringify({ ...done, ...errorJson(explained) })}\n`);
+    } else process.stderr.write(formatError(explained));
     // Said already: oclif only exits with the code.
     throw new Errors.ExitError(explained.exitCode);
   }
