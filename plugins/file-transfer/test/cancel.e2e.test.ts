@@ -1,5 +1,6 @@
 import { readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { formatBytes } from '@mesh-agent/host';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Agent,
@@ -90,14 +91,9 @@ describe('Ctrl-C on a sending send-file', () => {
 
     const second = new CliProcess(send, alice.env);
     // Both sides hash the prefix before any byte moves: the receiver reads its part file, then
-    // the sender reads its file a second time (it holds it open once for the transfer).
-    await eventually(
-      async () =>
-        (await openCount(bob.proc!.child.pid!, '.part')) > 0 ||
-        (await openCount(second.child.pid!, file)) > 1,
-      30_000,
-      5,
-    );
+    // the sender reads its file a second time (it holds it open once for the transfer). Cancelled
+    // during the sender's read, both sides know what the part file keeps.
+    await eventually(async () => (await openCount(second.child.pid!, file)) > 1, 30_000, 2);
     second.child.kill('SIGTERM');
     const cancelled = await eventually(
       async () =>
@@ -113,6 +109,8 @@ describe('Ctrl-C on a sending send-file', () => {
       `${alice.id} cancelled prefix.bin: ${kept} of ${size} bytes kept, sending it again resumes`,
     );
     expect(cancelled.bytes).toBe(kept);
+    // The sender says the same.
+    expect(second.stderr).toContain(`prefix.bin: cancelled at ${formatBytes(kept)} of 512.0 MiB`);
   }, 120_000);
 });
 

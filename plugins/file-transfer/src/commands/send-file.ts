@@ -101,6 +101,10 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
             const result = await sendFile(channel, file, {
               chunkSize,
               signal,
+              // A cancel during the prefix check then says what the receiver keeps.
+              onOffer: (offset) => {
+                view.done = offset;
+              },
               onStart: (from) => {
                 view.done = from;
                 events.started(from);
