@@ -1,7 +1,7 @@
 export { type AgentConfig, loadAgentConfig } from './cli/agent-config.js';
 export { type MeshArgs, MeshCommand, type MeshFlags, type PluginContext } from './cli/base-command.js';
 export { createHost, untilSignal } from './cli/create-host.js';
-export { MeshError, missingServer, UsageError } from './cli/errors.js';
+export { MeshError, missingServer, PartialFailure, UsageError } from './cli/errors.js';
 export { explainError } from './cli/explain-error.js';
 export { ExplainedCommand } from './cli/explained-command.js';
 export {

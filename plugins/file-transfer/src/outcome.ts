@@ -13,6 +13,15 @@ export class TransferError<Code extends string = string> extends Error {
   }
 }
 
+/**
+ * Whether `error` ended only its own transfer: the receiver refused or failed that file, or it
+ * changed while being sent. The stream is closed cleanly and the connection carries the next file;
+ * a lost connection, a cancel or a local read error stops everything.
+ */
+export function endsOnlyThisFile(error: unknown): error is TransferError {
+  return error instanceof TransferError && error.code !== 'CONNECTION_LOST' && error.code !== 'CANCELLED';
+}
+
 /** The receiver's REJECT or FAILED frame as an error naming its code and reason. */
 export function refusal<Code extends string>(frame: Frame, what: string): TransferError<Code> {
   const code = frame.header.code as Code;

@@ -170,7 +170,9 @@ export class FileReceiver {
       return channel.linger(LINGER_MS);
     }
     let hasher = new Blake3();
-    let position = 0;
+    // Bytes the part file holds: the offered prefix until the sender picks where to start (a cancel
+    // during its prefix check keeps them all), then what was written.
+    let position = offer;
     let fd: Awaited<ReturnType<typeof openPlainFile>> | undefined;
     let writer: SequentialWriter | undefined;
     try {

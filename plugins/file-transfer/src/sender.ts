@@ -35,6 +35,8 @@ export interface SendOptions {
   onProgress?(done: number, sent: number): void;
   /** Called once the receiver answered, with the offset the data starts at. */
   onStart?(resumedFrom: number, size: number): void;
+  /** Called when the receiver offers a resume: it holds `offset` bytes, kept if the sender stops now. */
+  onOffer?(offset: number): void;
   /**
    * Aborting it cancels the transfer until the last chunk is sent: the receiver is told (FILE_ABORT,
    * CANCELLED) and keeps its part file, and sendFile throws the signal's reason.
@@ -85,6 +87,7 @@ export async function sendFile(
     let from = 0;
     if (answer.header.type === FILE_RESUME) {
       const offset = answer.header.offset;
+      opts.onOffer?.(offset);
       if (offset <= before.size) {
         // One read of the prefix instead of sending it: resume only if both sides hold the same bytes.
         await cancellable(hashPrefix(file.path, offset, hasher));

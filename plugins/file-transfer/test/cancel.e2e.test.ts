@@ -1,4 +1,6 @@
+import { readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { formatBytes } from '@mesh-agent/host';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Agent,
@@ -13,6 +15,7 @@ import {
   eventually,
   joined,
   listFiles,
+  logRecords,
   makeFileAgent,
   parseJson,
   partBytes,
@@ -73,4 +76,47 @@ describe('Ctrl-C on a sending send-file', () => {
     expect(sent.bytesSent).toBe(size - kept);
     expect(await blake3Of(join(downloads, 'cancel.bin'))).toBe(await blake3Of(file));
   }, 120_000);
+
+  it('a cancel during the prefix check of a resume reports the bytes the part file holds', async () => {
+    const size = 512 * MIB;
+    const file = await randomFile(await dirs.make(), 'prefix.bin', size);
+    const downloads = join(bob.home, 'downloads');
+    const send = ['send-file', file, '--to', bob.id, '--server', server.url];
+    const first = new CliProcess(send, alice.env);
+    await eventually(async () => (await partBytes(downloads)) >= 256 * MIB, 60_000, 10);
+    await cancelSender(first, bob, 'SIGINT');
+    expect(await first.exited).toBe(130);
+    const kept = await partBytes(downloads);
+    const records = logRecords(bob).length;
+
+    const second = new CliProcess(send, alice.env);
+    // Both sides hash the prefix before any byte moves: the receiver reads its part file, then
+    // the sender reads its file a second time (it holds it open once for the transfer). Cancelled
+    // during the sender's read, both sides know what the part file keeps.
+    await eventually(async () => (await openCount(second.child.pid!, file)) > 1, 30_000, 2);
+    second.child.kill('SIGTERM');
+    const cancelled = await eventually(
+      async () =>
+        logRecords(bob)
+          .slice(records)
+          .find((r) => r.code === 'CANCELLED'),
+      5_000,
+      10,
+    );
+    expect(await second.exited).toBe(143);
+    expect(await partBytes(downloads)).toBe(kept);
+    expect(cancelled.msg).toBe(
+      `${alice.id} cancelled prefix.bin: ${kept} of ${size} bytes kept, sending it again resumes`,
+    );
+    expect(cancelled.bytes).toBe(kept);
+    // The sender says the same.
+    expect(second.stderr).toContain(`prefix.bin: cancelled at ${formatBytes(kept)} of 512.0 MiB`);
+  }, 120_000);
 });
+
+/** How many of process `pid`'s descriptors are open on a path ending in `suffix`. */
+async function openCount(pid: number, suffix: string): Promise<number> {
+  const fds = await readdir(`/proc/${pid}/fd`).catch(() => []);
+  const targets = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
+  return targets.filter((target) => target.endsWith(suffix)).length;
+}

@@ -69,6 +69,27 @@ describe('send-file and the receiving daemon, as a person reads them', () => {
     );
   });
 
+  it('of several files, a refused one is named with its reason at the end; the others arrive', async () => {
+    const [one, big, two] = ['one.txt', 'huge.bin', 'two.txt'].map((name) => join(work, name)) as [
+      string,
+      string,
+      string,
+    ];
+    await writeFile(one, 'one');
+    await writeFile(big, Buffer.alloc(5000));
+    await writeFile(two, 'two');
+    const result = await runCliInTty(
+      ['send-file', one, big, two, '--to', bob.id, '--server', server.url],
+      alice.env,
+    );
+    expect(result.code).toBe(1);
+    expect(result.output).toMatch(/huge\.bin: FAILED/);
+    expect(result.output).toMatch(/^two\.txt → two\.txt {2}blake3 /m);
+    expect(result.output).toMatch(
+      /^error: 2 of 3 files sent; huge\.bin: the receiver refused the file \(TOO_LARGE\): 5000 bytes is above this agent's limit of 1000\r?$/m,
+    );
+  });
+
   it('--to without a server names every way to set one, and direct mode', async () => {
     const note = join(work, 'lonely.txt');
     await writeFile(note, 'x');

@@ -225,6 +225,48 @@ describe('send-file between real processes', () => {
     await Promise.all([erin.proc?.stop(), frank.proc?.stop()]);
   }, 60_000);
 
+  it('a refused file does not stop the others: each file is in the one --json result, exit 1', async () => {
+    const gina = await makeFileAgent(dirs, { fileTransfer: { maxSize: MIB } });
+    extra.push(gina);
+    await startDaemon(gina, ['--server', server.url]);
+    await joined(server, gina);
+    const dir = await dirs.make();
+    const files = [
+      await randomFile(dir, 'first.bin', 1000),
+      await randomFile(dir, 'report.pdf', 2 * MIB),
+      await randomFile(dir, 'last.bin', MIB),
+    ];
+    const result = await runCli(
+      ['send-file', ...files, '--to', gina.id, '--server', server.url, '--json'],
+      alice.env,
+    );
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stdout.trim().split('\n')).toHaveLength(1);
+    const out = parseJson<Output & { error: Record<string, unknown> }>(result);
+    const refusal = expect.stringMatching(
+      /^the receiver refused the file \(TOO_LARGE\): 2097152 bytes is above/,
+    );
+    expect(out).toMatchObject({
+      peer: gina.id,
+      files: [
+        { name: 'first.bin', savedAs: 'first.bin', size: 1000 },
+        { name: 'report.pdf', error: { code: 'too_large', message: refusal } },
+        { name: 'last.bin', savedAs: 'last.bin', size: MIB },
+      ],
+      error: {
+        code: 'files_failed',
+        message: expect.stringMatching(
+          /^2 of 3 files sent; report\.pdf: the receiver refused the file \(TOO_LARGE\)/,
+        ),
+        hint: null,
+      },
+    });
+    const downloads = join(gina.home, 'downloads');
+    expect(await listFiles(downloads)).toEqual(['first.bin', 'last.bin']);
+    expect(await blake3Of(join(downloads, 'last.bin'))).toBe(await blake3Of(files[2] as string));
+    await gina.proc?.stop();
+  }, 60_000);
+
   it('refuses local files that are not regular files before connecting', async () => {
     const result = await runCli(['send-file', work, ...to()], alice.env);
     expect(result.code).toBe(2);

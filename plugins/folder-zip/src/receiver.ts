@@ -189,7 +189,13 @@ export class FolderReceiver {
         },
         'folder received and verified',
       );
-      events.completed(hash, { savedAs, path: join(downloadDir, savedAs) });
+      // What arrived: the sender may have left out files it announced (changed before it read them).
+      events.completed(hash, {
+        savedAs,
+        path: join(downloadDir, savedAs),
+        files: extractor.files,
+        bytes: extractor.bytes,
+      });
       await channel.linger(LINGER_MS);
     } catch (error) {
       const failure = asFailure(error);

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { type Frame, type FrameChannel, printable } from '@mesh-agent/host';
 import {
   abortTransfer,
@@ -23,7 +23,7 @@ import {
   ZIP_REJECT,
   ZIP_VERIFIED,
 } from './protocol.js';
-import type { FolderTree, TreeEntry } from './tree.js';
+import type { FolderTree, SkippedEntry, TreeEntry } from './tree.js';
 import { SizeChangedError, ZipWriter } from './zip/writer.js';
 
 export interface SendFolderOptions {
@@ -31,6 +31,8 @@ export interface SendFolderOptions {
   /** After every file: files and file bytes done. */
   onProgress?(filesDone: number, bytesDone: number): void;
   onStart?(): void;
+  /** A file left out because it changed, vanished or cannot be read before any byte of it was sent. */
+  onSkip?(skipped: SkippedEntry): void;
   /**
    * Aborting it cancels the transfer until the ZIP is sent: the receiver is told (ZIP_ABORT,
    * CANCELLED) and drops the partial folder, and sendFolder throws the signal's reason.
@@ -42,9 +44,10 @@ export interface FolderSendResult {
   root: string;
   /** The name the receiver stored it under (differs on a collision). */
   savedAs: string;
+  /** Files sent (skipped ones not counted). */
   files: number;
   dirs: number;
-  /** File bytes (uncompressed). */
+  /** File bytes sent (uncompressed). */
   bytes: number;
   /** Bytes of the ZIP stream. */
   zipBytes: number;
@@ -53,7 +56,7 @@ export interface FolderSendResult {
   seconds: number;
   /** File bytes per second, MB (10^6). */
   mbPerSecond: number;
-  skipped: string[];
+  skipped: SkippedEntry[];
 }
 
 /** Small ZIP pieces (headers, small files) are gathered up to this size before a frame goes out. */
@@ -102,11 +105,12 @@ export async function sendFolder(
       if (early) throw refusal(early, 'the receiver failed the transfer');
     });
     let zipBytes: number;
+    const skipped = [...tree.skipped];
+    let files = 0;
+    let bytes = 0;
     try {
       const writer = new ZipWriter((chunk) => out.push(chunk));
       const reads = new ReadAhead(tree.entries);
-      let files = 0;
-      let bytes = 0;
       for (const [index, entry] of tree.entries.entries()) {
         const name = entry.rel ? `${tree.root}/${entry.rel}` : tree.root;
         const meta = { mode: entry.mode, mtimeMs: entry.mtimeMs };
@@ -114,8 +118,28 @@ export async function sendFolder(
           await writer.addDirectory(name, meta);
           continue;
         }
-        const data = entry.size <= SMALL_FILE ? single(await reads.get(index)) : readExactly(entry);
-        await writer.addFile(name, { ...meta, size: entry.size, compress: opts.compress }, data);
+        const fileMeta = { ...meta, size: entry.size, compress: opts.compress };
+        // Checked before the entry's header goes out: until then, leaving the file out is safe.
+        // Past it, a change fails the whole folder (CHANGED): the receiver is extracting the entry.
+        let opened: Buffer | FileHandle;
+        try {
+          opened = entry.size <= SMALL_FILE ? await reads.get(index) : await openUnchanged(entry);
+        } catch (error) {
+          const reason = whyUnreadable(error);
+          if (!reason) throw error;
+          const left = { path: entry.rel, reason };
+          skipped.push(left);
+          opts.onSkip?.(left);
+          continue;
+        }
+        if (Buffer.isBuffer(opened)) await writer.addFile(name, fileMeta, single(opened));
+        else {
+          try {
+            await writer.addFile(name, fileMeta, readExactly(entry, opened));
+          } finally {
+            await opened.close();
+          }
+        }
         files++;
         bytes += entry.size;
         opts.onProgress?.(files, bytes);
@@ -125,7 +149,7 @@ export async function sendFolder(
       await channel.send({ type: ZIP_END, hash: hash.digest(), zip_bytes: zipBytes });
     } catch (error) {
       if (error instanceof TransferError) throw error;
-      if (error instanceof SizeChangedError || isChanged(error)) {
+      if (error instanceof SizeChangedError) {
         const reason = (error as Error).message;
         await abortTransfer(channel, { type: ZIP_ABORT, code: 'CHANGED', reason });
         throw new TransferError('CHANGED', `the folder changed while it was being sent: ${reason}`);
@@ -138,14 +162,14 @@ export async function sendFolder(
       root: tree.root,
       // The receiver's word, printed and passed to observers: never raw control characters.
       savedAs: printable(String(result.header.saved_as)),
-      files: tree.files,
+      files,
       dirs: tree.dirs,
-      bytes: tree.bytes,
+      bytes,
       zipBytes,
       hash: String(result.header.hash),
       seconds,
-      mbPerSecond: seconds > 0 ? tree.bytes / 1e6 / seconds : 0,
-      skipped: tree.skipped,
+      mbPerSecond: seconds > 0 ? bytes / 1e6 / seconds : 0,
+      skipped,
     };
   } catch (error) {
     if (opts.signal?.aborted && error === opts.signal.reason) {
@@ -226,29 +250,51 @@ async function readSmall(entry: TreeEntry): Promise<Buffer> {
   }
 }
 
-/** Exactly `entry.size` bytes of a file, in fresh buffers (frames are sent without copying). */
-async function* readExactly(entry: TreeEntry): AsyncGenerator<Buffer> {
+/** A large file opened for reading, still as the walk saw it (else SizeChangedError). */
+async function openUnchanged(entry: TreeEntry): Promise<FileHandle> {
   const handle = await open(entry.path, READ_FLAGS);
   try {
-    // One read ahead while this chunk is zipped and sent; never recycled, so every chunk is fresh.
-    const reader = new ChunkReader(handle, 0, entry.size, READ_CHUNK);
-    try {
-      for (let chunk = await reader.next(); chunk; chunk = await reader.next()) yield chunk;
-    } catch (error) {
-      if (error instanceof ShortFileError)
-        throw new SizeChangedError(`${entry.path} shrank below ${entry.size} bytes`);
-      throw error;
-    }
-    const after = await handle.stat();
-    if (after.size !== entry.size || after.mtimeMs !== entry.mtimeMs)
-      throw new SizeChangedError(`${entry.path} was modified while being sent`);
-  } finally {
+    const now = await handle.stat();
+    if (now.size !== entry.size || now.mtimeMs !== entry.mtimeMs)
+      throw new SizeChangedError(`${entry.path}: ${entry.size} → ${now.size} bytes`);
+    return handle;
+  } catch (error) {
     await handle.close();
+    throw error;
   }
 }
 
-/** A file that vanished or turned into a symlink between the walk and the read. */
-function isChanged(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ELOOP';
+/** Exactly `entry.size` bytes of an open file, in fresh buffers (frames are sent without copying). */
+async function* readExactly(entry: TreeEntry, handle: FileHandle): AsyncGenerator<Buffer> {
+  // One read ahead while this chunk is zipped and sent; never recycled, so every chunk is fresh.
+  const reader = new ChunkReader(handle, 0, entry.size, READ_CHUNK);
+  try {
+    for (let chunk = await reader.next(); chunk; chunk = await reader.next()) yield chunk;
+  } catch (error) {
+    if (error instanceof ShortFileError)
+      throw new SizeChangedError(`${entry.path} shrank below ${entry.size} bytes`);
+    throw error;
+  }
+  const after = await handle.stat();
+  if (after.size !== entry.size || after.mtimeMs !== entry.mtimeMs)
+    throw new SizeChangedError(`${entry.path} was modified while being sent`);
+}
+
+/**
+ * Why a file could not be read before any of it was sent, in words; undefined for an error that
+ * must stop the transfer.
+ */
+function whyUnreadable(error: unknown): string | undefined {
+  if (error instanceof SizeChangedError) return 'it changed after the folder was listed';
+  switch ((error as NodeJS.ErrnoException).code) {
+    case 'ENOENT':
+      return 'it vanished after the folder was listed';
+    case 'ELOOP':
+      return 'it turned into a symlink; symlinks are never followed';
+    case 'EACCES':
+    case 'EPERM':
+      return 'it cannot be read: permission denied';
+    default:
+      return undefined;
+  }
 }

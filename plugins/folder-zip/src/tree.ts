@@ -15,6 +15,13 @@ export interface TreeEntry {
   size: number;
 }
 
+/** An entry left out, and why (in words, for the warning and --json). */
+export interface SkippedEntry {
+  /** Relative to the folder, `/`-separated. */
+  path: string;
+  reason: string;
+}
+
 export interface FolderTree {
   /** The folder's name: the top directory of the archive. */
   root: string;
@@ -22,8 +29,11 @@ export interface FolderTree {
   files: number;
   dirs: number;
   bytes: number;
-  /** Symlinks and special files (sockets, FIFOs, devices) left out, relative paths. */
-  skipped: string[];
+  /**
+   * Entries left out: symlinks, special files (sockets, FIFOs, devices), names the receiver would
+   * refuse, and (added while sending) files that changed or vanished before they were read.
+   */
+  skipped: SkippedEntry[];
 }
 
 /** A folder that cannot be sent as it is; the message names the path. */
@@ -34,7 +44,8 @@ export class FolderTreeError extends Error {
 /**
  * Lists a folder depth-first, each directory before its contents, names sorted, without following
  * symlinks (lstat): with `skip` they are left out and reported in `skipped`, with `error` the
- * walk stops. Names the receiver would refuse stop the walk here already.
+ * walk stops. A name the receiver would refuse (or that is not UTF-8) is left out with what is
+ * under it: the receiver would fail the whole folder on it. Only the folder's own name must pass.
  */
 export async function walkFolder(dir: string, symlinks: SymlinkPolicy): Promise<FolderTree> {
   const top = await lstat(dir).catch(() => undefined);
@@ -45,13 +56,20 @@ export async function walkFolder(dir: string, symlinks: SymlinkPolicy): Promise<
   const stack: Array<{ rel: string; path: string }> = [{ rel: '', path: dir }];
   while (stack.length > 0) {
     const { rel, path } = stack.pop()!;
-    const info = await lstat(path);
+    const info = await lstat(path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' && rel) return undefined;
+      throw error;
+    });
+    if (!info) {
+      tree.skipped.push({ path: rel, reason: 'it vanished while the folder was listed' });
+      continue;
+    }
     if (info.isSymbolicLink()) {
       if (symlinks === 'error')
         throw new FolderTreeError(
           `${path} is a symlink; symlinks are not sent (--symlinks skip leaves them out)`,
         );
-      tree.skipped.push(rel);
+      tree.skipped.push({ path: rel, reason: 'a symlink; symlinks are never followed' });
       continue;
     }
     const base = { rel, path, mode: info.mode & 0o777, mtimeMs: info.mtimeMs };
@@ -62,17 +80,34 @@ export async function walkFolder(dir: string, symlinks: SymlinkPolicy): Promise<
     } else if (info.isDirectory()) {
       tree.entries.push({ ...base, kind: 'dir', size: 0 });
       tree.dirs++;
-      const names = (await readdir(path)).sort();
-      // Reversed onto the stack so that they come off in sorted order.
-      for (const name of names.reverse()) {
-        checked(name, join(path, name));
-        stack.push({ rel: rel ? `${rel}/${name}` : name, path: join(path, name) });
+      // As bytes: a name that is not UTF-8 would come back mangled and name no file.
+      const names = (await readdir(path, { encoding: 'buffer' })).sort(Buffer.compare);
+      const children: Array<{ rel: string; path: string }> = [];
+      for (const raw of names) {
+        const name = raw.toString('utf8');
+        const child = rel ? `${rel}/${name}` : name;
+        const refused = Buffer.from(name).equals(raw) ? unsafeName(name) : 'its name is not valid UTF-8';
+        if (refused) tree.skipped.push({ path: child, reason: refused });
+        else children.push({ rel: child, path: join(path, name) });
       }
+      // Reversed onto the stack so that they come off in sorted order.
+      stack.push(...children.reverse());
     } else {
-      tree.skipped.push(rel);
+      tree.skipped.push({ path: rel, reason: 'a socket, FIFO or device' });
     }
   }
   return tree;
+}
+
+/** Why the receiver would refuse `name` (see checkFileName), or undefined when it is fine. */
+function unsafeName(name: string): string | undefined {
+  try {
+    checkFileName(name);
+    return undefined;
+  } catch (error) {
+    if (error instanceof UnsafeNameError) return `the receiver would refuse it: ${error.message}`;
+    throw error;
+  }
 }
 
 function checked(name: string, path: string): string {

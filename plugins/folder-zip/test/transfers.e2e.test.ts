@@ -1,6 +1,18 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, readFile, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  chmod,
+  lstat,
+  mkdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  truncate,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -80,7 +92,7 @@ describe('send-folder between real processes', () => {
         files: 5,
         dirs: 6,
         bytes: 300_000 + 8 + 18 + 7,
-        skipped: ['link-out'],
+        skipped: [{ path: 'link-out', reason: 'a symlink; symlinks are never followed' }],
       });
       expect(out.hash).toMatch(/^[0-9a-f]{64}$/);
       expect(result.stderr).toMatch(/link-out: not sent/);
@@ -230,6 +242,84 @@ describe('send-folder between real processes', () => {
     expect(result.stdout + result.stderr).toMatch(/changed while it was being sent: .*big\.bin shrank below/);
     await eventually(async () => (await listTree(join(downloads(), PARTIAL_DIR))).length === 0, 20_000);
     expect(await listTree(downloads())).not.toContain('shrinking/');
+  }, 90_000);
+
+  it('leaves out names the receiver would refuse, each named with why; the rest arrives', async () => {
+    const root = join(await dirs.make('mesh-fz-names-'), 'names');
+    await mkdir(join(root, 'bad\u0001dir'), { recursive: true });
+    await writeFile(join(root, 'bad\u0001dir', 'inside.txt'), 'never sent');
+    await writeFile(join(root, 'back\\slash.txt'), 'windows would split this');
+    // Latin-1 "fé.txt": not UTF-8, so no name the receiver could write.
+    await writeFile(
+      Buffer.concat([Buffer.from(`${root}/`), Buffer.from([0x66, 0xe9, 0x2e, 0x74, 0x78, 0x74])]),
+      'x',
+    );
+    await writeFile(join(root, 'ok.txt'), 'fine');
+    const result = await runCli(['send-folder', root, ...to(), '--json'], alice.env, { timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(0);
+    const out = parseJson<SendFolderOutput>(result);
+    expect(out).toMatchObject({ files: 1, bytes: 4 });
+    expect(out.skipped).toEqual([
+      {
+        path: 'back\\slash.txt',
+        reason: expect.stringMatching(/^the receiver would refuse it: .*path separator/),
+      },
+      {
+        path: 'bad\u0001dir',
+        reason: expect.stringMatching(/^the receiver would refuse it: .*control characters/),
+      },
+      { path: 'f\ufffd.txt', reason: 'its name is not valid UTF-8' },
+    ]);
+    expect(result.stderr).toMatch(
+      /^warning: names\/back\\slash\.txt: not sent \(the receiver would refuse it: /m,
+    );
+    expect(result.stderr).not.toContain('\u0001');
+    expect(await listTree(join(downloads(), out.savedAs))).toEqual(['ok.txt']);
+
+    const human = await runCliInTty(['send-folder', root, ...to()], alice.env);
+    expect(human.code, human.output).toBe(0);
+    expect(human.output).toMatch(
+      /^names → names \(1\) {2}1 file, 4 B, 3 skipped {2}blake3 [0-9a-f]{64}\r?$/m,
+    );
+  }, 60_000);
+
+  it('leaves out files that change or vanish before they are read; the rest arrives', async () => {
+    const root = join(work, 'busy');
+    await mkdir(root);
+    // Sent first and big enough to change the others while it streams.
+    await writeFile(join(root, 'a-first.bin'), randomBytes(128 * 1024 * 1024));
+    await writeFile(join(root, 'x-gone.txt'), 'deleted in the meantime');
+    await writeFile(join(root, 'y-small.log'), 'small log\n');
+    await writeFile(join(root, 'z-large.log'), randomBytes(2 * 1024 * 1024));
+    await writeFile(join(root, 'zz-kept.txt'), 'unchanged');
+    const sending = runCli(['send-folder', root, ...to(), '--json'], alice.env, { timeoutMs: 60_000 });
+    await eventually(
+      async () => (await listTree(join(downloads(), PARTIAL_DIR))).some((p) => p.endsWith('a-first.bin')),
+      60_000,
+      10,
+    );
+    await rm(join(root, 'x-gone.txt'));
+    await appendFile(join(root, 'y-small.log'), 'one more line\n');
+    await appendFile(join(root, 'z-large.log'), 'one more line\n');
+    const result = await sending;
+    expect(result.code, result.stderr).toBe(0);
+    const out = parseJson<SendFolderOutput>(result);
+    expect(out.skipped).toEqual([
+      { path: 'x-gone.txt', reason: 'it vanished after the folder was listed' },
+      { path: 'y-small.log', reason: 'it changed after the folder was listed' },
+      { path: 'z-large.log', reason: 'it changed after the folder was listed' },
+    ]);
+    expect(out).toMatchObject({ files: 2, bytes: 128 * 1024 * 1024 + 9 });
+    expect(result.stderr).toMatch(
+      /^warning: busy\/y-small\.log: not sent \(it changed after the folder was listed\)$/m,
+    );
+    const got = join(downloads(), out.savedAs);
+    expect(await listTree(got)).toEqual(['a-first.bin', 'zz-kept.txt']);
+    expect((await readFile(join(got, 'a-first.bin'))).equals(await readFile(join(root, 'a-first.bin')))).toBe(
+      true,
+    );
+    // The daemon says what arrived, not what was announced.
+    expect(bob.proc?.stderr).toMatch(/"files":2,"bytes":134217737/);
   }, 90_000);
 
   it('at a terminal: a missing folder is named; a daemon without --json says what arrived and where', async () => {

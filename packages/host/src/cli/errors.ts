@@ -17,6 +17,24 @@ export class MeshError extends Error {
   }
 }
 
+/**
+ * A run that did part of its work: `result` is what a successful run returns, with the failures
+ * inside it. With --json it is printed with the summarising `error` on top (one object, so a script
+ * sees what worked and what did not); at a terminal the command has said so already and only the
+ * error follows. Exit code 1, as for any failure of the run.
+ */
+export class PartialFailure extends MeshError {
+  override name = 'PartialFailure';
+  constructor(
+    code: string,
+    message: string,
+    readonly result: Record<string, unknown>,
+    hint?: string,
+  ) {
+    super(code, message, hint, 1);
+  }
+}
+
 /** Bad input from the user (flags, arguments, files): exit code 2 with the message, no stack. */
 export class UsageError extends MeshError {
   override name = 'UsageError';

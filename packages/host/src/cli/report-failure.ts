@@ -1,4 +1,5 @@
 import { Errors } from '@oclif/core';
+import { PartialFailure } from './errors.js';
 
 /** --json was asked for before any `--`: oclif's flag, or a command's own (share-terminal, server). */
 export function asksForJson(argv: readonly string[]): boolean {
@@ -8,7 +9,8 @@ export function asksForJson(argv: readonly string[]): boolean {
 
 /**
  * Says what went wrong in words (see explainError): `error: …` and `hint: …` on stderr, or one
- * line `{"error": {"code", "message", "hint"}}` on stdout with `json`. Returns the ExitError that
+ * line `{"error": {"code", "message", "hint"}}` on stdout with `json` (a PartialFailure's result
+ * around it). Returns the ExitError that
  * ends the process with the failure's code, for oclif to handle without printing anything more.
  * `command` is the command's id, for pointing at its help.
  */
@@ -23,7 +25,10 @@ export async function reportFailure(
   const { errorJson, explainError, formatError } = await import('./explain-error.js');
   const explained = explainError(error, opts.command);
   // One line: commands with their own --json print JSON lines, and a script reads this one too.
-  if (opts.json) process.stdout.write(`${JSON.stringify(errorJson(explained))}\n`);
-  else process.stderr.write(formatError(explained));
+  if (opts.json) {
+    // A run that did part of its work prints that work too, so a script sees both.
+    const done = explained instanceof PartialFailure ? explained.result : {};
+    process.stdout.write(`${JSON.stringify({ ...done, ...errorJson(explained) })}\n`);
+  } else process.stderr.write(formatError(explained));
   return new Errors.ExitError(explained.exitCode);
 }

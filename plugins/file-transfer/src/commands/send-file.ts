@@ -1,19 +1,34 @@
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { FrameChannel } from '@mesh-agent/host';
-import { MeshCommand, peerFlags, signalingOverrides, targetFromFlags, UsageError } from '@mesh-agent/host';
+import {
+  MeshCommand,
+  PartialFailure,
+  peerFlags,
+  signalingOverrides,
+  targetFromFlags,
+  UsageError,
+} from '@mesh-agent/host';
 import { Args } from '@oclif/core';
 import { cancelOnSignal, unlessCancelled } from '../cancel.js';
 import { TransferEvents } from '../events.js';
 import fileTransfer from '../index.js';
 import { checkFileName, UnsafeNameError } from '../names.js';
+import { endsOnlyThisFile } from '../outcome.js';
 import { ProgressReporter } from '../progress.js';
 import { FILE_STREAM, TransferError } from '../protocol.js';
 import { type OutgoingFile, type SendResult, sendFile } from '../sender.js';
 
+/** A file the receiver refused or failed; the command went on with the next one. */
+export interface FailedFile {
+  name: string;
+  error: { code: string; message: string };
+}
+
 export interface SendFileOutput {
   peer: string;
-  files: SendResult[];
+  /** Every file in command-line order: sent (SendResult) or not (FailedFile). */
+  files: Array<SendResult | FailedFile>;
 }
 
 export default class SendFile extends MeshCommand<typeof SendFile> {
@@ -24,7 +39,12 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
     'sending the same file again only carries what is missing (after both sides compared the hash of the prefix). ' +
     'Ctrl-C (or SIGTERM) cancels: the receiver is told at once and keeps what arrived, the command exits 130 ' +
     '(143), and running it again resumes. ' +
-    'Progress goes to stderr; --json prints per file: name, savedAs, size, hash, seconds, mbPerSecond, bytesSent, resumedFrom.';
+    'A file the receiver refuses or fails (too large, not allowed, its disk full…) is named with the reason and ' +
+    'the next file goes; a lost connection stops the command. ' +
+    'Progress goes to stderr; --json prints per file: name, savedAs, size, hash, seconds, mbPerSecond, bytesSent, resumedFrom, ' +
+    'or name and error {code, message} for a file that was not sent. ' +
+    'When any file was not sent the command exits 1; with --json the same object has a top-level ' +
+    'error {code: "files_failed", message} that says how many were sent and why the others were not.';
   static override examples = [
     '<%= config.bin %> send-file report.pdf photos.tar --to agent-1234',
     '<%= config.bin %> send-file big.iso --peer-addr 192.0.2.7:7400 --session-id demo --token-file token.txt --peer-fingerprint <sha256>',
@@ -63,7 +83,8 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
       async ({ host, config }) => {
         const { chunkSize } = config;
         const progress = new ProgressReporter();
-        const results: SendResult[] = [];
+        const results: SendFileOutput['files'] = [];
+        const failed: FailedFile[] = [];
         let opened: Awaited<ReturnType<typeof host.openStream>> | undefined;
         for (const file of files) {
           let channel: FrameChannel;
@@ -80,6 +101,10 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
             const result = await sendFile(channel, file, {
               chunkSize,
               signal,
+              // A cancel during the prefix check then says what the receiver keeps.
+              onOffer: (offset) => {
+                view.done = offset;
+              },
               onStart: (from) => {
                 view.done = from;
                 events.started(from);
@@ -102,18 +127,34 @@ export default class SendFile extends MeshCommand<typeof SendFile> {
             const code = error instanceof TransferError ? error.code : 'IO_ERROR';
             events.failed(code, (error as Error).message);
             progress.stopped(view, code);
-            throw error;
+            if (!endsOnlyThisFile(error)) throw error;
+            // Lower case like every --json code (too_large); events keep the protocol's TOO_LARGE.
+            const failure = {
+              name: file.name,
+              error: { code: error.code.toLowerCase(), message: error.message },
+            };
+            results.push(failure);
+            failed.push(failure);
           }
         }
         const route = opened ? await opened.connection.route() : null;
-        return {
+        const output = {
           peer: opened?.peer.agentId ?? '',
           ...(route ? { path: route.path, rttMs: route.rttMs } : {}),
           files: results,
         };
+        if (failed.length > 0)
+          throw new PartialFailure('files_failed', notSent(files.length, failed), output);
+        return output;
       },
     );
   }
+}
+
+/** `2 of 3 files sent; report.pdf: <why>`: what a user reads last when some files did not go. */
+function notSent(total: number, failed: FailedFile[]): string {
+  const sent = `${total - failed.length} of ${total} file${total === 1 ? '' : 's'} sent`;
+  return [sent, ...failed.map((f) => `${f.name}: ${f.error.message}`)].join('; ');
 }
 
 /** The files named on the command line, checked before anything connects. */

@@ -3,6 +3,7 @@ import {
   formatBytes,
   MeshCommand,
   peerFlags,
+  printable,
   signalingOverrides,
   targetFromFlags,
   UsageError,
@@ -20,7 +21,7 @@ import { FolderEvents, fileCount } from '../events.js';
 import folderZip from '../index.js';
 import { ZIP_STREAM } from '../protocol.js';
 import { type FolderSendResult, sendFolder } from '../sender.js';
-import { type FolderTree, FolderTreeError, walkFolder } from '../tree.js';
+import { type FolderTree, FolderTreeError, type SkippedEntry, walkFolder } from '../tree.js';
 
 export interface SendFolderOutput extends FolderSendResult {
   peer: string;
@@ -34,8 +35,11 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
     'into a temporary directory of its download directory and moves the folder into place (as `name (1)` when ' +
     'taken) only after every entry and the BLAKE3 of the whole stream checked out. Kept: the tree, empty ' +
     'directories, permission bits, mtimes, UTF-8 names. Symlinks are never followed: --symlinks skip (default: ' +
-    'left out, with a warning) or error. Progress goes to stderr; --json prints root, savedAs, files, dirs, bytes, ' +
-    'zipBytes, hash, seconds, mbPerSecond, skipped. Ctrl-C (or SIGTERM) cancels: the receiver is told at once and ' +
+    'left out, with a warning) or error. Left out too, each with a warning naming it: a name the receiver would ' +
+    'refuse (a backslash, control characters, over 255 bytes, not UTF-8), and a file that changed, vanished or ' +
+    'cannot be read before its first byte was sent; a file that changes while its bytes are being sent fails the ' +
+    'whole folder (CHANGED). Progress goes to stderr; --json prints root, savedAs, files, dirs, bytes (those ' +
+    'sent), zipBytes, hash, seconds, mbPerSecond, skipped (a list of {path, reason}). Ctrl-C (or SIGTERM) cancels: the receiver is told at once and ' +
     'drops the partial folder; the command exits 130 (143).';
   static override examples = [
     '<%= config.bin %> send-folder ./photos --to agent-1234',
@@ -72,10 +76,9 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
         throw error;
       }
       // Straight to stderr: oclif drops warnings in --json mode, and a skipped file must never go unnoticed.
-      for (const path of tree.skipped)
-        process.stderr.write(
-          `warning: ${tree.root}/${path}: not sent (a symlink or special file; symlinks are never followed)\n`,
-        );
+      const warn = ({ path, reason }: SkippedEntry) =>
+        process.stderr.write(`warning: ${printable(`${tree.root}/${path}`)}: not sent (${reason})\n`);
+      for (const skipped of tree.skipped) warn(skipped);
       const opened = await unlessCancelled(host.openStream(target, ZIP_STREAM), signal);
       const peer = opened.peer.agentId;
       const events = new FolderEvents(host, {
@@ -93,6 +96,7 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
           compress: this.flags.compress,
           signal,
           onStart: () => events.started(),
+          onSkip: warn,
           onProgress: (files, bytes) => {
             view.name = label(files);
             view.done = bytes;
@@ -101,11 +105,12 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
             events.advanced(files, bytes);
           },
         });
-        events.completed(result.hash, { savedAs: result.savedAs });
+        events.completed(result.hash, { savedAs: result.savedAs, files: result.files, bytes: result.bytes });
         progress.finish(view, 'verified');
+        const skipped = result.skipped.length > 0 ? `, ${result.skipped.length} skipped` : '';
         if (!this.jsonEnabled())
           this.log(
-            `${tree.root} → ${result.savedAs}  ${fileCount(result.files)}, ${formatBytes(result.bytes)}  blake3 ${result.hash}`,
+            `${tree.root} → ${result.savedAs}  ${fileCount(result.files)}, ${formatBytes(result.bytes)}${skipped}  blake3 ${result.hash}`,
           );
         return { peer, ...result };
       } catch (error) {
