@@ -6,6 +6,7 @@ import { GotifyError } from './errors.js';
 import type { Spool, SpooledNotification } from './spool.js';
 
 export interface QueueLog {
+  debug(obj: object, msg: string): void;
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
@@ -44,6 +45,9 @@ export interface QueueStats {
  * errors, timeouts and 5xx are retried with exponential backoff; a 400 drops the message; any
  * other refusal (wrong token, wrong URL) parks it: kept in the spool, tried again after the next
  * successful delivery or restart. Nothing here throws into the caller.
+ *
+ * An outage is said once: the first failure of a kind is a warning (an error for a refusal),
+ * the retries after it are quiet, and the first delivery after it says that Gotify works again.
  */
 export class NotificationQueue {
   private entries: Entry[] = [];
@@ -55,6 +59,10 @@ export class NotificationQueue {
   /** The entry being sent or waiting for its retry. */
   private current?: Entry;
   private readonly counts = { delivered: 0, rejected: 0, overflowed: 0 };
+  /** The failure told to the user (`unreachable`, or a refusal's kind) until a delivery works again. */
+  private trouble?: string;
+  /** Notifications dropped from the full queue since the last delivery. */
+  private dropped = 0;
 
   private constructor(private readonly opts: QueueOptions) {}
 
@@ -120,9 +128,10 @@ export class NotificationQueue {
       const [oldest] = this.entries.splice(at, 1) as [Entry];
       this.counts.overflowed++;
       this.opts.spool?.remove(oldest.id);
-      this.opts.log.warn(
+      // Once until a delivery works: while Gotify is away every new event would say it again.
+      this.opts.log[this.dropped++ === 0 ? 'warn' : 'debug'](
         { max: this.opts.max, title: oldest.message.title },
-        'notification queue full: dropped the oldest notification',
+        'notification queue full: dropping the oldest notifications until Gotify takes them again',
       );
     }
     this.entries.push(entry);
@@ -157,6 +166,7 @@ export class NotificationQueue {
     }
     this.counts.delivered++;
     this.forget(entry);
+    this.recovered();
     // The server takes messages again: what was parked gets another chance.
     for (const e of this.entries) {
       if (e.parked) {
@@ -172,10 +182,13 @@ export class NotificationQueue {
     const { retry } = this.opts;
     if (err?.retryable && (retry.maxAttempts === 0 || entry.attempts < retry.maxAttempts)) {
       const delayMs = backoffDelay(entry.attempts, retry, this.opts.random);
-      this.opts.log.warn(
-        { attempt: entry.attempts, delayMs, kind: err.kind },
-        `Gotify delivery failed, retrying: ${reason}`,
-      );
+      const fields = { attempt: entry.attempts, delayMs, kind: err.kind };
+      if (this.troubleBegins('unreachable'))
+        this.opts.log.warn(
+          fields,
+          `notifications paused: ${reason}; they are kept and retried quietly until Gotify answers`,
+        );
+      else this.opts.log.debug(fields, `Gotify delivery failed, retrying: ${reason}`);
       this.backingOff = true;
       this.onBackoff?.();
       await sleep(delayMs, this.stopping.signal);
@@ -185,14 +198,39 @@ export class NotificationQueue {
     if (err?.kind === 'bad-request') {
       this.counts.rejected++;
       this.forget(entry);
+      // Gotify answered: it is this message it refuses, not an outage.
+      this.recovered();
       this.opts.log.error({ kind: err.kind, title: entry.message.title }, `notification dropped: ${reason}`);
       return;
     }
     entry.parked = true;
-    this.opts.log.error(
-      { kind: err?.kind ?? 'internal', attempts: entry.attempts },
+    const kind = err?.kind ?? 'internal';
+    // Out of attempts while unreachable: the pause was said already.
+    this.opts.log[this.troubleBegins(err?.retryable ? 'unreachable' : kind) ? 'error' : 'debug'](
+      { kind, attempts: entry.attempts },
       `notification not delivered: ${reason}; kept to retry after the next successful delivery or restart`,
     );
+  }
+
+  /** Whether `kind` is news: the user has not been told of it since the last delivery. */
+  private troubleBegins(kind: string): boolean {
+    if (this.trouble === kind) return false;
+    this.trouble = kind;
+    return true;
+  }
+
+  /** Gotify takes notifications again: say so once, if an outage was reported. */
+  private recovered(): void {
+    if (this.trouble) {
+      const dropped = this.dropped > 0 ? `; ${this.dropped} dropped meanwhile (queue full)` : '';
+      const waiting = this.entries.length;
+      this.opts.log.info(
+        { waiting, dropped: this.dropped },
+        `Gotify works again: notifications resume (${waiting} waiting${dropped})`,
+      );
+    }
+    this.trouble = undefined;
+    this.dropped = 0;
   }
 
   private forget(entry: Entry): void {

@@ -71,11 +71,33 @@ describe('notifications from a running daemon', () => {
     const port = await closedPort();
     const agent = await demoAgent(dirs, `http://127.0.0.1:${port}`);
     agents.push(await startDaemon(agent, ['--config', agent.configFile]));
-    await eventually(async () => agent.proc?.stderr.includes('Gotify delivery failed, retrying'));
+    await eventually(async () => agent.proc?.stderr.includes('notifications paused'));
     const gotify = await new FakeGotify({ tokens: [APP_TOKEN], port }).listen();
     servers.push(gotify);
     await eventually(async () => gotify.received.length > 0);
     expect(gotify.received.map((r) => r.body.title)).toEqual(['Demo: report.pdf']);
+  });
+
+  it('says once that notifications are paused while Gotify is down, retries quietly, and once that it is back', async () => {
+    const port = await closedPort();
+    const agent = await demoAgent(dirs, `http://127.0.0.1:${port}`);
+    agents.push(await startDaemon(agent, ['--config', agent.configFile]));
+    await eventually(async () => agent.proc?.stderr.includes('notifications paused'));
+    // Retries come every 100–400 ms: in two seconds, several of them.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const gotify = await new FakeGotify({ tokens: [APP_TOKEN], port }).listen();
+    servers.push(gotify);
+    await eventually(async () => agent.proc?.stderr.includes('Gotify works again'));
+    expect(gotify.received).toHaveLength(1);
+    const records = (agent.proc?.stderr ?? '')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { level: number; msg: string });
+    expect(records.filter((r) => r.level >= 40).map((r) => r.msg)).toEqual([
+      `notifications paused: cannot reach Gotify at http://127.0.0.1:${port}/message: connection refused; ` +
+        'they are kept and retried quietly until Gotify answers',
+    ]);
+    expect(records.filter((r) => r.msg.startsWith('Gotify works again'))).toHaveLength(1);
   });
 
   it('spools the undelivered notification on shutdown and sends it after a restart', async () => {
@@ -84,7 +106,7 @@ describe('notifications from a running daemon', () => {
     const spool = join(agent.home, 'notifications-gotify', 'spool.jsonl');
     await startDaemon(agent, ['--config', agent.configFile]);
     const firstRun = agent.proc?.child.pid;
-    await eventually(async () => agent.proc?.stderr.includes('Gotify delivery failed, retrying'));
+    await eventually(async () => agent.proc?.stderr.includes('notifications paused'));
     expect(await agent.proc?.stop('SIGTERM')).toBe(0);
     const spooled = (await readFile(spool, 'utf8')).trim().split('\n');
     expect(spooled).toHaveLength(1);

@@ -15,6 +15,7 @@ const FAST: RetrySettings = { initialDelayMs: 20, maxDelayMs: 80, factor: 2, max
 
 class Log {
   readonly lines: Array<{ level: string; msg: string; obj: object }> = [];
+  debug = (obj: object, msg: string) => this.lines.push({ level: 'debug', msg, obj });
   info = (obj: object, msg: string) => this.lines.push({ level: 'info', msg, obj });
   warn = (obj: object, msg: string) => this.lines.push({ level: 'warn', msg, obj });
   error = (obj: object, msg: string) => this.lines.push({ level: 'error', msg, obj });
@@ -112,7 +113,8 @@ describe('NotificationQueue', () => {
     await until(() => log.at('warn').length > 0);
     for (let i = 2; i <= 10; i++) queue.enqueue(msg(i));
     expect(queue.stats()).toMatchObject({ queued: 3, overflowed: 7 });
-    expect(log.at('warn').filter((m) => m.includes('queue full'))).toHaveLength(7);
+    // Said once while Gotify is away, not once per dropped notification.
+    expect(log.at('warn').filter((m) => m.includes('queue full'))).toHaveLength(1);
     gotify = await new FakeGotify({ tokens: [APP_TOKEN], port }).listen();
     await until(() => gotify.received.length === 3);
     await queue.drained();
@@ -130,8 +132,8 @@ describe('NotificationQueue', () => {
     expect(gotify.requests).toBe(4);
     expect(gotify.received).toHaveLength(1);
     const delays = log.lines
-      .filter((l) => l.msg.includes('retrying'))
-      .map((l) => (l.obj as { delayMs: number }).delayMs);
+      .map((l) => (l.obj as { delayMs?: number }).delayMs)
+      .filter((delay) => delay !== undefined);
     expect(delays).toHaveLength(3);
     expect(delays[0]).toBeGreaterThanOrEqual(10);
     expect(delays[0]).toBeLessThanOrEqual(20);
@@ -143,13 +145,47 @@ describe('NotificationQueue', () => {
     const port = await closedPort();
     const { queue, log } = await open({ url: `http://127.0.0.1:${port}`, token: APP_TOKEN });
     queue.enqueue(msg(1));
-    await until(() => log.at('warn').length >= 2);
+    await until(() => log.lines.length >= 2);
     gotify = await new FakeGotify({ tokens: [APP_TOKEN], port }).listen();
     gotify.script.push({ delayMs: 1500 });
     await until(() => gotify.received.length === 1, 8000);
     expect(gotify.requests).toBe(2);
     expect(log.at('warn').some((m) => m.includes('connection refused'))).toBe(true);
-    expect(log.at('warn').some((m) => m.includes('did not answer within 1000 ms'))).toBe(true);
+    // Still the same outage: the retry after the timeout is quiet.
+    expect(log.at('debug').some((m) => m.includes('did not answer within 1000 ms'))).toBe(true);
+  });
+
+  it('says an outage once: one warning however many notifications wait, one line when Gotify is back', async () => {
+    const port = await closedPort();
+    const { queue, log } = await open({ url: `http://127.0.0.1:${port}`, token: APP_TOKEN });
+    for (let i = 1; i <= 3; i++) queue.enqueue(msg(i));
+    await until(() => log.at('debug').length >= 5);
+    queue.enqueue(msg(4));
+    await until(() => log.at('debug').length >= 8);
+    expect(log.at('warn')).toEqual([
+      `notifications paused: cannot reach Gotify at http://127.0.0.1:${port}/message: connection refused; ` +
+        'they are kept and retried quietly until Gotify answers',
+    ]);
+    gotify = await new FakeGotify({ tokens: [APP_TOKEN], port }).listen();
+    await until(() => gotify.received.length === 4);
+    await queue.drained();
+    expect(log.at('info')).toEqual(['Gotify works again: notifications resume (3 waiting)']);
+    expect(log.at('warn')).toHaveLength(1);
+    expect(log.at('error')).toEqual([]);
+  });
+
+  it('says a wrong token once, not once per notification, and when a delivery works again', async () => {
+    gotify = await startFakeGotify();
+    const target = { url: gotify.url, token: 'wrong' };
+    const { queue, log } = await open(target);
+    for (let i = 1; i <= 3; i++) queue.enqueue(msg(i));
+    await queue.drained();
+    expect(queue.stats()).toMatchObject({ parked: 3 });
+    expect(log.at('error')).toEqual([expect.stringMatching(/the Gotify application token is wrong/)]);
+    target.token = APP_TOKEN;
+    queue.enqueue(msg(4));
+    await until(() => gotify.received.length === 4);
+    expect(log.at('info')).toEqual(['Gotify works again: notifications resume (3 waiting)']);
   });
 
   it('drops a 400 after one try, with the server description', async () => {

@@ -10,6 +10,7 @@ import {
   signalingOverrides,
 } from '../cli/flags.js';
 import { ControlServer, controlSocketPath } from '../daemon/control-socket.js';
+import type { Host } from '../host/host.js';
 import { SignalingClientError } from '../signaling/client.js';
 import { LOCAL_SIGNAL_URL } from '../signaling/constants.js';
 
@@ -62,9 +63,24 @@ export default class Run extends MeshCommand<typeof Run> {
         if (line) this.log(line);
       }
     });
-    await host.start();
-    // Report ready once the room knows us, so a peer can be brokered to us right away.
+    try {
+      await host.start();
+      return await this.serve(host);
+    } finally {
+      await host.stop();
+      await control.close();
+    }
+  }
+
+  /** Says the daemon is ready, then runs until a signal, or until the signaling server refuses it. */
+  private async serve(host: Host): Promise<{ event: 'stopped'; signal: string }> {
+    // A server that refuses the agent's credentials will not change its mind: stop with its reason
+    // (the error this command prints; nothing logs it besides).
+    const refused = host.untilRefused();
+    // Report ready once the room knows us, so a peer can be brokered to us right away. A refusal
+    // ends the daemon before it says it is ready; anything else may pass, so it retries.
     await host.signaling?.whenConnected(10_000).catch((error: Error) => {
+      if (error instanceof SignalingClientError && error.code === 'rejected') throw error;
       const why = explainError(error);
       host.log.warn({ hint: why.hint }, `${why.message}; retrying in the background`);
     });
@@ -80,13 +96,10 @@ export default class Run extends MeshCommand<typeof Run> {
       this.log(`  signaling    ${status.signaling.url ?? '(none: direct mode only)'}`);
       this.log(`  plugins      ${status.capabilities.join(', ') || '(no stream types)'}`);
     }
-    // A server that refuses the agent's credentials will not change its mind: stop with its reason.
-    const outcome = await Promise.race([stopped, host.refused]);
-    host.log.info({ reason: typeof outcome === 'string' ? outcome : outcome.code }, 'shutting down');
-    await host.stop();
-    await control.close();
+    const outcome = await Promise.race([stopped, refused]);
     if (typeof outcome !== 'string')
       throw new SignalingClientError('rejected', outcome.message, status.signaling.url ?? undefined);
+    host.log.info({ reason: outcome }, 'shutting down');
     return { event: 'stopped', signal: outcome };
   }
 }

@@ -77,11 +77,6 @@ export class Host implements PluginHost {
   private reach?: Reachability;
   /** The first NAT discovery after the welcome; session requests wait for it (briefly). */
   private natReady: Promise<unknown> = Promise.resolve();
-  private refuse: (error: ErrorData) => void = () => {};
-  /** Settles if the signaling server refuses this agent's credentials (it will not retry). */
-  readonly refused = new Promise<ErrorData>((resolve) => {
-    this.refuse = resolve;
-  });
   private started = false;
   private mode: HostMode = 'daemon';
   private advertise?: readonly string[];
@@ -186,13 +181,17 @@ export class Host implements PluginHost {
       this.signaling.onEvent((env) => this.hooks.event.get(env.type)?.call(env));
       this.signaling.on('welcome', (welcome) => this.onWelcome(welcome.stun?.ports));
       this.signaling.on('members', (room, members) => this.peerStandings.onMembers(room, members));
-      this.signaling.on('rejected', (error) => {
-        this.log.error({ code: error.code }, `signaling server refused the agent: ${error.message}`);
-        this.refuse(error);
-      });
       this.signaling.start();
     }
     await this.hooks.ready.promise();
+  }
+
+  /**
+   * Settles if the signaling server refuses this agent's credentials (it will not retry; never
+   * without signaling). The caller reports the refusal: nothing logs it then.
+   */
+  untilRefused(): Promise<ErrorData> {
+    return this.signaling?.whenRefused() ?? new Promise(() => {});
   }
 
   private async startDataPlane(mode: HostMode): Promise<void> {

@@ -5,6 +5,7 @@ import type { Endpoint } from '../nat/ip.js';
 import { classifyNat, type NatKind } from '../nat/nat-kind.js';
 import { RELAY_PATH } from '../nat/relay-protocol.js';
 import type { QuicEndpoint } from '../quic/endpoint.js';
+import { QuicEndpointClosedError } from '../quic/errors.js';
 import { probeKey } from '../quic/paths/probe-key.js';
 import { type PathInfo, PUNCH_CLOSED } from '../quic/protocol.js';
 import type { Candidate } from '../signaling/protocol.js';
@@ -116,7 +117,7 @@ export class Reachability {
       ({ path }) => this.#logPath(path, grant),
       (error: Error) => {
         // Closed here (the peer came over loopback, or the agent stops): nothing went wrong.
-        const closed = error.message.endsWith(PUNCH_CLOSED);
+        const closed = error.message.endsWith(PUNCH_CLOSED) || error instanceof QuicEndpointClosedError;
         this.opts.log[closed ? 'debug' : 'warn'](
           { session_id: grant.sessionId, err: error.message },
           'no path to the peer',
@@ -130,8 +131,12 @@ export class Reachability {
     return this.opts.endpoint.pathOf(sessionId);
   }
 
+  /**
+   * The session's connection is over: stop probing and leave the relay. Also when no path was
+   * found: a peer that came another way (over loopback) leaves the punch waiting until the end.
+   */
   release(sessionId: string): void {
-    if (this.opts.endpoint.pathOf(sessionId)) this.opts.endpoint.unpunch(sessionId);
+    this.opts.endpoint.unpunch(sessionId);
   }
 
   #punchSpec(grant: SessionGrant) {

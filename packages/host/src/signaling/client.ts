@@ -11,6 +11,7 @@ import {
   EventRegistry,
   type HelloData,
   type Member,
+  REFUSAL_CODES,
   type RelayOutData,
   SILENT_LOGGER,
   type SignalingLogger,
@@ -149,6 +150,8 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   #unreachableInARow = 0;
   /** Connection attempts since construction: the current one's number. */
   #attempts = 0;
+  /** Callers waiting in whenConnected or whenRefused: each reports a refusal to its user. */
+  #reporters = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #welcomeTimer: NodeJS.Timeout | undefined;
@@ -284,8 +287,10 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     }
     // Only attempts that start while waiting count: one in flight may have begun before a server came up.
     const waitingSince = this.#attempts;
+    this.#reporters += 1;
     return new Promise<WelcomeData>((resolve, reject) => {
       const cleanup = () => {
+        this.#reporters -= 1;
         clearTimeout(timer);
         this.off('welcome', onWelcome);
         this.off('state', onState);
@@ -323,6 +328,20 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
       this.on('welcome', onWelcome);
       this.on('state', onState);
       this.on('unreachable', onUnreachable);
+    });
+  }
+
+  /**
+   * Resolves with the server's refusal if it refuses the agent (the client then stops for good).
+   * The caller tells its user why, so the client does not log it as well.
+   */
+  whenRefused(): Promise<ErrorData> {
+    this.#reporters += 1;
+    return new Promise((resolve) => {
+      this.once('rejected', (error) => {
+        this.#reporters -= 1;
+        resolve(error);
+      });
     });
   }
 
@@ -422,9 +441,10 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
       case 'system.error': {
         const error = envelope.data as unknown as ErrorData;
         this.#lastError = error;
-        // An answer to a request reaches its caller, who reports it: logging it too says it twice.
+        // An answer to a request reaches its caller, who reports it, and a refusal is reported
+        // when the server closes the connection after it: logging it too says it twice.
         const answersRequest = error.ref_id !== undefined && this.#pending.has(error.ref_id);
-        this.#log[answersRequest ? 'debug' : 'warn'](
+        this.#log[answersRequest || REFUSAL_CODES.has(error.code) ? 'debug' : 'warn'](
           { code: error.code, ref_id: error.ref_id },
           `signal server: ${error.message}`,
         );
@@ -460,10 +480,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     if (this.#state === 'stopped') return;
     if (code === CLOSE_CODES.unauthorized) {
       const error = this.#lastError ?? { code: 'unauthorized', message: reason || 'authentication failed' };
-      this.#log.error(
-        { code: error.code, url: this.url },
-        `signal server refused the agent: ${error.message}`,
-      );
+      this.#logRefusal(error, `signal server refused the agent: ${error.message}`);
       this.#lastError = error;
       this.#setState('stopped');
       this.#emitSafely('rejected', error);
@@ -499,13 +516,18 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
 
   /** A fault on our side that retrying cannot fix: stop and say why. */
   #reject(ws: WebSocket, error: ErrorData): void {
-    this.#log.error({ code: error.code }, error.message);
+    this.#logRefusal(error, error.message);
     this.#lastError = error;
     this.#ws = undefined;
     this.#clearTimers();
     this.#setState('stopped');
     ws.close(CLOSE_CODES.normal, 'invalid hello');
     this.#emitSafely('rejected', error);
+  }
+
+  /** A refusal is final: logged as an error only when no caller waits to tell its user. */
+  #logRefusal(error: ErrorData, message: string): void {
+    this.#log[this.#reporters > 0 ? 'debug' : 'error']({ code: error.code, url: this.url }, message);
   }
 
   #heartbeat(ws: WebSocket): void {

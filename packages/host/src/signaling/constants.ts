@@ -35,6 +35,13 @@ export const CLOSE_CODES = {
   tryAgainLater: 1013,
 } as const;
 
+/** Errors the server sends before closing with `unauthorized`: the agent is refused, retrying cannot help. */
+export const REFUSAL_CODES: ReadonlySet<string> = new Set([
+  'unauthorized',
+  'identity_conflict',
+  'room_forbidden',
+]);
+
 export const ERROR_CODES = [
   'invalid_json',
   'invalid_envelope',

@@ -1,5 +1,7 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, runCli, TempDirs } from '../helpers/cli.js';
+import { eventually, runCli, runCliInTty, TempDirs } from '../helpers/cli.js';
 import { type Agent, makeAgent, peersOf, type Server, startDaemon, startServer } from '../helpers/mesh.js';
 
 describe('control plane between real processes', () => {
@@ -106,6 +108,74 @@ describe('a signaling server that requires tokens', () => {
     expect(daemon.code).toBe(1);
     expect(daemon.stderr).toMatch(/the signaling server refused this agent: authentication failed/);
   });
+
+  /** The one thing a refused agent prints: the error and its hint. */
+  const refusal = (agent: Agent, why = `invalid token for agent "${agent.id}"`) =>
+    `error: the signaling server refused this agent: authentication failed: ${why}\n` +
+    'hint:  check signaling.token (MESH_AGENT_TOKEN) and the agent id this server expects\n';
+  /** How often the server refused someone: once per attempt (it logs each). */
+  const refusals = () => server.proc.stderr.match(/"code":"unauthorized"/g)?.length ?? 0;
+
+  it('says a refusal once, in words, at a terminal and piped, and does not retry', async () => {
+    const agent = await makeAgent(dirs);
+    const bad = { ...agent.env, MESH_AGENT_TOKEN: 'bad-token-0123456789' };
+    const file = join(agent.home, 'hello.txt');
+    await writeFile(file, 'hello');
+    for (const args of [
+      ['peers', '--server', server.url],
+      ['send-file', file, '--to', 'agent-nobody', '--server', server.url],
+    ]) {
+      const before = refusals();
+      const tty = await runCliInTty(args, bad);
+      expect(tty.code).toBe(1);
+      expect(tty.output).toBe(refusal(agent));
+      const piped = await runCli(args, bad);
+      expect(piped.code).toBe(1);
+      expect(piped.stdout).toBe('');
+      expect(piped.stderr).toBe(refusal(agent));
+      const missing = await runCliInTty(args, agent.env);
+      expect(missing.output).toBe(refusal(agent, 'a bearer token is required'));
+      await eventually(async () => refusals() >= before + 3);
+      // Give a retry time to show up: there must be none.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(refusals()).toBe(before + 3);
+    }
+  });
+
+  it('a refused daemon fails at start: no ready banner, the same one message', async () => {
+    const agent = await makeAgent(dirs);
+    const bad = { ...agent.env, MESH_AGENT_TOKEN: 'bad-token-0123456789' };
+    const args = ['run', '--server', server.url, '--listen', '127.0.0.1:0'];
+    const tty = await runCliInTty(args, bad);
+    expect(tty.code).toBe(1);
+    expect(tty.output).toBe(refusal(agent));
+    const json = await runCli([...args, '--json'], bad);
+    expect(json.code).toBe(1);
+    expect(json.stderr).toBe('');
+    expect(JSON.parse(json.stdout)).toEqual({
+      error: expect.objectContaining({ code: 'server_rejected' }),
+    });
+  });
+
+  it('a daemon refused later (its token revoked) stops with the same one message', async () => {
+    const own = await startServer(dirs, ['--token', 'first-token-0123456789']);
+    const agent = await makeAgent(dirs, { env: { MESH_AGENT_TOKEN: 'first-token-0123456789' } });
+    try {
+      await startDaemon(agent, ['--server', own.url], { human: true });
+      await own.proc.stop();
+      const renewed = await startServer(dirs, ['--token', 'other-token-0123456789'], own.port);
+      try {
+        expect(await agent.proc!.exited).toBe(1);
+        // The daemon logs at info (as JSON: stderr is a pipe); the refusal is said once, at the end.
+        expect(agent.proc!.stderr.endsWith(refusal(agent)), agent.proc!.stderr).toBe(true);
+        expect(agent.proc!.stderr.match(/authentication failed/g)).toHaveLength(1);
+      } finally {
+        await renewed.proc.stop();
+      }
+    } finally {
+      await Promise.all([agent.proc?.stop(), own.proc.stop()]);
+    }
+  }, 30_000);
 
   it('accepts an agent with the right token', async () => {
     const agent = await makeAgent(dirs);
