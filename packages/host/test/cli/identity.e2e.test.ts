@@ -43,7 +43,11 @@ describe('an agent id belongs to one key (real processes)', () => {
     ]);
     await daemon.stop();
     expect(code).toBe(1);
-    expect(daemon.stderr).toMatch(/agent id \\?"alice\\?" is bound to another key/);
+    // With --json the refusal is the last line on stdout, said once (not logged again on stderr).
+    const last = JSON.parse(daemon.lines.at(-1) as string);
+    expect(last.error).toMatchObject({ code: 'server_rejected' });
+    expect(last.error.message).toMatch(/agent id "alice" is bound to another key/);
+    expect(daemon.stderr).not.toMatch(/bound to another key/);
 
     const sent = await runCli(['echo', 'hello', '--to', 'alice', '--server', server.url, '--json'], bob.env);
     expect(sent.code).toBe(0);
