@@ -195,7 +195,7 @@ describe('AsciicastRecorder', () => {
     const dir = await mkdtemp(join(tmpdir(), 'cast-'));
     try {
       const file = join(dir, 'x.cast');
-      const recorder = new AsciicastRecorder(file, { cols: 80, rows: 24, command: 'demo' });
+      const recorder = await AsciicastRecorder.create(file, { cols: 80, rows: 24, command: 'demo' });
       const euro = Buffer.from('€');
       recorder.output(Buffer.concat([Buffer.from('a'), euro.subarray(0, 1)]));
       recorder.output(euro.subarray(1));

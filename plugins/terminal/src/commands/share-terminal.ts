@@ -125,8 +125,9 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
     const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY) && !flags.json;
     const out = new OwnerOutput(tty, flags.json);
     const prompt = new ControlPrompt();
+    // Before anything is shared: a recording that cannot be made fails the command, not the session.
     const recorder = flags.record
-      ? new AsciicastRecorder(flags.record, {
+      ? await AsciicastRecorder.create(flags.record, {
           ...size,
           command: flags.command,
           title: `shared by ${host.agentId}`,
@@ -151,13 +152,17 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
     });
     api.serveViewers((viewer, channel) => session.attach(viewer, channel));
     if (grant) host.acceptDirect(grant);
-    // A daemon for viewers of this terminal only: the agent's own daemon keeps the other streams.
-    await host.start('daemon', { advertise: [TERMINAL_STREAM] });
-    // Before saying "viewers run …": a server that is down or refuses us would strand them.
-    await host.signaling?.whenConnected(10_000).catch(async (error: Error) => {
+    try {
+      // A daemon for viewers of this terminal only: the agent's own daemon keeps the other streams.
+      await host.start('daemon', { advertise: [TERMINAL_STREAM] });
+      // Before saying "viewers run …": a server that is down or refuses us would strand them.
+      await host.signaling?.whenConnected(10_000);
+    } catch (error) {
       await host.stop();
+      // A share that never started leaves no recording behind (nor blocks the next --record).
+      await recorder?.discard();
       throw error;
-    });
+    }
     const status = host.status();
     out.ready({ agentId: host.agentId, fingerprint: status.fingerprint, listen: status.listen, ...size });
     host.emit(TERMINAL_EVENTS.shared, { owner: host.agentId, ...size, command: flags.command ?? null });
