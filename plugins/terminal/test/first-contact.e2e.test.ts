@@ -2,26 +2,40 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, TempDirs, unwrap } from '../../../packages/host/test/helpers/cli.js';
-import { type Agent, makeAgent, type Server, startServer } from '../../../packages/host/test/helpers/mesh.js';
-import type { JsonCli } from './helpers.js';
+import {
+  type Agent,
+  makeAgent,
+  type Server,
+  startDaemon,
+  startServer,
+} from '../../../packages/host/test/helpers/mesh.js';
+import { JsonCli } from './helpers.js';
 
 // Issue #16, what a new user meets first: real server, agents as processes, real PTYs.
 describe('share-terminal and attach-terminal on first contact', () => {
   const dirs = new TempDirs();
   let server: Server;
   let owner: Agent;
+  let viewer: Agent;
   const procs: JsonCli[] = [];
 
   beforeAll(async () => {
     server = await startServer(dirs);
-    owner = await makeAgent(dirs);
+    [owner, viewer] = (await Promise.all([makeAgent(dirs), makeAgent(dirs)])) as [Agent, Agent];
   }, 60_000);
 
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+    await owner?.proc?.stop();
     await server?.proc.stop();
     await dirs.cleanup();
   });
+
+  const cli = (args: string[], agent: Agent) => {
+    const proc = new JsonCli(args, agent.env);
+    procs.push(proc);
+    return proc;
+  };
 
   const share = (args: string[]) => runCli(['share-terminal', '--server', server.url, ...args], owner.env);
 
@@ -45,4 +59,114 @@ describe('share-terminal and attach-terminal on first contact', () => {
     expect(stderr).toContain(`cannot create the recording ${cast}: its directory does not exist`);
     expect(stderr).not.toContain('sharing a');
   });
+
+  // The server sees the sharer's socket close at once; QUIC alone would wait for its idle timeout (30 s).
+  it('a viewer learns within seconds, in words, that a sharer killed with SIGKILL is gone', async () => {
+    // The owner's daemon stays: the owner is still in the room, only the terminal is gone.
+    await startDaemon(owner, ['--server', server.url]);
+    const sharer = cli(
+      [
+        'share-terminal',
+        '--json',
+        '--server',
+        server.url,
+        '--wait-viewers',
+        '1',
+        '--command',
+        'echo killed-marker; sleep 60',
+      ],
+      owner,
+    );
+    await sharer.waitForEvent('ready');
+    const watcher = cli(['attach-terminal', owner.id, '--server', server.url, '--json'], viewer);
+    await watcher.waitForOutput('killed-marker');
+    const killedAt = Date.now();
+    await sharer.kill('SIGKILL');
+    expect(await watcher.exited).toBe(1);
+    const seconds = (Date.now() - killedAt) / 1000;
+    const lost = await watcher.waitForEvent('lost');
+    expect(lost.message).toBe(`${owner.id}'s agent stopped answering`);
+    expect(seconds, 'seconds until the viewer noticed').toBeLessThan(10);
+  }, 60_000);
+
+  it('direct mode: a dead sharer is reported in words too', async () => {
+    const token = 'direct-kill-token-0123456789';
+    const sharer = cli(
+      [
+        'share-terminal',
+        '--json',
+        '--listen',
+        '127.0.0.1:0',
+        '--session-id',
+        'direct-kill',
+        '--accept-token',
+        token,
+        '--wait-viewers',
+        '1',
+        '--command',
+        'echo direct-marker; sleep 60',
+      ],
+      owner,
+    );
+    const port = ((await sharer.waitForEvent('ready')).listen as Array<{ port: number }>)[0]!.port;
+    // Without a server only the connection's idle timeout tells; a short one keeps the test short.
+    const direct = await makeAgent(dirs, { config: { quic: { idleTimeoutMs: 2_000 } } });
+    const watcher = cli(
+      [
+        'attach-terminal',
+        '--peer-addr',
+        `127.0.0.1:${port}`,
+        '--session-id',
+        'direct-kill',
+        '--token',
+        token,
+        '--peer-fingerprint',
+        owner.fingerprint,
+      ],
+      direct,
+    );
+    // Without --json: the terminal's bytes on stdout, messages on stderr, as a person sees them.
+    await watcher.waitFor((l) => String(l.text).includes('direct-marker'), 'the marker');
+    await sharer.kill('SIGKILL');
+    expect(await watcher.exited).toBe(1);
+    expect(watcher.stderr).toContain(`[mesh-agent] the share ended: ${owner.id}'s agent stopped answering`);
+    expect(watcher.stderr).not.toMatch(/QUIC|idle timeout/);
+  }, 60_000);
+
+  it('a server restart does not end a view whose sharer still answers', async () => {
+    const own = await startServer(dirs);
+    // The sharer comes back to the server seconds after the viewer: meanwhile the viewer's roster
+    // lacks it, and only the connection tells that it is alive.
+    const slow = await makeAgent(dirs, {
+      config: { signaling: { reconnectInitialMs: 6_000, reconnectMaxMs: 10_000 } },
+    });
+    const sharer = cli(
+      [
+        'share-terminal',
+        '--json',
+        '--server',
+        own.url,
+        '--wait-viewers',
+        '1',
+        '--command',
+        'echo quiet-marker; sleep 60',
+      ],
+      slow,
+    );
+    await sharer.waitForEvent('ready');
+    const watcher = cli(['attach-terminal', slow.id, '--server', own.url, '--json'], viewer);
+    await watcher.waitForOutput('quiet-marker');
+    await own.proc.stop();
+    const again = await startServer(dirs, ['--open'], own.port);
+    try {
+      await new Promise((r) => setTimeout(r, 8_000));
+      expect(watcher.child.exitCode, watcher.stderr).toBeNull();
+      // Still connected: the owner's end of the share reaches the viewer.
+      expect(await sharer.kill('SIGTERM')).toBe(0);
+      expect(await watcher.waitForEvent('exit')).toMatchObject({ by: 'owner' });
+      expect(await watcher.exited).toBe(0);
+    } finally {
+      await again.proc.stop();
+    }
+  }, 60_000);
 });
