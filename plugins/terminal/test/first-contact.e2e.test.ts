@@ -22,6 +22,8 @@ describe('share-terminal and attach-terminal on first contact', () => {
   beforeAll(async () => {
     server = await startServer(dirs);
     [owner, viewer] = (await Promise.all([makeAgent(dirs), makeAgent(dirs)])) as [Agent, Agent];
+    // The owner's daemon runs throughout, as it would: the owner is in the room, sharing or not.
+    await startDaemon(owner, ['--server', server.url]);
   }, 60_000);
 
   afterAll(async () => {
@@ -60,10 +62,18 @@ describe('share-terminal and attach-terminal on first contact', () => {
     expect(stderr).not.toContain('sharing a');
   });
 
+  it('says an agent that runs but shares nothing is not sharing a terminal, and how its owner starts one', async () => {
+    const result = await runCli(['attach-terminal', owner.id, '--server', server.url], viewer.env);
+    expect(result.code).toBe(1);
+    const stderr = unwrap(result.stderr);
+    expect(stderr).toContain(`error: agent "${owner.id}" is online but is not sharing a terminal`);
+    expect(stderr).toMatch(/hint: +its owner starts a share with: mesh-agent share-terminal/);
+    expect(stderr).not.toMatch(/may be disabled|stream type/);
+  });
+
   // The server sees the sharer's socket close at once; QUIC alone would wait for its idle timeout (30 s).
   it('a viewer learns within seconds, in words, that a sharer killed with SIGKILL is gone', async () => {
     // The owner's daemon stays: the owner is still in the room, only the terminal is gone.
-    await startDaemon(owner, ['--server', server.url]);
     const sharer = cli(
       [
         'share-terminal',

@@ -4,7 +4,9 @@ import {
   grantFromAcceptFlags,
   type Host,
   MeshCommand,
+  MeshError,
   type OpenedStream,
+  PeerUnavailableError,
   parseHostPort,
   peerFlags,
   printable,
@@ -75,7 +77,9 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
       overrides,
       async ({ host, api }) => {
         if (!target) return this.view(host, await this.waitForSharer(host, api));
-        const opened = await host.openStream(target, TERMINAL_STREAM);
+        const opened = await host.openStream(target, TERMINAL_STREAM).catch((error: unknown) => {
+          throw notSharing(error) ?? error;
+        });
         const { path, rttMs } = await opened.connection.route();
         const rtt = rttMs === null ? '' : `, rtt ${rttMs} ms`;
         this.notice(
@@ -195,4 +199,18 @@ function watchSharer(host: Host, opened: OpenedStream, client: ViewerClient): Sh
     onGone: () => client.sharerGone(),
     quietMs: 3 * SHARER_PROBE_MS,
   });
+}
+
+/**
+ * The agent is online but nothing of it serves terminals: its daemon never does, only a running
+ * share-terminal. A disabled terminal plugin looks the same from here (no share can run then).
+ */
+function notSharing(error: unknown): MeshError | undefined {
+  if (!(error instanceof PeerUnavailableError) || error.code !== 'capability_missing') return undefined;
+  return new MeshError(
+    'not_sharing',
+    `agent "${error.agentId}" is online but is not sharing a terminal`,
+    'its owner starts a share with: mesh-agent share-terminal (the terminal plugin must be enabled ' +
+      'there); attach once it prints "viewers run: …"',
+  );
 }
