@@ -9,7 +9,7 @@ import {
   startDaemon,
   startServer,
 } from '../../../packages/host/test/helpers/mesh.js';
-import { JsonCli } from './helpers.js';
+import { JsonCli, until } from './helpers.js';
 
 // Issue #16, what a new user meets first: real server, agents as processes, real PTYs.
 describe('share-terminal and attach-terminal on first contact', () => {
@@ -29,6 +29,7 @@ describe('share-terminal and attach-terminal on first contact', () => {
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.kill('SIGKILL')));
     await owner?.proc?.stop();
+    await viewer?.proc?.stop();
     await server?.proc.stop();
     await dirs.cleanup();
   });
@@ -70,6 +71,36 @@ describe('share-terminal and attach-terminal on first contact', () => {
     expect(stderr).toMatch(/hint: +its owner starts a share with: mesh-agent share-terminal/);
     expect(stderr).not.toMatch(/may be disabled|stream type/);
   });
+
+  it('prints attach commands that work as copied, with the server that was given by flag', async () => {
+    // Neither agent has a server in its config: only the flags name it.
+    await startDaemon(viewer, ['--server', server.url], { human: true });
+    const sharer = cli(
+      [
+        'share-terminal',
+        '--server',
+        server.url,
+        '--to',
+        viewer.id,
+        '--command',
+        'echo copied-marker; sleep 60',
+      ],
+      owner,
+    );
+    const printed = await until(
+      () => /viewers run: (.+)\n/.exec(sharer.stderr)?.[1],
+      `the attach command in ${sharer.stderr}`,
+    );
+    expect(printed).toBe(`mesh-agent attach-terminal ${owner.id} --server ${server.url}`);
+    // The invited agent's daemon prints the same command.
+    const invitation = await viewer.proc!.waitForLine((l) => l.includes('invites you'));
+    expect(invitation).toBe(`${owner.id} invites you to a terminal: ${printed}`);
+    const [, ...args] = printed.split(' ');
+    const copied = cli([...args, '--json'], viewer);
+    expect((await copied.waitForEvent('snapshot')).screen).toContain('copied-marker');
+    expect(await sharer.kill('SIGTERM')).toBe(0);
+    expect(await copied.exited).toBe(0);
+  }, 60_000);
 
   // The server sees the sharer's socket close at once; QUIC alone would wait for its idle timeout (30 s).
   it('a viewer learns within seconds, in words, that a sharer killed with SIGKILL is gone', async () => {

@@ -14,6 +14,7 @@ import {
   UsageError,
 } from '@mesh-agent/host';
 import { Flags } from '@oclif/core';
+import { attachCommand } from '../attach-command.js';
 import { MAX_COLS, MAX_ROWS, TERMINAL_EVENTS, TERMINAL_STREAM } from '../constants.js';
 import { ControlPrompt } from '../control-prompt.js';
 import terminal, { type TerminalApi } from '../index.js';
@@ -164,7 +165,13 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
       throw error;
     }
     const status = host.status();
-    out.ready({ agentId: host.agentId, fingerprint: status.fingerprint, listen: status.listen, ...size });
+    out.ready({
+      agentId: host.agentId,
+      fingerprint: status.fingerprint,
+      listen: status.listen,
+      ...size,
+      attach: host.signaling ? attachCommand(host.agentId, host) : undefined,
+    });
     host.emit(TERMINAL_EVENTS.shared, { owner: host.agentId, ...size, command: flags.command ?? null });
     await invite(api, flags.to ?? [], out);
     if (flags['peer-addr']) void this.dialViewer(host, session, out);
@@ -267,6 +274,8 @@ class OwnerOutput {
     listen: Array<{ address: string; port: number }>;
     cols: number;
     rows: number;
+    /** What viewers run, when they find this share through the signaling server. */
+    attach: string | undefined;
   }): void {
     if (this.json) {
       this.line({ event: 'ready', ...info });
@@ -275,7 +284,7 @@ class OwnerOutput {
     const where = info.listen.map((a) => `${a.address}:${a.port}`).join(', ');
     process.stderr.write(
       `[mesh-agent] sharing a ${info.cols}x${info.rows} terminal as ${info.agentId} (quic ${where})\n` +
-        `[mesh-agent] viewers run: mesh-agent attach-terminal ${info.agentId}\n`,
+        (info.attach ? `[mesh-agent] viewers run: ${info.attach}\n` : ''),
     );
   }
 
