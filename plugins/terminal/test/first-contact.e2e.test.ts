@@ -9,7 +9,7 @@ import {
   startDaemon,
   startServer,
 } from '../../../packages/host/test/helpers/mesh.js';
-import { JsonCli, until } from './helpers.js';
+import { cliLine, JsonCli, TtyCli, until } from './helpers.js';
 
 // Issue #16, what a new user meets first: real server, agents as processes, real PTYs.
 describe('share-terminal and attach-terminal on first contact', () => {
@@ -208,6 +208,48 @@ describe('share-terminal and attach-terminal on first contact', () => {
       expect(await watcher.exited).toBe(0);
     } finally {
       await again.proc.stop();
+    }
+  }, 60_000);
+
+  it("a read-only viewer's typing is noted once, on the owner's status line, not in the shell's screen", async () => {
+    const owner2 = new TtyCli(
+      cliLine([
+        'share-terminal',
+        '--server',
+        server.url,
+        '--wait-viewers',
+        '1',
+        '--command',
+        'echo owner-marker; sleep 60',
+      ]),
+      owner.env,
+    );
+    try {
+      await owner2.waitFor('viewers run:');
+      const watcher = cli(['attach-terminal', owner.id, '--server', server.url, '--json'], viewer);
+      await watcher.waitForOutput('owner-marker');
+      await owner2.waitFor('owner-marker');
+      // Typing along for 3 s: one burst.
+      for (let i = 0; i < 10; i++) {
+        watcher.type('x');
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      await watcher.waitFor((l) => l.event === 'notice' && l.code === 'read_only', 'read_only notice');
+      const notice = `[mesh-agent] ${viewer.id} is typing without control: its keys are dropped`;
+      await owner2.waitFor(notice);
+      await new Promise((r) => setTimeout(r, 500));
+      const mentions = owner2.screen.split(viewer.id).length - 1;
+      // Joined, then the one notice: in the title (OSC 2), after the title was saved.
+      expect(mentions, owner2.screen).toBe(2);
+      expect(owner2.screen).toContain(`\x1b[22;2t\x1b]2;${notice}\x07`);
+      expect(watcher.events('notice').filter((l) => l.code === 'read_only')).toHaveLength(1);
+      owner2.type('\x1dq');
+      expect(await watcher.exited).toBe(0);
+      expect(await owner2.exited).toBe(0);
+      // The title is restored.
+      expect(owner2.screen).toContain('\x1b[23;2t');
+    } finally {
+      owner2.kill();
     }
   }, 60_000);
 });
