@@ -80,6 +80,7 @@ export class ViewerClient {
       return { reason: 'lost', message: this.gone ?? this.describeLoss(error) };
     }
     if (this.detached) return { reason: 'detached' };
+    if (this.gone) return { reason: 'lost', message: this.gone };
     if (this.refusal) return { reason: 'refused', message: this.refusal };
     return { reason: 'lost', message: 'the owner closed the stream' };
   }
