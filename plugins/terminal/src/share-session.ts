@@ -222,6 +222,8 @@ export class ShareSession {
   }
 
   private announceRevoke(agentId: string, reason: string): void {
+    // Typing after losing control is news to the owner: it starts a burst of its own.
+    for (const viewer of this.fanout.viewers) if (viewer.id === agentId) viewer.dropBurstUntil = 0;
     this.fanout.frame({ type: TERM_CONTROL_REVOKE, agent_id: agentId, reason });
     this.opts.onEvent({ event: 'control_revoked', viewer: agentId });
   }
