@@ -1,4 +1,5 @@
 import { definePlugin, type FrameChannel } from '@mesh-agent/host';
+import { attachCommand } from './attach-command.js';
 import { type TerminalConfig, terminalConfigSchema } from './config.js';
 import { INVITE_EVENT, TERMINAL_EVENTS, TERMINAL_STREAM } from './constants.js';
 import { registerTerminalMessages } from './protocol.js';
@@ -44,7 +45,7 @@ export default definePlugin({
     host.declareEvent(
       TERMINAL_EVENTS.invited,
       'another agent invites this one to watch its terminal: { from }',
-      ({ from }) => `${from} invites you to a terminal: mesh-agent attach-terminal ${from}`,
+      ({ from }) => `${from} invites you to a terminal: ${attachCommand(String(from), host)}`,
     );
     host.declareEvent(
       TERMINAL_EVENTS.ended,

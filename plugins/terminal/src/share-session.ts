@@ -41,8 +41,11 @@ export interface ShareLimits {
   modelHighWater: number;
   /** Time to deliver the last output and TERM_EXIT to viewers once the program ended. */
   finishMs: number;
-  /** Minimum time between two reports of dropped input from one viewer. */
-  dropReportMs: number;
+  /**
+   * A viewer's dropped input is reported once per burst of typing: again only after this long
+   * without dropped input from it.
+   */
+  dropQuietMs: number;
 }
 
 export const DEFAULT_LIMITS: ShareLimits = {
@@ -50,7 +53,7 @@ export const DEFAULT_LIMITS: ShareLimits = {
   viewerStallMs: 30_000,
   modelHighWater: 32 * 1024 * 1024,
   finishMs: 5_000,
-  dropReportMs: 2_000,
+  dropQuietMs: 5_000,
 };
 
 /** Longest pause of PTY reading; the next output chunk may start another. */
@@ -76,10 +79,8 @@ interface Viewer {
   id: string;
   channel: FrameChannel;
   outbox: ViewerOutbox;
-  lastDropReport: number;
-  droppedBytes: number;
-  droppedKind: 'input' | 'resize';
-  reportTimer: NodeJS.Timeout | undefined;
+  /** Until when the current burst of dropped input lasts (reported at its start). */
+  dropBurstUntil: number;
 }
 
 /**
@@ -152,10 +153,7 @@ export class ShareSession {
       id: viewerId,
       channel,
       outbox,
-      lastDropReport: 0,
-      droppedBytes: 0,
-      droppedKind: 'resize',
-      reportTimer: undefined,
+      dropBurstUntil: 0,
     };
     this.fanout.add(viewer);
     this.opts.onEvent({ event: 'viewer_joined', viewer: viewerId, viewers: this.fanout.size });
@@ -224,6 +222,8 @@ export class ShareSession {
   }
 
   private announceRevoke(agentId: string, reason: string): void {
+    // Typing after losing control is news to the owner: it starts a burst of its own.
+    for (const viewer of this.fanout.viewers) if (viewer.id === agentId) viewer.dropBurstUntil = 0;
     this.fanout.frame({ type: TERM_CONTROL_REVOKE, agent_id: agentId, reason });
     this.opts.onEvent({ event: 'control_revoked', viewer: agentId });
   }
@@ -269,32 +269,21 @@ export class ShareSession {
   }
 
   /**
-   * Dropped input is reported to the owner and the viewer at most once per `dropReportMs`;
-   * what is dropped in between is added up and reported when the period ends.
+   * Dropped input is reported to the owner and the viewer when a burst of it starts; what follows
+   * within `dropQuietMs` of the previous drop belongs to that burst and is dropped silently (a viewer
+   * typing along would otherwise flood the owner's screen).
    */
   private reportDropped(viewer: Viewer, kind: 'input' | 'resize', bytes: number): void {
-    viewer.droppedBytes += bytes;
-    viewer.droppedKind = viewer.droppedKind === 'input' || kind === 'input' ? 'input' : 'resize';
-    if (viewer.reportTimer) return;
-    const wait = Math.max(0, viewer.lastDropReport + this.limits.dropReportMs - Date.now());
-    viewer.reportTimer = setTimeout(() => {
-      viewer.reportTimer = undefined;
-      viewer.lastDropReport = Date.now();
-      if (!this.fanout.viewers.has(viewer)) return;
-      this.opts.onEvent({
-        event: 'input_dropped',
-        viewer: viewer.id,
-        kind: viewer.droppedKind,
-        bytes: viewer.droppedBytes,
-      });
-      viewer.droppedBytes = 0;
-      viewer.droppedKind = 'resize';
-      viewer.outbox.pushFrame({
-        type: TERM_NOTICE,
-        code: 'read_only',
-        message: 'read-only: your keys and resizes are ignored until the owner grants you control',
-      });
-    }, wait);
+    const now = Date.now();
+    const quiet = now >= viewer.dropBurstUntil;
+    viewer.dropBurstUntil = now + this.limits.dropQuietMs;
+    if (!quiet) return;
+    this.opts.onEvent({ event: 'input_dropped', viewer: viewer.id, kind, bytes });
+    viewer.outbox.pushFrame({
+      type: TERM_NOTICE,
+      code: 'read_only',
+      message: 'read-only: your keys and resizes are ignored until the owner grants you control',
+    });
   }
 
   private resize(cols: number, rows: number, by: string): void {

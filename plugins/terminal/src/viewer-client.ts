@@ -1,4 +1,4 @@
-import { type Frame, type FrameChannel, oneOf } from '@mesh-agent/host';
+import { type Frame, type FrameChannel, oneOf, QuicConnectionClosedError } from '@mesh-agent/host';
 import { MAX_INPUT_CHUNK } from './constants.js';
 import { KeySequenceScanner } from './keys.js';
 import {
@@ -47,6 +47,8 @@ export class ViewerClient {
   private owner: string | undefined;
   private detached = false;
   private refusal: string | undefined;
+  /** Why the viewer gave up on the sharer, when it learned before the connection did. */
+  private gone: string | undefined;
   /** Sends go one after the other: keystrokes stay in order and memory stays flat. */
   private sending: Promise<void> = Promise.resolve();
   /** Sends started or waiting for the previous one. */
@@ -75,9 +77,10 @@ export class ViewerClient {
       }
     } catch (error) {
       if (this.detached) return { reason: 'detached' };
-      return { reason: 'lost', message: (error as Error).message };
+      return { reason: 'lost', message: this.gone ?? this.describeLoss(error) };
     }
     if (this.detached) return { reason: 'detached' };
+    if (this.gone) return { reason: 'lost', message: this.gone };
     if (this.refusal) return { reason: 'refused', message: this.refusal };
     return { reason: 'lost', message: 'the owner closed the stream' };
   }
@@ -113,6 +116,28 @@ export class ViewerClient {
     void this.sending.then(() => this.channel.end()).catch(() => this.channel.destroy());
     // Do not wait for the owner's last frames: detaching is immediate.
     setTimeout(() => this.channel.destroy(), 500).unref();
+  }
+
+  /** The sharer is gone (its agent left the room and stopped answering): the session ends now. */
+  sharerGone(): void {
+    if (this.detached || this.gone) return;
+    this.gone = this.stoppedAnswering();
+    this.channel.destroy();
+  }
+
+  private stoppedAnswering(): string {
+    return `${this.owner ?? 'the sharer'}'s agent stopped answering`;
+  }
+
+  /** A broken connection in words: what happened to the sharer, not which layer noticed. */
+  private describeLoss(error: unknown): string {
+    let cause: unknown = error;
+    while (cause instanceof Error && !(cause instanceof QuicConnectionClosedError)) cause = cause.cause;
+    if (cause instanceof QuicConnectionClosedError && cause.byPeer)
+      return `${this.owner ?? 'the sharer'}'s agent closed the connection`;
+    // Closed on this side while viewing: the connection timed out or lost its only path.
+    if (cause instanceof QuicConnectionClosedError) return this.stoppedAnswering();
+    return `the connection to ${this.owner ?? 'the sharer'}'s agent broke`;
   }
 
   private command(key: string): void {

@@ -31,6 +31,14 @@ async function waitForScreen(pane: string, text: string, ms = 15_000): Promise<s
   }
 }
 
+/** The pane's title: what xterm-like terminals show as their status line. */
+async function waitForTitle(pane: string, text: string): Promise<string> {
+  return until(async () => {
+    const title = await tmux('display', '-p', '-t', pane, '#{pane_title}');
+    return title.includes(text) ? title : undefined;
+  }, `"${text}" in the title of pane ${pane}`);
+}
+
 /** A detached 100x30 tmux session running `command` in bash with a plain prompt. */
 async function newSession(name: string, command: string): Promise<void> {
   const env = ['-e', 'SHELL=/bin/bash', '-e', 'PS1=$ ', '-e', 'TERM=xterm-256color'];
@@ -158,7 +166,9 @@ describe('share-terminal and attach-terminal in tmux', () => {
 
     // Read-only at first: what the viewer types never reaches the shell.
     await tmux('send-keys', '-t', 'viewer', 'echo typed-read-only', 'Enter');
-    await waitForScreen('owner', 'dropped its');
+    // The owner learns it on the status line; the shell's screen is left alone.
+    await waitForTitle('owner', `${viewer.id} is typing without control`);
+    expect(await screen('owner')).not.toContain('without control');
     await waitForScreen('viewer', 'read-only');
 
     // Ask for control; the owner grants it with Ctrl-] y.

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MessageRegistry } from '@mesh-agent/host';
+import { type Member, MessageRegistry, type SignalingClientEvents } from '@mesh-agent/host';
 import { describe, expect, it } from 'vitest';
 import { ControlState } from '../src/control.js';
 import { KeySequenceScanner } from '../src/keys.js';
@@ -18,6 +19,7 @@ import { PtySession, shellCommand } from '../src/pty-session.js';
 import { AsciicastRecorder } from '../src/recorder.js';
 import type { Snapshot } from '../src/screen.js';
 import { exitCodeOf } from '../src/share-end.js';
+import { SharerWatch } from '../src/sharer-watch.js';
 import { type FrameSink, ViewerOutbox } from '../src/viewer-fanout.js';
 
 describe('KeySequenceScanner', () => {
@@ -195,7 +197,7 @@ describe('AsciicastRecorder', () => {
     const dir = await mkdtemp(join(tmpdir(), 'cast-'));
     try {
       const file = join(dir, 'x.cast');
-      const recorder = new AsciicastRecorder(file, { cols: 80, rows: 24, command: 'demo' });
+      const recorder = await AsciicastRecorder.create(file, { cols: 80, rows: 24, command: 'demo' });
       const euro = Buffer.from('€');
       recorder.output(Buffer.concat([Buffer.from('a'), euro.subarray(0, 1)]));
       recorder.output(euro.subarray(1));
@@ -214,5 +216,54 @@ describe('AsciicastRecorder', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('SharerWatch', () => {
+  const member = (agentId: string, capabilities: string[]): Member => ({
+    agent_id: agentId,
+    capabilities,
+    addresses: [],
+    fingerprint: 'f'.repeat(64),
+    connected_at: 0,
+  });
+
+  /** A roster that the test changes, and a connection whose packet count it sets. */
+  const setup = () => {
+    const roster = new EventEmitter<SignalingClientEvents>();
+    const state = { received: 0, gone: 0 };
+    const watch = new SharerWatch({
+      roster,
+      room: 'r',
+      sharer: 'alice',
+      received: async () => state.received,
+      onGone: () => state.gone++,
+      probeMs: 10,
+      quietMs: 80,
+    });
+    return { roster, state, watch };
+  };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('gives up on a sharer that left the roster and went silent, once', async () => {
+    const { roster, state } = setup();
+    roster.emit('members', 'r', [member('alice', ['file'])]);
+    await sleep(200);
+    expect(state.gone).toBe(1);
+  });
+
+  it('keeps a sharer that left the roster but still answers, and one that came back', async () => {
+    const { roster, state, watch } = setup();
+    roster.emit('members', 'other-room', []);
+    roster.emit('members', 'r', []);
+    const answering = setInterval(() => state.received++, 20);
+    await sleep(200);
+    clearInterval(answering);
+    expect(state.gone).toBe(0);
+    // Back with its terminal: silence alone is no reason to give up.
+    roster.emit('members', 'r', [member('alice', ['terminal'])]);
+    await sleep(200);
+    expect(state.gone).toBe(0);
+    watch.stop();
   });
 });

@@ -4,6 +4,9 @@ import {
   grantFromAcceptFlags,
   type Host,
   MeshCommand,
+  MeshError,
+  type OpenedStream,
+  PeerUnavailableError,
   parseHostPort,
   peerFlags,
   printable,
@@ -15,6 +18,7 @@ import { Args, Flags } from '@oclif/core';
 import { TERMINAL_STREAM } from '../constants.js';
 import terminal, { type TerminalApi } from '../index.js';
 import { describeExit, exitCodeOf } from '../share-end.js';
+import { SharerWatch } from '../sharer-watch.js';
 import { enterRawMode } from '../tty.js';
 import { ViewerClient, type ViewerResult } from '../viewer-client.js';
 import { JsonDisplay, RawDisplay, TtyDisplay } from '../viewer-display.js';
@@ -60,7 +64,8 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
     const target = listen ? undefined : targetFromFlags({ ...flags, to: args.agent ?? flags.to });
     const overrides = {
       ...signalingOverrides(flags),
-      ...(listen ? { quic: listen } : {}),
+      // Keep-alives every second: a live sharer answers them, which tells it from a dead one (SharerWatch).
+      quic: { ...listen, keepAliveMs: SHARER_PROBE_MS },
       // Info logs would land in the middle of the shared screen.
       log: { level: flags['log-level'] ?? 'warn' },
     };
@@ -71,18 +76,17 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
       mode,
       overrides,
       async ({ host, api }) => {
-        let channel: FrameChannel;
-        if (target) {
-          const opened = await host.openStream(target, TERMINAL_STREAM);
-          const { path, rttMs } = await opened.connection.route();
-          const rtt = rttMs === null ? '' : `, rtt ${rttMs} ms`;
-          this.notice(
-            { event: 'connected', sharer: opened.peer.agentId, path, rttMs },
-            `connected to ${opened.peer.agentId} (${path} path${rtt})`,
-          );
-          channel = opened.channel;
-        } else channel = await this.waitForSharer(host, api);
-        return this.view(host, channel);
+        if (!target) return this.view(host, await this.waitForSharer(host, api));
+        const opened = await host.openStream(target, TERMINAL_STREAM).catch((error: unknown) => {
+          throw notSharing(error) ?? error;
+        });
+        const { path, rttMs } = await opened.connection.route();
+        const rtt = rttMs === null ? '' : `, rtt ${rttMs} ms`;
+        this.notice(
+          { event: 'connected', sharer: opened.peer.agentId, path, rttMs },
+          `connected to ${opened.peer.agentId} (${path} path${rtt})`,
+        );
+        return this.view(host, opened.channel, (client) => watchSharer(host, opened, client));
       },
       // Waiting for a sharer serves its terminal stream, nothing else this agent's plugins handle.
       { advertise: [TERMINAL_STREAM] },
@@ -112,7 +116,11 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
     return incoming;
   }
 
-  private async view(host: Host, channel: FrameChannel): Promise<ViewerResult> {
+  private async view(
+    host: Host,
+    channel: FrameChannel,
+    watch: (client: ViewerClient) => SharerWatch | undefined = () => undefined,
+  ): Promise<ViewerResult> {
     const { stdin, stdout } = process;
     const tty = Boolean(stdin.isTTY && stdout.isTTY) && !this.flags.json;
     const write = (data: string | Buffer) => stdout.write(data);
@@ -122,6 +130,7 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
         ? new TtyDisplay(write, () => ({ cols: stdout.columns, rows: stdout.rows }))
         : new RawDisplay(write, (data) => process.stderr.write(data));
     const client = new ViewerClient(channel, host.agentId, display);
+    const watching = watch(client);
     const raw = tty ? enterRawMode({ stdin, stdout, onSignal: () => client.detach() }) : undefined;
     const detachOnSignal = () => client.detach();
     if (!tty)
@@ -136,6 +145,7 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
       if (this.flags['request-control']) client.requestControl();
       return await client.run();
     } finally {
+      watching?.stop();
       raw?.restore();
       stdin.off('data', onInput);
       stdin.pause();
@@ -169,8 +179,38 @@ export default class AttachTerminal extends MeshCommand<typeof AttachTerminal> {
         this.notice({ event: 'refused', message: result.message }, `refused: ${result.message}`);
         return 1;
       case 'lost':
-        this.notice({ event: 'lost', message: result.message }, `connection lost: ${result.message}`);
+        this.notice({ event: 'lost', message: result.message }, `the share ended: ${result.message}`);
         return 1;
     }
   }
+}
+
+/** Keep-alive interval of a viewer's connection, and so how often a live sharer answers. */
+const SHARER_PROBE_MS = 1_000;
+
+/** Ends the view within seconds of the sharer's death, which the signaling server sees first. */
+function watchSharer(host: Host, opened: OpenedStream, client: ViewerClient): SharerWatch | undefined {
+  if (!host.signaling) return undefined;
+  return new SharerWatch({
+    roster: host.signaling,
+    room: host.config.signaling.room,
+    sharer: opened.peer.agentId,
+    received: async () => (await opened.connection.quic.stats())?.recvPackets ?? null,
+    onGone: () => client.sharerGone(),
+    quietMs: 3 * SHARER_PROBE_MS,
+  });
+}
+
+/**
+ * The agent is online but nothing of it serves terminals: its daemon never does, only a running
+ * share-terminal. A disabled terminal plugin looks the same from here (no share can run then).
+ */
+function notSharing(error: unknown): MeshError | undefined {
+  if (!(error instanceof PeerUnavailableError) || error.code !== 'capability_missing') return undefined;
+  return new MeshError(
+    'not_sharing',
+    `agent "${error.agentId}" is online but is not sharing a terminal`,
+    'its owner starts a share with: mesh-agent share-terminal (the terminal plugin must be enabled ' +
+      'there); attach once it prints "viewers run: …"',
+  );
 }

@@ -14,6 +14,7 @@ import {
   UsageError,
 } from '@mesh-agent/host';
 import { Flags } from '@oclif/core';
+import { attachCommand } from '../attach-command.js';
 import { MAX_COLS, MAX_ROWS, TERMINAL_EVENTS, TERMINAL_STREAM } from '../constants.js';
 import { ControlPrompt } from '../control-prompt.js';
 import terminal, { type TerminalApi } from '../index.js';
@@ -125,8 +126,9 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
     const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY) && !flags.json;
     const out = new OwnerOutput(tty, flags.json);
     const prompt = new ControlPrompt();
+    // Before anything is shared: a recording that cannot be made fails the command, not the session.
     const recorder = flags.record
-      ? new AsciicastRecorder(flags.record, {
+      ? await AsciicastRecorder.create(flags.record, {
           ...size,
           command: flags.command,
           title: `shared by ${host.agentId}`,
@@ -142,7 +144,7 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
         maxBufferedPerViewer: config.viewerBufferBytes,
         viewerStallMs: config.viewerStallSeconds * 1000,
       },
-      onOutput: flags.json ? undefined : (chunk) => process.stdout.write(chunk),
+      onOutput: flags.json ? undefined : (chunk) => out.output(chunk),
       onEvent: (event) => {
         out.event(event, prompt);
         const name = PLUGIN_EVENTS[event.event];
@@ -151,15 +153,25 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
     });
     api.serveViewers((viewer, channel) => session.attach(viewer, channel));
     if (grant) host.acceptDirect(grant);
-    // A daemon for viewers of this terminal only: the agent's own daemon keeps the other streams.
-    await host.start('daemon', { advertise: [TERMINAL_STREAM] });
-    // Before saying "viewers run …": a server that is down or refuses us would strand them.
-    await host.signaling?.whenConnected(10_000).catch(async (error: Error) => {
+    try {
+      // A daemon for viewers of this terminal only: the agent's own daemon keeps the other streams.
+      await host.start('daemon', { advertise: [TERMINAL_STREAM] });
+      // Before saying "viewers run …": a server that is down or refuses us would strand them.
+      await host.signaling?.whenConnected(10_000);
+    } catch (error) {
       await host.stop();
+      // A share that never started leaves no recording behind (nor blocks the next --record).
+      await recorder?.discard();
       throw error;
-    });
+    }
     const status = host.status();
-    out.ready({ agentId: host.agentId, fingerprint: status.fingerprint, listen: status.listen, ...size });
+    out.ready({
+      agentId: host.agentId,
+      fingerprint: status.fingerprint,
+      listen: status.listen,
+      ...size,
+      attach: host.signaling ? attachCommand(host.agentId, host) : undefined,
+    });
     host.emit(TERMINAL_EVENTS.shared, { owner: host.agentId, ...size, command: flags.command ?? null });
     await invite(api, flags.to ?? [], out);
     if (flags['peer-addr']) void this.dialViewer(host, session, out);
@@ -180,11 +192,13 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
       const pty = new PtySession({ command: flags.command, ...size });
       if (tty) raw = this.ownerTerminal(session, out, prompt);
       const end = await session.start(pty);
+      out.closeStatus();
       raw?.restore();
       out.ended(end);
       if (recorder?.error) this.warn(`recording stopped early: ${recorder.error.message}`);
       process.exitCode = exitCodeOf(end);
     } finally {
+      out.closeStatus();
       raw?.restore();
       for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, stopOnSignal);
       process.stdin.pause();
@@ -249,12 +263,75 @@ export default class ShareTerminal extends MeshCommand<typeof ShareTerminal> {
   }
 }
 
+/** How long a status notice stays in the owner's title bar. */
+const STATUS_SHOWN_MS = 10_000;
+/** Quiet output before a status notice is written: never in the middle of the program's escape sequence. */
+const STATUS_QUIET_MS = 30;
+/** A status notice waits no longer than this for quiet output. */
+const STATUS_MAX_WAIT_MS = 1_000;
+
 /** What the owner sees besides the terminal: one-line messages, or JSON lines with --json. */
 class OwnerOutput {
+  private lastOutputAt = 0;
+  private statusText: string | undefined;
+  private statusSince = 0;
+  private statusTimer: NodeJS.Timeout | undefined;
+  /** The terminal's own title is saved on its title stack while a notice shows. */
+  private titleSaved = false;
+
   constructor(
     private readonly tty: boolean,
     private readonly json: boolean,
   ) {}
+
+  /** The program's output, mirrored on the owner's terminal. */
+  output(chunk: Buffer): void {
+    this.lastOutputAt = Date.now();
+    process.stdout.write(chunk);
+  }
+
+  /**
+   * A passing notice that must not disturb the program's screen (a line written into it moves the
+   * cursor under the shell's feet): at a terminal it goes to the status line, which xterm-like
+   * terminals show as the window title (terminfo's tsl), and to stderr when that is not the terminal.
+   */
+  status(text: string): void {
+    if (!this.tty) {
+      this.message(text);
+      return;
+    }
+    const line = `[mesh-agent] ${printable(text)}`;
+    if (!process.stderr.isTTY) process.stderr.write(`${line}\n`);
+    this.statusText = line;
+    this.statusSince = Date.now();
+    this.writeStatus();
+  }
+
+  /** Puts the terminal's title back (end of the share, or the notice has shown long enough). */
+  closeStatus(): void {
+    clearTimeout(this.statusTimer);
+    this.statusText = undefined;
+    if (!this.titleSaved) return;
+    this.titleSaved = false;
+    process.stdout.write('\x1b[23;2t');
+  }
+
+  private writeStatus(): void {
+    clearTimeout(this.statusTimer);
+    const text = this.statusText;
+    if (text === undefined) return;
+    const now = Date.now();
+    const quietIn = this.lastOutputAt + STATUS_QUIET_MS - now;
+    if (quietIn > 0 && now - this.statusSince < STATUS_MAX_WAIT_MS) {
+      this.statusTimer = setTimeout(() => this.writeStatus(), quietIn);
+      return;
+    }
+    // XTWINOPS 22/23 save and restore the title; OSC 2 sets it.
+    if (!this.titleSaved) process.stdout.write('\x1b[22;2t');
+    this.titleSaved = true;
+    process.stdout.write(`\x1b]2;${text}\x07`);
+    this.statusTimer = setTimeout(() => this.closeStatus(), STATUS_SHOWN_MS);
+  }
 
   ready(info: {
     agentId: string;
@@ -262,6 +339,8 @@ class OwnerOutput {
     listen: Array<{ address: string; port: number }>;
     cols: number;
     rows: number;
+    /** What viewers run, when they find this share through the signaling server. */
+    attach: string | undefined;
   }): void {
     if (this.json) {
       this.line({ event: 'ready', ...info });
@@ -270,7 +349,7 @@ class OwnerOutput {
     const where = info.listen.map((a) => `${a.address}:${a.port}`).join(', ');
     process.stderr.write(
       `[mesh-agent] sharing a ${info.cols}x${info.rows} terminal as ${info.agentId} (quic ${where})\n` +
-        `[mesh-agent] viewers run: mesh-agent attach-terminal ${info.agentId}\n`,
+        (info.attach ? `[mesh-agent] viewers run: ${info.attach}\n` : ''),
     );
   }
 
@@ -278,6 +357,10 @@ class OwnerOutput {
   event(event: ShareEvent, prompt: ControlPrompt): void {
     if (this.json) {
       this.line(event);
+      return;
+    }
+    if (event.event === 'input_dropped') {
+      this.status(describe(event) as string);
       return;
     }
     if (event.event === 'control_requested') {
@@ -334,7 +417,9 @@ function describe(event: ShareEvent): string | undefined {
     case 'control_denied':
       return `declined ${event.viewer}'s control request`;
     case 'input_dropped':
-      return `${event.viewer} has no control: dropped its ${event.kind === 'resize' ? 'resize' : `${event.bytes} bytes of input`}`;
+      return event.kind === 'resize'
+        ? `${event.viewer} has no control: its resize is ignored`
+        : `${event.viewer} is typing without control: its keys are dropped`;
     case 'viewer_resynced':
       return `${event.viewer} fell behind and got a fresh screen`;
     case 'viewer_dropped':
