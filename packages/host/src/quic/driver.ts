@@ -103,7 +103,8 @@ export class QuicDriver {
       this.io = io;
       const layer = new PacketLayer(io, this.counters, {
         quic: this.onQuic,
-        path: (path) => {
+        path: (path, mapped) => {
+          this.nudgeConnectionsTo(mapped);
           this.outbox.push({ ev: 'path', path });
           this.outbox.flush();
         },
@@ -389,11 +390,30 @@ export class QuicDriver {
 
   /** Connections whose only path is gone end now, with the reason, instead of at the idle timeout. */
   private dropConnectionsTo(remote: RemoteAddress, reason: string): void {
-    for (const conn of this.table.all()) {
-      if (conn.remote.address !== remote.address || conn.remote.port !== remote.port) continue;
+    for (const conn of this.connectionsTo(remote))
       this.finish(conn, { code: 0, reason, byPeer: false, error: reason });
-    }
     this.outbox.flush();
+  }
+
+  /**
+   * A new path: a PING on it now, not at quiche's next loss probe, which backs off to seconds on a
+   * path that went dead. Its ACK makes quiche find the packets lost on the old path and resend them.
+   */
+  private nudgeConnectionsTo(remote: RemoteAddress): void {
+    for (const conn of this.connectionsTo(remote)) {
+      try {
+        conn.q.sendAckEliciting();
+      } catch {
+        // Closing: nothing to nudge.
+      }
+      this.markDirty(conn);
+    }
+  }
+
+  private connectionsTo(remote: RemoteAddress): DriverConnection[] {
+    return this.table
+      .all()
+      .filter((conn) => conn.remote.address === remote.address && conn.remote.port === remote.port);
   }
 
   private connectionStats(h: number): ConnectionStats | null {

@@ -351,7 +351,11 @@ export class QuicEndpoint extends EventEmitter<QuicEndpointEvents> {
         const { sessionId, kind, remote } = event.path;
         const before = this.paths.get(sessionId);
         if (before) this.paths.set(sessionId, event.path);
-        if (before?.remote && remote)
+        if (event.path.lost)
+          this.log?.info({ session_id: sessionId, from: event.path.lost }, 'direct path lost, on the relay');
+        else if (before?.lost && remote)
+          this.log?.info({ session_id: sessionId, from: before.lost, to: remote }, 'direct path back');
+        else if (before?.remote && remote)
           this.log?.info({ session_id: sessionId, from: before.remote, to: remote }, 'peer moved');
         else this.log?.info({ session_id: sessionId, path: kind }, 'peer path changed');
         this.emit('path', event.path);

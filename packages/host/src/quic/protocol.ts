@@ -39,6 +39,8 @@ export interface PathInfo {
   kind: PathKind;
   /** The peer's address on a direct path. */
   remote: RemoteAddress | null;
+  /** On the relay because the direct path to this address went silent. */
+  lost?: RemoteAddress;
 }
 
 export type DriverCommand =

@@ -12,10 +12,10 @@ import { LabMesh } from './lab-mesh.js';
  * from an address the session never saw, and the router drops packets to the old one: the peer
  * must follow the agent to its new address, and the file must arrive whole, with no failure.
  *
- * Not covered, because no in-band repair exists: both agents behind NATs that filter by address
- * and port (as these routers do). The rebound side's packets from its new port are then dropped by
- * the other router, which only lets in the old port, so neither side learns the new address
- * without a new exchange of candidates through the signaling server.
+ * Both agents behind NATs that filter by address and port (as these routers do) have no in-band
+ * repair: the rebound side's packets from its new port are dropped by the other router, and
+ * neither side learns the new address without fresh candidates through the signaling server. The
+ * relay carries the session then: rebinding-relay.e2e.test.ts.
  */
 const lab = natLabAvailable();
 if (!lab.ok) console.warn(`NAT lab tests skipped: ${lab.reason}`);

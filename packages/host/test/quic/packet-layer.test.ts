@@ -19,6 +19,9 @@ const FAST: PunchTiming = {
   slowProbeIntervalMs: 200,
   directGraceMs: 100,
   keepaliveMs: 5_000,
+  silenceMs: 500,
+  confirmProbes: 3,
+  confirmIntervalMs: 400,
 };
 
 interface Side {

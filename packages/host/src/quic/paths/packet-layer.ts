@@ -18,7 +18,8 @@ const SEEN_PROBES = 4_096;
 export interface PacketLayerEvents {
   /** A QUIC datagram for the driver, from a real or a mapped address. */
   quic(packet: Buffer, from: Endpoint): void;
-  path(path: PathInfo): void;
+  /** The session at `mapped` changed its path. */
+  path(path: PathInfo, mapped: Endpoint): void;
   /** The session lost its only path (the relay went away, no direct path): its QUIC connection is dead. */
   pathLost(mapped: Endpoint, reason: string): void;
 }
@@ -164,12 +165,12 @@ export class PacketLayer {
 
   /**
    * Where QUIC datagrams to `address` go out as plain UDP: the address itself, or a punched
-   * session's direct path; null while a session has no path or uses the relay.
+   * session's direct path; null while a session has no path or uses the relay. Asked right
+   * before packets go out, so the session counts them for its direct path's liveness.
    */
   udpRoute(address: string, port: number): Endpoint | null {
     if (!isMappedAddress(address)) return { address, port };
-    const path = this.#byMapped.get(endpointKey(address, port))?.session.path;
-    return path?.kind === 'direct' ? path.remote : null;
+    return this.#byMapped.get(endpointKey(address, port))?.session.directRoute() ?? null;
   }
 
   /** `length` bytes at `offset` as datagrams of `segmentSize` bytes (the last may be shorter) to a real address. */
@@ -229,7 +230,7 @@ export class PacketLayer {
             if (entry.settle) {
               entry.settle({ mapped, path });
               entry.settle = null;
-            } else this.events.path(path);
+            } else this.events.path(path, mapped);
           },
           onFailed: (error) => {
             entry.settle?.({ error });

@@ -3,10 +3,11 @@ import type { Endpoint } from '../../nat/ip.js';
 import { RelayClient } from '../../nat/relay-client.js';
 import { usernameAttribute } from '../../nat/stun-attributes.js';
 import type { PathInfo, PunchSpec } from '../protocol.js';
+import { DirectLiveness, type LivenessTiming } from './direct-liveness.js';
 import { endpointKey } from './mapped-address.js';
 
 /** Timing of hole punching; tests shorten it. */
-export interface PunchTiming {
+export interface PunchTiming extends LivenessTiming {
   /** Probes to every candidate this often while punching… */
   probeIntervalMs: number;
   /** …for this long; after that, a slower round keeps looking for a direct path while on the relay. */
@@ -24,6 +25,12 @@ export const DEFAULT_PUNCH_TIMING: PunchTiming = {
   slowProbeIntervalMs: 2_000,
   directGraceMs: 1_000,
   keepaliveMs: 15_000,
+  // Half a second without a reply is past any RTT plus ACK delay, and an event-loop stall on a
+  // busy machine makes it suspect only: three probes 400 ms apart, all lost, decide it. Losing
+  // two in a row does not. About 1.7 s in all, far below QUIC's 30 s idle timeout.
+  silenceMs: 500,
+  confirmProbes: 3,
+  confirmIntervalMs: 400,
 };
 
 /** Addresses remembered for the triggered-probe rate limit; beyond this, it starts over. */
@@ -40,7 +47,12 @@ export interface PunchSessionDeps {
   /** The punch gave up: no direct path and no relay. */
   onFailed(reason: string): void;
   timing: PunchTiming;
+  /** Opens the session's relay connection; tests pass a fake. */
+  openRelay?: (options: { url: string; grant: string }) => RelayLink;
 }
+
+/** What a session needs of its relay connection. */
+export type RelayLink = Pick<RelayClient, 'on' | 'connect' | 'send' | 'close' | 'peerPresent'>;
 
 /**
  * One brokered session's way to the peer: authenticated probes (STUN Binding requests signed
@@ -54,7 +66,10 @@ export class PunchSession {
   readonly peerAddresses = new Set<string>();
   readonly #triggeredAt = new Map<string, number>();
   #direct: Endpoint | null = null;
-  #relay: RelayClient | null = null;
+  /** The direct path that went silent while the relay carries the session; probed to come back. */
+  #lost: Endpoint | null = null;
+  readonly #liveness: DirectLiveness;
+  #relay: RelayLink | null = null;
   #relayUp = false;
   #graceOver = false;
   #peerOnRelay = false;
@@ -71,6 +86,12 @@ export class PunchSession {
   ) {
     this.key = Buffer.from(spec.key, 'base64');
     this.#candidates = spec.candidates.map((c) => ({ address: c.address, port: c.port }));
+    this.#liveness = new DirectLiveness(deps.timing, {
+      probe: () => {
+        if (this.#direct) this.#probe(this.#direct, false);
+      },
+      dead: () => this.#directDead(),
+    });
   }
 
   get path(): PathInfo | null {
@@ -91,11 +112,19 @@ export class PunchSession {
     const path = this.#current;
     if (!path) return false;
     if (path.kind === 'direct') {
+      this.#liveness.sent();
       this.deps.sendUdp(packet, path.remote!.address, path.remote!.port);
       return true;
     }
     // The relay socket may hold the bytes after send returns; the caller's buffer is reused.
     return this.#relay?.send(Buffer.from(packet)) ?? false;
+  }
+
+  /** Where QUIC packets go out as plain UDP (the direct path), about to be sent; else null. */
+  directRoute(): Endpoint | null {
+    if (this.#current?.kind !== 'direct') return null;
+    this.#liveness.sent();
+    return this.#current.remote;
   }
 
   /** A signed probe from the peer arrived from `from`: that address is the peer's. */
@@ -114,7 +143,10 @@ export class PunchSession {
    */
   quicFrom(address: string, port: number): void {
     const direct = this.#direct;
-    if (direct && direct.port === port && direct.address === address) return;
+    if (direct && direct.port === port && direct.address === address) {
+      this.#liveness.heard();
+      return;
+    }
     const key = endpointKey(address, port);
     if (this.#mayTrigger(key)) this.#probe({ address, port }, true);
   }
@@ -134,13 +166,18 @@ export class PunchSession {
     this.#closed = true;
     clearTimeout(this.#probeTimer);
     clearTimeout(this.#graceTimer);
+    this.#liveness.reset();
     void this.#relay?.close();
     this.#relay = null;
   }
 
   #probeRound(): void {
     if (this.#closed) return;
-    const targets = this.#direct ? [this.#direct] : this.#candidates;
+    const targets = this.#direct ? [this.#direct] : [...this.#candidates];
+    // The lost path may come back (a transient outage): it is probed with the candidates.
+    const lost = this.#lost;
+    if (!this.#direct && lost && !targets.some((t) => t.port === lost.port && t.address === lost.address))
+      targets.push(lost);
     for (const target of targets) this.#probe(target, false);
     const { probeIntervalMs, punchWindowMs, slowProbeIntervalMs, keepaliveMs } = this.deps.timing;
     const elapsed = performance.now() - this.#startedAt;
@@ -164,11 +201,16 @@ export class PunchSession {
       .then((outcome) => {
         if (outcome.kind !== 'success' || this.#closed) return;
         this.peerAddresses.add(endpointKey(outcome.from.address, outcome.from.port));
-        const first = !this.#direct;
+        const direct = this.#direct;
+        const first = !direct;
+        if (direct && direct.port === outcome.from.port && direct.address === outcome.from.address)
+          this.#liveness.answered();
         if (!first && !move) return;
         // The peer's packet layer holds the key and answered from there, so the path is real.
         this.#direct = outcome.from;
+        this.#liveness.reset();
         this.#choose();
+        this.#lost = null;
         if (!first) return;
         clearTimeout(this.#probeTimer);
         this.#probeTimer = setTimeout(() => this.#probeRound(), this.deps.timing.keepaliveMs);
@@ -176,7 +218,7 @@ export class PunchSession {
   }
 
   #openRelay(relay: { url: string; grant: string }): void {
-    const client = new RelayClient({ url: relay.url, grant: relay.grant });
+    const client = (this.deps.openRelay ?? ((options) => new RelayClient(options)))(relay);
     this.#relay = client;
     client.on('datagram', (datagram) => {
       // The peer already sends on the relay: answer there at once rather than after the grace
@@ -185,6 +227,11 @@ export class PunchSession {
         this.#peerOnRelay = true;
         this.#relayUp = true;
         this.#choose();
+      } else if (this.#direct) {
+        // The peer gave up on the direct path: when ours is quiet too, follow at once; else check it now.
+        this.#relayUp = true;
+        if (this.#liveness.confirming) this.#directDead();
+        else this.#liveness.suspect();
       }
       this.deps.deliver(datagram);
     });
@@ -209,12 +256,30 @@ export class PunchSession {
     );
   }
 
+  /**
+   * Silence on the direct path, confirmed by unanswered signed probes: the relay carries the
+   * session (end-to-end encrypted QUIC, as on the direct path) while probing looks for a way back.
+   * Without a relay to take over, the direct path stays: it is all there is.
+   */
+  #directDead(): void {
+    if (this.#closed || !this.#direct || !this.#relayUp) return;
+    this.#lost = this.#direct;
+    this.#direct = null;
+    this.#graceOver = true;
+    this.#liveness.reset();
+    this.#choose();
+    clearTimeout(this.#probeTimer);
+    this.#probeTimer = setTimeout(() => this.#probeRound(), this.deps.timing.slowProbeIntervalMs);
+  }
+
   #choose(): void {
     if (this.#closed) return;
     let next: PathInfo | null = null;
     if (this.#direct) next = { sessionId: this.spec.sessionId, kind: 'direct', remote: this.#direct };
-    else if (this.#relayUp && (this.#graceOver || this.spec.preferRelay || this.#peerOnRelay))
+    else if (this.#relayUp && (this.#graceOver || this.spec.preferRelay || this.#peerOnRelay)) {
       next = { sessionId: this.spec.sessionId, kind: 'relay', remote: null };
+      if (this.#lost) next.lost = this.#lost;
+    }
     const same =
       next?.kind === this.#current?.kind &&
       next?.remote?.address === this.#current?.remote?.address &&

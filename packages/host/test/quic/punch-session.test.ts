@@ -1,0 +1,183 @@
+import { EventEmitter } from 'node:events';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { BindingOutcome, BindingTransactions } from '../../src/nat/binding-transactions.js';
+import type { Endpoint } from '../../src/nat/ip.js';
+import type { RelayClientEvents } from '../../src/nat/relay-client.js';
+import { probeKey } from '../../src/quic/paths/probe-key.js';
+import { DEFAULT_PUNCH_TIMING, PunchSession, type RelayLink } from '../../src/quic/paths/punch-session.js';
+import type { PathInfo } from '../../src/quic/protocol.js';
+
+const PEER: Endpoint = { address: '198.51.100.12', port: 40000 };
+const MOVED: Endpoint = { address: '198.51.100.12', port: 20001 };
+const STRANGER: Endpoint = { address: '203.0.113.66', port: 5555 };
+
+class FakeRelay extends EventEmitter<RelayClientEvents> {
+  readonly sent: Buffer[] = [];
+  peerPresent = true;
+  async connect(): Promise<void> {}
+  send(datagram: Buffer): boolean {
+    this.sent.push(datagram);
+    return true;
+  }
+  async close(): Promise<void> {}
+}
+
+const same = (a: Endpoint, b: Endpoint) => a.address === b.address && a.port === b.port;
+
+/**
+ * A session with fake probes (answered from the addresses in `alive`, at once), a fake relay
+ * (when `relay`) and the default timing, on fake timers.
+ */
+function session(opts: { relay: boolean }) {
+  const alive: Endpoint[] = [PEER];
+  const probed: Endpoint[] = [];
+  const paths: Array<PathInfo | null> = [];
+  const udp: Endpoint[] = [];
+  const relay = new FakeRelay();
+  const probes = {
+    request: async (target: Endpoint): Promise<BindingOutcome> => {
+      probed.push(target);
+      return alive.some((a) => same(a, target))
+        ? { kind: 'success', mapped: { address: '198.51.100.11', port: 7400 }, from: target }
+        : { kind: 'timeout' };
+    },
+  } as unknown as BindingTransactions;
+  const s = new PunchSession(
+    {
+      sessionId: 'sess-1',
+      key: probeKey('token-0123456789abcdef').toString('base64'),
+      candidates: [PEER],
+      preferRelay: false,
+      ...(opts.relay ? { relay: { url: 'ws://relay.invalid/relay', grant: 'g' } } : {}),
+    },
+    {
+      probes,
+      sendUdp: (_packet, address, port) => udp.push({ address, port }),
+      deliver: () => {},
+      onPath: (path) => paths.push(path),
+      onFailed: () => {},
+      timing: DEFAULT_PUNCH_TIMING,
+      openRelay: () => relay as unknown as RelayLink,
+    },
+  );
+  return { s, alive, probed, paths, udp, relay };
+}
+
+/** A session punched to a direct path at PEER; `paths` then holds later changes only. */
+async function punched(opts: { relay: boolean }) {
+  const punch = session(opts);
+  punch.s.start();
+  await vi.advanceTimersByTimeAsync(50);
+  expect(punch.paths).toEqual([{ sessionId: 'sess-1', kind: 'direct', remote: PEER }]);
+  punch.paths.length = 0;
+  return punch;
+}
+
+/** QUIC going out on the path, and (while `replies()`) coming back from the direct address, for `ms`. */
+async function transfer(s: PunchSession, ms: number, replies: () => boolean): Promise<void> {
+  for (let t = 0; t < ms; t += 10) {
+    s.send(Buffer.from([0x40, 1]));
+    const direct = s.path?.kind === 'direct' ? s.path.remote : null;
+    if (direct && replies()) s.quicFrom(direct.address, direct.port);
+    await vi.advanceTimersByTimeAsync(10);
+  }
+}
+
+describe('PunchSession: direct-path liveness', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('a direct path that goes silent mid-transfer hands the session to the relay within ~2 s, and comes back when it answers again', async () => {
+    const { s, alive, probed, paths, relay } = await punched({ relay: true });
+    await transfer(s, 1_000, () => true);
+    expect(paths).toEqual([]);
+
+    // Dead both ways: no QUIC, no probe answers.
+    alive.length = 0;
+    const probesBefore = probed.length;
+    await transfer(s, 2_000, () => false);
+    expect(paths).toEqual([{ sessionId: 'sess-1', kind: 'relay', remote: null, lost: PEER }]);
+    // Three confirmation probes to the direct address before giving up on it.
+    expect(probed.slice(probesBefore)).toEqual([PEER, PEER, PEER]);
+    // QUIC now goes over the relay.
+    const relayed = relay.sent.length;
+    s.send(Buffer.from([0x40, 2]));
+    expect(relay.sent.length).toBe(relayed + 1);
+
+    // While on the relay, the slow round keeps probing (the candidates, the lost address among them).
+    const onRelay = probed.length;
+    await vi.advanceTimersByTimeAsync(4_100);
+    expect(probed.length - onRelay).toBeGreaterThanOrEqual(2);
+
+    // The direct path answers again: back on it.
+    alive.push(PEER);
+    await vi.advanceTimersByTimeAsync(2_100);
+    expect(paths.at(-1)).toEqual({ sessionId: 'sess-1', kind: 'direct', remote: PEER });
+    s.close();
+  });
+
+  it('the peer comes back at a new address: a probe there answered moves the session back to direct', async () => {
+    const { s, alive, paths } = await punched({ relay: true });
+    alive.length = 0;
+    await transfer(s, 2_500, () => false);
+    expect(s.path?.kind).toBe('relay');
+    // The rebound peer's probe (signed, checked by the packet layer) comes from its new port.
+    alive.push(MOVED);
+    s.probedFrom(MOVED);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(paths.at(-1)).toEqual({ sessionId: 'sess-1', kind: 'direct', remote: MOVED });
+    s.close();
+  });
+
+  it('without a relay the direct path stays: it is all there is', async () => {
+    const { s, alive, paths, udp } = await punched({ relay: false });
+    alive.length = 0;
+    await transfer(s, 5_000, () => false);
+    expect(paths).toEqual([]);
+    expect(s.path).toMatchObject({ kind: 'direct', remote: PEER });
+    expect(udp.at(-1)).toEqual(PEER);
+    s.close();
+  });
+
+  it('a quiet path that still answers probes stays direct', async () => {
+    const { s, paths } = await punched({ relay: true });
+    // We keep sending, the peer sends nothing back (say it has nothing to say), but probes answer.
+    await transfer(s, 10_000, () => false);
+    expect(paths).toEqual([]);
+    s.close();
+  });
+
+  it('QUIC over the relay while the direct path is already in doubt: the relay at once', async () => {
+    const { s, alive, paths, relay } = await punched({ relay: true });
+    alive.length = 0;
+    await transfer(s, 700, () => false);
+    expect(paths).toEqual([]);
+    relay.emit('datagram', Buffer.from([0x40, 3]));
+    expect(paths).toEqual([{ sessionId: 'sess-1', kind: 'relay', remote: null, lost: PEER }]);
+    s.close();
+  });
+
+  it('QUIC over the relay while the direct path looks fine: it is checked now, and stays if it answers', async () => {
+    const { s, probed, paths, relay } = await punched({ relay: true });
+    const before = probed.length;
+    relay.emit('datagram', Buffer.from([0x40, 3]));
+    expect(probed.slice(before)).toEqual([PEER]);
+    await transfer(s, 3_000, () => true);
+    expect(paths).toEqual([]);
+    s.close();
+  });
+
+  it('QUIC from a stranger (a spoofed source) neither takes over the path nor keeps a dead one alive', async () => {
+    const { s, alive, paths } = await punched({ relay: true });
+    alive.length = 0;
+    // A stranger's packets: probed (unanswered), never a path.
+    for (let t = 0; t < 2_500; t += 10) {
+      s.send(Buffer.from([0x40, 1]));
+      s.quicFrom(STRANGER.address, STRANGER.port);
+      await vi.advanceTimersByTimeAsync(10);
+    }
+    expect(paths).toEqual([{ sessionId: 'sess-1', kind: 'relay', remote: null, lost: PEER }]);
+    expect(paths.some((p) => p?.remote && same(p.remote, STRANGER))).toBe(false);
+    s.close();
+  });
+});
