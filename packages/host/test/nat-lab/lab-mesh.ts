@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 // The file plugin's check of what arrived: BLAKE3 by a second implementation.
-import { blake3Of } from '../../../../plugins/file-transfer/test/helpers/fixtures.js';
+import { blake3Of, partBytes } from '../../../../plugins/file-transfer/test/helpers/fixtures.js';
 import {
   agentEnv,
   type Cli,
   CliProcess,
   type CliResult,
+  eventually,
   REPO_CLI,
   runCli,
   type TempDirs,
@@ -101,6 +102,35 @@ export class LabMesh {
   /** `send-file <file> --to <to>` from `from`'s namespace; `extra` adds flags. */
   send(from: string, to: string, file: string, extra: string[] = []): Promise<CliResult> {
     return this.cli(from, ['send-file', file, '--to', to, '--server', this.serverUrl, '--json', ...extra]);
+  }
+
+  /**
+   * Starts a send (as `send`) and waits until `bytes` of it are in `to`'s part file, for a test to
+   * change the network mid-transfer; returns the send, still running.
+   */
+  async sendPast(
+    bytes: number,
+    from: string,
+    to: string,
+    file: string,
+    extra: string[] = [],
+  ): Promise<{ sending: Promise<CliResult> }> {
+    const downloads = join(await this.home(to), 'downloads');
+    let ended: CliResult | undefined;
+    const sending = this.send(from, to, file, extra).then((result) => {
+      ended = result;
+      return result;
+    });
+    await eventually(
+      async () => {
+        if (ended) throw new Error(`send-file ended too soon: ${ended.stderr.slice(-2000)}`);
+        return (await partBytes(downloads)) >= bytes;
+      },
+      60_000,
+      10,
+    );
+    // Wrapped: an awaited promise of a promise would wait for the send to end.
+    return { sending };
   }
 
   /** The report of a send that succeeded, after checking the received copy's BLAKE3. */

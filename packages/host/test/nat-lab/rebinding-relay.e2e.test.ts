@@ -49,26 +49,21 @@ describe.skipIf(!run)('a NAT rebinding when both NATs filter (real kernel NAT, r
   /** alice sends bob a file; `rebind`, when given, runs a fifth of the way through. */
   async function send(name: string, rebind?: () => Promise<void>) {
     const file = await mesh.file(name, SIZE_MIB);
-    const downloads = join(await mesh.home('bob'), 'downloads');
     const started = Date.now();
-    let ended: CliResult | undefined;
-    const sending = mesh.send('alice', 'bob', file, ['--log-level', 'info']).then((result) => {
-      ended = result;
-      return result;
-    });
+    const extra = ['--log-level', 'info'];
+    let sending: Promise<CliResult>;
     let resumedMs: number | undefined;
-    if (rebind) {
-      await eventually(
-        async () => {
-          if (ended) throw new Error(`send-file ended before the rebinding: ${ended.stderr.slice(-2000)}`);
-          return (await partBytes(downloads)) >= SIZE_MIB * MIB * 0.2;
-        },
-        60_000,
-        10,
-      );
+    if (!rebind) sending = mesh.send('alice', 'bob', file, extra);
+    else {
+      ({ sending } = await mesh.sendPast(SIZE_MIB * MIB * 0.2, 'alice', 'bob', file, extra));
       // Punched, not relayed, up to here: the rebinding kills a direct path.
       expect(mesh.daemonOf('bob').stderr).toMatch(/"path":"direct"[^\n]*peer path ready/);
       expect(mesh.daemonOf('bob').stderr).not.toMatch(/"path":"relay"/);
+      let ended = false;
+      void sending.finally(() => {
+        ended = true;
+      });
+      const downloads = join(await mesh.home('bob'), 'downloads');
       await rebind();
       const rebound = Date.now();
       const before = await partBytes(downloads);

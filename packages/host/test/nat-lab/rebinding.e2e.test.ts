@@ -1,7 +1,5 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partBytes } from '../../../../plugins/file-transfer/test/helpers/fixtures.js';
-import { type CliResult, eventually, TempDirs } from '../helpers/cli.js';
+import { TempDirs } from '../helpers/cli.js';
 import { createLab, type Lab, natLabAvailable } from './lab.js';
 import { LabMesh } from './lab-mesh.js';
 
@@ -50,20 +48,7 @@ describe.skipIf(!run)('a NAT rebinding mid-transfer (real kernel NAT, real proce
   /** `from` sends a file to `to`; a fifth of the way through, home's router rebinds to `ports`. */
   async function sendThroughRebinding(from: string, to: string, ports: string) {
     const file = await mesh.file(`${from}-to-${to}.bin`, SIZE_MIB);
-    const downloads = join(await mesh.home(to), 'downloads');
-    let ended: CliResult | undefined;
-    const sending = mesh.send(from, to, file, ['--log-level', 'info']).then((result) => {
-      ended = result;
-      return result;
-    });
-    await eventually(
-      async () => {
-        if (ended) throw new Error(`send-file ended before the rebinding: ${ended.stderr.slice(-2000)}`);
-        return (await partBytes(downloads)) >= SIZE_MIB * MIB * 0.2;
-      },
-      60_000,
-      10,
-    );
+    const { sending } = await mesh.sendPast(SIZE_MIB * MIB * 0.2, from, to, file, ['--log-level', 'info']);
     await net.rebind('home', ports);
     const result = await sending;
     return { report: await mesh.verified(result, to, file), senderLog: result.stderr };
