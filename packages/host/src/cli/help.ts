@@ -1,5 +1,5 @@
 import { Help } from '@oclif/core';
-import { disabledCommandError } from './plugin-filter.js';
+import { disabledCommandError } from './disabled-command.js';
 
 /**
  * oclif's help, except that asking for the help of a command whose plugin the config turns off

@@ -1,10 +1,9 @@
 import { mkdir, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { type Config, type Interfaces, Config as OclifConfig, toConfiguredId } from '@oclif/core';
+import { type Config, type Interfaces, Config as OclifConfig } from '@oclif/core';
 import { isPluginEnabled } from '../config/load.js';
 import { findPluginPackages } from '../plugins/discover.js';
-import { MeshError } from './errors.js';
 import { readStartupConfig } from './startup-config.js';
 
 /** `--config <file>` / `--config=<file>` / `-c <file>` from raw argv, before oclif parses anything. */
@@ -52,24 +51,6 @@ export function withAllInstalled<C extends Pick<Interfaces.Config, 'plugins'>>(
   oclif: C,
 ): C | Interfaces.Config {
   return installedBeforeFilter ?? oclif;
-}
-
-/**
- * When `id` (oclif's form, topics joined by ':') is a command of a plugin the config turns off:
- * the failure that says so and how to turn it on (exit 127, as for an unknown command).
- */
-export function disabledCommandError(oclif: Interfaces.Config, id: string): MeshError | undefined {
-  const all = withAllInstalled(oclif);
-  if (all === oclif) return undefined;
-  const owner = all.findCommand(id)?.pluginName;
-  const plugin = findPluginPackages(all.plugins.values()).find((pkg) => pkg.packageName === owner)?.name;
-  if (!plugin) return undefined;
-  return new MeshError(
-    'plugin_disabled',
-    `${toConfiguredId(id, oclif)} belongs to the ${plugin} plugin, which the config turns off`,
-    `turn it on with: ${oclif.bin} config set plugins.${plugin}.enabled true`,
-    127,
-  );
 }
 
 /** Packages a plugin imports from the CLI that runs it (its peer dependencies). */

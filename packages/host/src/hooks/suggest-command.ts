@@ -1,8 +1,8 @@
 import { type Hook, toConfiguredId } from '@oclif/core';
 import askDidYouMean from '@oclif/plugin-not-found';
 import { closest } from 'fastest-levenshtein';
+import { disabledCommandError } from '../cli/disabled-command.js';
 import { MeshError } from '../cli/errors.js';
-import { disabledCommandError } from '../cli/plugin-filter.js';
 
 /**
  * An unknown command. At a terminal, oclif's plugin-not-found asks "Did you mean …?" and runs the

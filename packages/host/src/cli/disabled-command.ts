@@ -1,0 +1,23 @@
+import { type Interfaces, toConfiguredId } from '@oclif/core';
+import { findPluginPackages } from '../plugins/discover.js';
+import { MeshError } from './errors.js';
+import { withAllInstalled } from './plugin-filter.js';
+
+/**
+ * When `id` (oclif's form, topics joined by ':') is a command of a plugin the config turns off:
+ * the failure that says so and how to turn it on (exit 127, as for an unknown command). Kept out
+ * of plugin-filter.ts, which every command loads at start; this is needed only on a failure or help.
+ */
+export function disabledCommandError(oclif: Interfaces.Config, id: string): MeshError | undefined {
+  const all = withAllInstalled(oclif);
+  if (all === oclif) return undefined;
+  const owner = all.findCommand(id)?.pluginName;
+  const plugin = findPluginPackages(all.plugins.values()).find((pkg) => pkg.packageName === owner)?.name;
+  if (!plugin) return undefined;
+  return new MeshError(
+    'plugin_disabled',
+    `${toConfiguredId(id, oclif)} belongs to the ${plugin} plugin, which the config turns off`,
+    `turn it on with: ${oclif.bin} config set plugins.${plugin}.enabled true`,
+    127,
+  );
+}
