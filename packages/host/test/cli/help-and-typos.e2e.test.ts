@@ -42,6 +42,19 @@ describe('help, version and mistyped commands', () => {
     );
   });
 
+  it('help for a typo names the right command too, as running it would', async () => {
+    for (const args of [
+      ['help', 'sendfile'],
+      ['sendfile', '--help'],
+    ]) {
+      const result = await runCli(args, env, { timeoutMs: 10_000 });
+      expect(result.code, args.join(' ')).toBe(127);
+      expect(result.stderr).toBe(
+        'error: sendfile is not a mesh-agent command\nhint:  did you mean send-file? mesh-agent help lists every command\n',
+      );
+    }
+  });
+
   it('a typo at a terminal asks "Did you mean send-file?" and fails on no', async () => {
     const tty = new TtyCli(cliLine(['sendfile']), env);
     try {
