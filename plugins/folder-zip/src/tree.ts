@@ -86,8 +86,12 @@ export async function walkFolder(dir: string, symlinks: SymlinkPolicy): Promise<
       for (const raw of names) {
         const name = raw.toString('utf8');
         const child = rel ? `${rel}/${name}` : name;
-        const refused = Buffer.from(name).equals(raw) ? unsafeName(name) : 'its name is not valid UTF-8';
-        if (refused) tree.skipped.push({ path: child, reason: refused });
+        const utf8 = Buffer.from(name).equals(raw);
+        const unsafe = utf8 ? unsafeName(name) : undefined;
+        const reason = utf8
+          ? unsafe && `the receiver would refuse it: ${unsafe}`
+          : 'its name is not valid UTF-8';
+        if (reason) tree.skipped.push({ path: child, reason });
         else children.push({ rel: child, path: join(path, name) });
       }
       // Reversed onto the stack so that they come off in sorted order.
@@ -105,16 +109,14 @@ function unsafeName(name: string): string | undefined {
     checkFileName(name);
     return undefined;
   } catch (error) {
-    if (error instanceof UnsafeNameError) return `the receiver would refuse it: ${error.message}`;
+    if (error instanceof UnsafeNameError) return error.message;
     throw error;
   }
 }
 
+/** The folder's own name, which must pass: without it there is nothing to send. */
 function checked(name: string, path: string): string {
-  try {
-    return checkFileName(name);
-  } catch (error) {
-    if (error instanceof UnsafeNameError) throw new FolderTreeError(`${path}: ${error.message}`);
-    throw error;
-  }
+  const refused = unsafeName(name);
+  if (refused) throw new FolderTreeError(`${path}: ${refused}`);
+  return name;
 }

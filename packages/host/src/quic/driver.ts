@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import type { Connection, Host } from '@matrixai/quic/native/index.js';
 import { quiche } from '@matrixai/quic/native/index.js';
 import { attach, type BatchUdp } from '@mesh-agent/udp-batch';
+import { sameEndpoint } from '../nat/ip.js';
 import { Admission, type InitialHeader } from './driver/admission.js';
 import { CID_LEN, ConnectionTable, cidKey } from './driver/connection-table.js';
 import { Handshake } from './driver/handshake.js';
@@ -411,9 +412,7 @@ export class QuicDriver {
   }
 
   private connectionsTo(remote: RemoteAddress): DriverConnection[] {
-    return this.table
-      .all()
-      .filter((conn) => conn.remote.address === remote.address && conn.remote.port === remote.port);
+    return this.table.all().filter((conn) => sameEndpoint(conn.remote, remote));
   }
 
   private connectionStats(h: number): ConnectionStats | null {

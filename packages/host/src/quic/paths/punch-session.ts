@@ -1,5 +1,5 @@
 import type { BindingTransactions } from '../../nat/binding-transactions.js';
-import type { Endpoint } from '../../nat/ip.js';
+import { type Endpoint, sameEndpoint } from '../../nat/ip.js';
 import { RelayClient } from '../../nat/relay-client.js';
 import { usernameAttribute } from '../../nat/stun-attributes.js';
 import type { PathInfo, PunchSpec } from '../protocol.js';
@@ -143,6 +143,7 @@ export class PunchSession {
    */
   quicFrom(address: string, port: number): void {
     const direct = this.#direct;
+    // Per packet: both addresses come as the socket spells them, so no canonical form (sameEndpoint).
     if (direct && direct.port === port && direct.address === address) {
       this.#liveness.heard();
       return;
@@ -176,8 +177,7 @@ export class PunchSession {
     const targets = this.#direct ? [this.#direct] : [...this.#candidates];
     // The lost path may come back (a transient outage): it is probed with the candidates.
     const lost = this.#lost;
-    if (!this.#direct && lost && !targets.some((t) => t.port === lost.port && t.address === lost.address))
-      targets.push(lost);
+    if (!this.#direct && lost && !targets.some((t) => sameEndpoint(t, lost))) targets.push(lost);
     for (const target of targets) this.#probe(target, false);
     const { probeIntervalMs, punchWindowMs, slowProbeIntervalMs, keepaliveMs } = this.deps.timing;
     const elapsed = performance.now() - this.#startedAt;
@@ -203,8 +203,7 @@ export class PunchSession {
         this.peerAddresses.add(endpointKey(outcome.from.address, outcome.from.port));
         const direct = this.#direct;
         const first = !direct;
-        if (direct && direct.port === outcome.from.port && direct.address === outcome.from.address)
-          this.#liveness.answered();
+        if (direct && sameEndpoint(direct, outcome.from)) this.#liveness.answered();
         if (!first && !move) return;
         // The peer's packet layer holds the key and answered from there, so the path is real.
         this.#direct = outcome.from;
