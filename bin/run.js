@@ -8,6 +8,13 @@ import { Config, flush, handle, run } from '@oclif/core';
 // part of a receiving agent's peak RSS above its baseline (4 GiB file: 153 -> 144 MB, same speed).
 setFlagsFromString('--semi-space-growth-factor=1');
 
+// A reader that stops early (`mesh-agent --help | head`) closes the pipe. Node ignores SIGPIPE,
+// so without this the CLI would wait on output nobody reads; end as a Unix tool killed by SIGPIPE.
+process.stdout.on('error', (error) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(141);
+});
+
 const argv = process.argv.slice(2);
 try {
   const config = await withoutDisabledPlugins(await Config.load(import.meta.url), argv);

@@ -28,4 +28,7 @@ const code = standaloneCode.default(ajv, ajv.compile(schema));
 const header =
   "import { createRequire } from 'node:module';\n" +
   "const require = createRequire(import.meta.resolve('@mesh-agent/host/package.json'));\n";
-writeFileSync(resolve(output), header + code);
+// The schema rides along (as JSON), so a command that reads config loads this one module and not
+// the schema's own, with whatever that imports.
+const schemaExport = `\nexport const ${exportName} = ${JSON.stringify(schema)};\n`;
+writeFileSync(resolve(output), header + code + schemaExport);

@@ -1,7 +1,4 @@
-import type { PluginHost } from '@mesh-agent/host';
-
-/** signaling.room when nobody set it (the host's config default). */
-const DEFAULT_ROOM = 'default';
+import { DEFAULT_ROOM, type PluginHost } from '@mesh-agent/host';
 
 /**
  * The command that attaches to `sharer`'s terminal, for a person to copy. It always names the

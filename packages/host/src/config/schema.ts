@@ -1,5 +1,6 @@
 import { LOG_FORMATS, LOG_LEVELS } from '../log/levels.js';
 import { type QuicOptions, quicOptionsSchema } from '../quic/options.js';
+import { DEFAULT_ROOM } from '../signaling/constants.js';
 
 /** JSON schema of the host's own config; each plugin adds the schema of its `plugins.<name>` section. */
 export const hostConfigSchema = {
@@ -34,7 +35,7 @@ export const hostConfigSchema = {
           ],
         },
         token: { type: 'string', minLength: 1 },
-        room: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$', default: 'default' },
+        room: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$', default: DEFAULT_ROOM },
         reconnectInitialMs: { type: 'integer', minimum: 10, default: 250 },
         reconnectMaxMs: { type: 'integer', minimum: 100, default: 10_000 },
       },

@@ -11,7 +11,8 @@ export interface PluginPackageField {
   config?: string;
   /**
    * Optional: that schema compiled to a validator module at build (the host's
-   * scripts/generate-config-validator.mjs), so checking config needs no ajv at run time.
+   * scripts/generate-config-validator.mjs), so checking config needs no ajv at run time. The
+   * module also exports the schema as `configSchema`, so reading config loads it alone.
    */
   configValidator?: string;
 }

@@ -24,32 +24,40 @@ async function importFrom(pkg: PluginPackage, path: string): Promise<Record<stri
 
 /**
  * A plugin's config schema, with its prebuilt validator when the package ships one: the schema
- * from `plugin` when it is already imported, else from its light config module when it names
- * one, else from the plugin.
+ * from `plugin` when it is already imported, else the copy the prebuilt validator module carries,
+ * else from its light config module when it names one, else from the plugin.
  */
 export async function importPluginSchema(pkg: PluginPackage, plugin?: AnyMeshPlugin): Promise<PluginSchema> {
-  const [schema, validate] = await Promise.all([schemaOf(pkg, plugin), importValidator(pkg)]);
-  return { name: pkg.name, schema, ...(validate ? { validate } : {}) };
+  const prebuilt = await importPrebuilt(pkg);
+  const schema = plugin ? plugin.configSchema : (prebuilt.schema ?? (await schemaOf(pkg)));
+  return { name: pkg.name, schema, ...(prebuilt.validate ? { validate: prebuilt.validate } : {}) };
 }
 
-async function schemaOf(pkg: PluginPackage, plugin: AnyMeshPlugin | undefined): Promise<object | undefined> {
-  if (plugin) return plugin.configSchema;
+async function schemaOf(pkg: PluginPackage): Promise<object | undefined> {
   if (!pkg.configEntry) return (await importPlugin(pkg)).configSchema;
   const schema = (await importFrom(pkg, pkg.configEntry)).configSchema;
-  if (schema !== undefined && (typeof schema !== 'object' || schema === null)) {
+  if (schema !== undefined && !isObject(schema)) {
     throw new PluginLoadError(pkg.packageName, `${pkg.configEntry} must export configSchema as an object`);
   }
-  return schema as object | undefined;
+  return schema;
 }
 
-/** The prebuilt validator, or nothing: without one (or with a broken one) ajv compiles the schema. */
-async function importValidator(pkg: PluginPackage): Promise<PluginSchema['validate']> {
-  if (!pkg.validatorEntry) return undefined;
-  const validate = await importFrom(pkg, pkg.validatorEntry).then(
-    (module) => module.default,
-    () => undefined,
-  );
-  return typeof validate === 'function' ? (validate as PluginSchema['validate']) : undefined;
+/**
+ * The prebuilt validator and the schema it was built from (validators built before the schema
+ * rode along carry none), or nothing: without one, or with a broken one, ajv compiles the schema.
+ */
+async function importPrebuilt(
+  pkg: PluginPackage,
+): Promise<{ validate?: PluginSchema['validate']; schema?: object }> {
+  if (!pkg.validatorEntry) return {};
+  const module = await importFrom(pkg, pkg.validatorEntry).catch(() => undefined);
+  if (typeof module?.default !== 'function') return {};
+  const validate = module.default as PluginSchema['validate'];
+  return isObject(module.configSchema) ? { validate, schema: module.configSchema } : { validate };
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null;
 }
 
 /** Imports a plugin package's entry and checks it is a MeshPlugin named as its package.json says. */

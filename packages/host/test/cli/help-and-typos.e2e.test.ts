@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliLine, TtyCli } from '../../../../plugins/terminal/test/helpers.js';
-import { agentEnv, runCli, TempDirs } from '../helpers/cli.js';
+import { agentEnv, BIN, runCli, TempDirs } from '../helpers/cli.js';
 
 describe('help, version and mistyped commands', () => {
   const dirs = new TempDirs();
@@ -19,6 +21,22 @@ describe('help, version and mistyped commands', () => {
     expect(result.stdout).toContain('Send files to another agent');
     expect(result.stdout).toMatch(/USAGE\s+\$ mesh-agent send-file FILE\.\.\./);
     expect(result.stdout).toContain('--to');
+  });
+
+  it('a reader that closes the pipe early (--help | head -1) ends the CLI as SIGPIPE would, at once', async () => {
+    const child = spawn(process.execPath, [BIN, '--help'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const [first] = (await once(child.stdout, 'data')) as [Buffer];
+    expect(first.toString()).toContain('Peer-to-peer desktop agent');
+    child.stdout.destroy();
+    const [code] = (await once(child, 'exit')) as [number];
+    // Was 13: Node's "unsettled top-level await", as flush() waited on a pipe nobody read. 0 when
+    // the help was all written before the pipe closed.
+    expect([141, 0]).toContain(code);
+    expect(stderr).toBe('');
   });
 
   it('version prints the CLI package’s version', async () => {

@@ -47,6 +47,12 @@ describe('plugin config validators generated at build time', () => {
   });
 
   describe.each(packages.map((pkg) => [pkg.name, pkg] as const))('%s', (_name, pkg) => {
+    it('carries the schema it was built from, so reading config need not load the schema module', async () => {
+      const { configSchema } = await import(pathToFileURL(pkg.configEntry as string).href);
+      const carried = (await import(pathToFileURL(pkg.validatorEntry as string).href)).configSchema;
+      expect(carried).toEqual(configSchema);
+    });
+
     it('judges each tree exactly as ajv compiling the schema does', async () => {
       const { configSchema } = (await import(pathToFileURL(pkg.configEntry as string).href)) as {
         configSchema: Schema;
