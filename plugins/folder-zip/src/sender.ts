@@ -23,7 +23,7 @@ import {
   ZIP_REJECT,
   ZIP_VERIFIED,
 } from './protocol.js';
-import type { FolderTree, SkippedEntry, TreeEntry } from './tree.js';
+import { type FolderTree, PERMISSION_DENIED, type SkippedEntry, type TreeEntry } from './tree.js';
 import { SizeChangedError, ZipWriter } from './zip/writer.js';
 
 export interface SendFolderOptions {
@@ -293,7 +293,7 @@ function whyUnreadable(error: unknown): string | undefined {
       return 'it turned into a symlink; symlinks are never followed';
     case 'EACCES':
     case 'EPERM':
-      return 'it cannot be read: permission denied';
+      return PERMISSION_DENIED;
     default:
       return undefined;
   }

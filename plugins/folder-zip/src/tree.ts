@@ -36,6 +36,10 @@ export interface FolderTree {
   skipped: SkippedEntry[];
 }
 
+/** Why an entry the sending user may not read is left out. */
+export const PERMISSION_DENIED = 'it cannot be read: permission denied';
+const VANISHED_WHILE_LISTED = 'it vanished while the folder was listed';
+
 /** A folder that cannot be sent as it is; the message names the path. */
 export class FolderTreeError extends Error {
   override name = 'FolderTreeError';
@@ -61,7 +65,7 @@ export async function walkFolder(dir: string, symlinks: SymlinkPolicy): Promise<
       throw error;
     });
     if (!info) {
-      tree.skipped.push({ path: rel, reason: 'it vanished while the folder was listed' });
+      tree.skipped.push({ path: rel, reason: VANISHED_WHILE_LISTED });
       continue;
     }
     if (info.isSymbolicLink()) {
@@ -78,10 +82,13 @@ export async function walkFolder(dir: string, symlinks: SymlinkPolicy): Promise<
       tree.files++;
       tree.bytes += info.size;
     } else if (info.isDirectory()) {
+      const names = await namesIn(path, rel);
+      if (typeof names === 'string') {
+        tree.skipped.push({ path: rel, reason: names });
+        continue;
+      }
       tree.entries.push({ ...base, kind: 'dir', size: 0 });
       tree.dirs++;
-      // As bytes: a name that is not UTF-8 would come back mangled and name no file.
-      const names = (await readdir(path, { encoding: 'buffer' })).sort(Buffer.compare);
       const children: Array<{ rel: string; path: string }> = [];
       for (const raw of names) {
         const name = raw.toString('utf8');
@@ -101,6 +108,28 @@ export async function walkFolder(dir: string, symlinks: SymlinkPolicy): Promise<
     }
   }
   return tree;
+}
+
+/**
+ * A directory's names, sorted, as bytes (a name that is not UTF-8 would come back mangled and
+ * name no file); or, for a directory inside the folder, why it is left out whole. The folder
+ * itself must be readable.
+ */
+async function namesIn(path: string, rel: string): Promise<Buffer[] | string> {
+  try {
+    return (await readdir(path, { encoding: 'buffer' })).sort(Buffer.compare);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'EACCES' || code === 'EPERM'
+        ? PERMISSION_DENIED
+        : code === 'ENOENT'
+          ? VANISHED_WHILE_LISTED
+          : undefined;
+    if (reason === undefined) throw error;
+    if (!rel) throw new FolderTreeError(`${path}: ${reason.replace(/^it /, '')}`);
+    return reason;
+  }
 }
 
 /** Why the receiver would refuse `name` (see checkFileName), or undefined when it is fine. */

@@ -24,6 +24,7 @@ import {
 } from '../../../packages/host/test/helpers/cli.js';
 import {
   type Agent,
+  canRunAs,
   type Server,
   startDaemon,
   startServer,
@@ -34,6 +35,8 @@ import { PARTIAL_DIR } from '../src/receiver.js';
 import { listTree, makeFolderAgent } from './helpers/agents.js';
 
 const MTIME = 1_600_000_000;
+/** `nobody`: a user who cannot read what root keeps to itself. */
+const NOBODY = 65534;
 
 /** A tree with nested and empty directories, unicode names, an executable and a symlink. */
 async function makeTree(dir: string): Promise<string> {
@@ -321,6 +324,40 @@ describe('send-folder between real processes', () => {
     // The daemon says what arrived, not what was announced.
     expect(bob.proc?.stderr).toMatch(/"files":2,"bytes":134217737/);
   }, 90_000);
+
+  it.runIf(canRunAs(NOBODY))(
+    'leaves out a file and a directory the sending user may not read; the rest arrives',
+    async () => {
+      const carol = await makeFolderAgent(dirs, { uid: NOBODY });
+      const shared = await dirs.make('mesh-fz-shared-');
+      await chmod(shared, 0o755);
+      const root = join(shared, 'mixed');
+      await mkdir(join(root, 'locked'), { recursive: true });
+      await writeFile(join(root, 'locked/inside.txt'), 'root only');
+      await chmod(join(root, 'locked'), 0o700);
+      await writeFile(join(root, 'open.txt'), 'anyone');
+      await writeFile(join(root, 'secret.txt'), 'root only');
+      await chmod(join(root, 'secret.txt'), 0o600);
+      const result = await runCli(['send-folder', root, ...to(), '--json'], carol.env, { cli: carol.cli });
+      expect(result.code, result.stderr).toBe(0);
+      const out = parseJson<SendFolderOutput>(result);
+      expect(out.skipped).toEqual([
+        { path: 'locked', reason: 'it cannot be read: permission denied' },
+        { path: 'secret.txt', reason: 'it cannot be read: permission denied' },
+      ]);
+      expect(result.stderr).toMatch(
+        /^warning: mixed\/locked: not sent \(it cannot be read: permission denied\)$/m,
+      );
+      expect(await listTree(join(downloads(), out.savedAs))).toEqual(['open.txt']);
+
+      // The folder itself unreadable: said at once, before connecting.
+      await chmod(root, 0o700);
+      const refused = await runCli(['send-folder', root, ...to()], carol.env, { cli: carol.cli });
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toBe(`error: ${root}: cannot be read: permission denied\n`);
+    },
+    60_000,
+  );
 
   it('at a terminal: a missing folder is named; a daemon without --json says what arrived and where', async () => {
     const missing = join(work, 'nonexistent');

@@ -6,6 +6,8 @@ import { type Agent, makeAgent } from '../../../../packages/host/test/helpers/me
 export interface FolderAgentSetup {
   folderZip?: Record<string, unknown>;
   fileTransfer?: Record<string, unknown> | false;
+  /** Run its commands as this user (see AgentOptions.uid). */
+  uid?: number;
 }
 
 /** An agent home whose config enables folder-zip (and file-transfer, unless `false`). */
@@ -18,7 +20,11 @@ export function makeFolderAgent(dirs: TempDirs, setup: FolderAgentSetup = {}): P
       'folder-zip': setup.folderZip ?? {},
     },
   };
-  return makeAgent(dirs, { config, prefix: 'mesh-fz-' });
+  return makeAgent(dirs, {
+    config,
+    prefix: 'mesh-fz-',
+    ...(setup.uid === undefined ? {} : { uid: setup.uid }),
+  });
 }
 
 /** Every path under `dir` (relative, directories with a trailing slash), sorted. */
