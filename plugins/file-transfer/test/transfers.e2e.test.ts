@@ -1,9 +1,11 @@
-import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unwrap } from '../../../packages/host/test/helpers/cli.js';
 import {
   type Agent,
+  canRunAs,
+  NOBODY,
   type Server,
   startDaemon,
   startServer,
@@ -274,6 +276,18 @@ describe('send-file between real processes', () => {
     const missing = await runCli(['send-file', join(work, 'nope'), ...to()], alice.env);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no such file/);
+  });
+
+  it.runIf(canRunAs(NOBODY))('refuses a file the sending user may not read, before connecting', async () => {
+    const carol = await makeFileAgent(dirs, { uid: NOBODY });
+    const shared = await dirs.make('mesh-ft-shared-');
+    await chmod(shared, 0o755);
+    const secret = join(shared, 'secret.txt');
+    await writeFile(secret, 'root only');
+    await chmod(secret, 0o600);
+    const result = await runCli(['send-file', secret, ...to()], carol.env, { cli: carol.cli });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`error: ${secret}: cannot be read: permission denied\n`);
   });
 });
 

@@ -25,6 +25,7 @@ import {
 import {
   type Agent,
   canRunAs,
+  NOBODY,
   type Server,
   startDaemon,
   startServer,
@@ -35,8 +36,6 @@ import { PARTIAL_DIR } from '../src/receiver.js';
 import { listTree, makeFolderAgent } from './helpers/agents.js';
 
 const MTIME = 1_600_000_000;
-/** `nobody`: a user who cannot read what root keeps to itself. */
-const NOBODY = 65534;
 
 /** A tree with nested and empty directories, unicode names, an executable and a symlink. */
 async function makeTree(dir: string): Promise<string> {

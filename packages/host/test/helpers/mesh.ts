@@ -56,6 +56,9 @@ export interface AgentOptions {
   uid?: number;
 }
 
+/** `nobody`: a user who cannot read what root keeps to itself. */
+export const NOBODY = 65534;
+
 /** `cli` run as user `uid` (and its group of the same number), with no supplementary groups. */
 export function asUser(uid: number, cli: Cli = REPO_CLI): Cli {
   return ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...cli];

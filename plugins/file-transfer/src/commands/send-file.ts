@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { FrameChannel } from '@mesh-agent/host';
 import {
@@ -166,6 +167,13 @@ async function outgoingFiles(paths: string[]): Promise<OutgoingFile[]> {
     const info = await stat(full).catch(() => undefined);
     if (!info) throw new UsageError(`${path}: no such file`);
     if (!info.isFile()) throw new UsageError(`${path}: not a regular file`);
+    if (
+      !(await access(full, constants.R_OK).then(
+        () => true,
+        () => false,
+      ))
+    )
+      throw new UsageError(`${path}: cannot be read: permission denied`);
     try {
       files.push({ path: full, name: checkFileName(basename(full)) });
     } catch (error) {

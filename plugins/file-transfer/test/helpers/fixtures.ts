@@ -19,6 +19,8 @@ export { agentEnv, CliProcess, eventually, runCli, TempDirs };
 export interface AgentSetup {
   fileTransfer?: Record<string, unknown>;
   quic?: Record<string, unknown>;
+  /** Run its commands as this user (see AgentOptions.uid). */
+  uid?: number;
 }
 
 /** An agent home with a config file (found from the home, the CLI's cwd in tests) and its identity. */
@@ -28,7 +30,11 @@ export function makeFileAgent(dirs: TempDirs, setup: AgentSetup = {}): Promise<A
     quic: { idleTimeoutMs: 4_000, keepAliveMs: 1_000, ...setup.quic },
     plugins: { 'file-transfer': setup.fileTransfer ?? {} },
   };
-  return makeAgent(dirs, { config, prefix: 'mesh-ft-' });
+  return makeAgent(dirs, {
+    config,
+    prefix: 'mesh-ft-',
+    ...(setup.uid === undefined ? {} : { uid: setup.uid }),
+  });
 }
 
 export async function randomFile(dir: string, name: string, bytes: number): Promise<string> {
