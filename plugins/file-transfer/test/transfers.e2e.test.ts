@@ -1,10 +1,10 @@
-import { appendFile, chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unwrap } from '../../../packages/host/test/helpers/cli.js';
 import {
   type Agent,
-  canRunAs,
+  canDropPrivilege,
   NOBODY,
   type Server,
   startDaemon,
@@ -278,17 +278,19 @@ describe('send-file between real processes', () => {
     expect(missing.stderr).toMatch(/no such file/);
   });
 
-  it.runIf(canRunAs(NOBODY))('refuses a file the sending user may not read, before connecting', async () => {
-    const carol = await makeFileAgent(dirs, { uid: NOBODY });
-    const shared = await dirs.make('mesh-ft-shared-');
-    await chmod(shared, 0o755);
-    const secret = join(shared, 'secret.txt');
-    await writeFile(secret, 'root only');
-    await chmod(secret, 0o600);
-    const result = await runCli(['send-file', secret, ...to()], carol.env, { cli: carol.cli });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toBe(`error: ${secret}: cannot be read: permission denied\n`);
-  });
+  it.runIf(canDropPrivilege())(
+    'refuses a file the sending user may not read, before connecting',
+    async () => {
+      const carol = await makeFileAgent(dirs, { unprivileged: true });
+      const secret = join(work, 'secret.txt');
+      await writeFile(secret, 'private');
+      await chown(secret, NOBODY, NOBODY);
+      await chmod(secret, 0o600);
+      const result = await runCli(['send-file', secret, ...to()], carol.env, { cli: carol.cli });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(`error: ${secret}: cannot be read: permission denied\n`);
+    },
+  );
 });
 
 describe('send-file in direct mode', () => {

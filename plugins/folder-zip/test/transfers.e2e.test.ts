@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import {
   appendFile,
   chmod,
+  chown,
   lstat,
   mkdir,
   readFile,
@@ -24,7 +25,7 @@ import {
 } from '../../../packages/host/test/helpers/cli.js';
 import {
   type Agent,
-  canRunAs,
+  canDropPrivilege,
   NOBODY,
   type Server,
   startDaemon,
@@ -324,19 +325,22 @@ describe('send-folder between real processes', () => {
     expect(bob.proc?.stderr).toMatch(/"files":2,"bytes":134217737/);
   }, 90_000);
 
-  it.runIf(canRunAs(NOBODY))(
+  it.runIf(canDropPrivilege())(
     'leaves out a file and a directory the sending user may not read; the rest arrives',
     async () => {
-      const carol = await makeFolderAgent(dirs, { uid: NOBODY });
-      const shared = await dirs.make('mesh-fz-shared-');
-      await chmod(shared, 0o755);
-      const root = join(shared, 'mixed');
+      const carol = await makeFolderAgent(dirs, { unprivileged: true });
+      const root = join(work, 'mixed');
       await mkdir(join(root, 'locked'), { recursive: true });
-      await writeFile(join(root, 'locked/inside.txt'), 'root only');
-      await chmod(join(root, 'locked'), 0o700);
+      await writeFile(join(root, 'locked/inside.txt'), 'private');
       await writeFile(join(root, 'open.txt'), 'anyone');
-      await writeFile(join(root, 'secret.txt'), 'root only');
-      await chmod(join(root, 'secret.txt'), 0o600);
+      await writeFile(join(root, 'secret.txt'), 'private');
+      for (const [path, mode] of [
+        ['locked', 0o700],
+        ['secret.txt', 0o600],
+      ] as const) {
+        await chown(join(root, path), NOBODY, NOBODY);
+        await chmod(join(root, path), mode);
+      }
       const result = await runCli(['send-folder', root, ...to(), '--json'], carol.env, { cli: carol.cli });
       expect(result.code, result.stderr).toBe(0);
       const out = parseJson<SendFolderOutput>(result);
@@ -350,6 +354,7 @@ describe('send-folder between real processes', () => {
       expect(await listTree(join(downloads(), out.savedAs))).toEqual(['open.txt']);
 
       // The folder itself unreadable: said at once, before connecting.
+      await chown(root, NOBODY, NOBODY);
       await chmod(root, 0o700);
       const refused = await runCli(['send-folder', root, ...to()], carol.env, { cli: carol.cli });
       expect(refused.code).toBe(2);

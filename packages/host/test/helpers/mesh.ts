@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { chown, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { agentEnv, BIN, type Cli, CliProcess, REPO_CLI, runCli, type TempDirs } from './cli.js';
+import { agentEnv, type Cli, CliProcess, REPO_CLI, runCli, type TempDirs } from './cli.js';
 
 export const ECHO_PLUGIN = resolve(import.meta.dirname, '../fixtures/echo-plugin');
 
@@ -50,38 +50,33 @@ export interface AgentOptions {
   /** The mesh-agent that runs its commands (default: the repository's). */
   cli?: Cli;
   /**
-   * Runs the agent's commands as this user (tests run as root, who reads every file): the home
-   * is given to it and each command goes through setpriv. See canRunAs.
+   * Runs the agent's commands without root's power to read any file (tests run as root): a file
+   * of NOBODY's with mode 0600 is then unreadable to it. See canDropPrivilege.
    */
-  uid?: number;
+  unprivileged?: boolean;
 }
 
-/** `nobody`: a user who cannot read what root keeps to itself. */
+/** `nobody`: the owner of files an unprivileged agent may not read (see AgentOptions.unprivileged). */
 export const NOBODY = 65534;
 
-/** `cli` run as user `uid` (and its group of the same number), with no supplementary groups. */
-export function asUser(uid: number, cli: Cli = REPO_CLI): Cli {
-  return ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...cli];
+/** `cli` without root's power to read any file, so permissions bind it as they bind a user. */
+export function unprivileged(cli: Cli = REPO_CLI): Cli {
+  return ['setpriv', '--bounding-set=-dac_override,-dac_read_search', ...cli];
 }
 
-/** Whether this process may switch to `uid` and that user can read the CLI (a checkout under /root cannot). */
-export function canRunAs(uid: number): boolean {
+/** Whether tests can run the CLI unprivileged: as root, with setpriv (util-linux). */
+export function canDropPrivilege(): boolean {
   if (process.getuid?.() !== 0) return false;
-  const [command, ...args] = asUser(uid, [
-    process.execPath,
-    '-e',
-    `require('fs').accessSync(${JSON.stringify(BIN)})`,
-  ]);
+  const [command, ...args] = unprivileged([process.execPath, '-e', '']);
   return spawnSync(command, args, { stdio: 'ignore' }).status === 0;
 }
 
 /** An agent home with its identity created, and optionally a config file and the echo fixture plugin. */
 export async function makeAgent(dirs: TempDirs, opts: AgentOptions = {}): Promise<Agent> {
   const home = await dirs.make(opts.prefix ?? 'mesh-agent-');
-  if (opts.uid !== undefined) await chown(home, opts.uid, opts.uid);
   if (opts.config) await writeFile(join(home, 'mesh-agent.config.json'), JSON.stringify(opts.config));
   const env = agentEnv(home, opts.env);
-  const cli = opts.uid === undefined ? (opts.cli ?? REPO_CLI) : asUser(opts.uid, opts.cli);
+  const cli = opts.unprivileged ? unprivileged(opts.cli) : (opts.cli ?? REPO_CLI);
   if (opts.echo) {
     const linked = await runCli(['plugins', 'link', ECHO_PLUGIN, '--no-install'], env, { cli });
     if (linked.code !== 0) throw new Error(`plugins link failed: ${linked.stderr}`);

@@ -19,8 +19,8 @@ export { agentEnv, CliProcess, eventually, runCli, TempDirs };
 export interface AgentSetup {
   fileTransfer?: Record<string, unknown>;
   quic?: Record<string, unknown>;
-  /** Run its commands as this user (see AgentOptions.uid). */
-  uid?: number;
+  /** Run its commands unprivileged (see AgentOptions.unprivileged). */
+  unprivileged?: boolean;
 }
 
 /** An agent home with a config file (found from the home, the CLI's cwd in tests) and its identity. */
@@ -33,7 +33,7 @@ export function makeFileAgent(dirs: TempDirs, setup: AgentSetup = {}): Promise<A
   return makeAgent(dirs, {
     config,
     prefix: 'mesh-ft-',
-    ...(setup.uid === undefined ? {} : { uid: setup.uid }),
+    unprivileged: setup.unprivileged === true,
   });
 }
 

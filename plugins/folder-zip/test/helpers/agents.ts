@@ -6,8 +6,8 @@ import { type Agent, makeAgent } from '../../../../packages/host/test/helpers/me
 export interface FolderAgentSetup {
   folderZip?: Record<string, unknown>;
   fileTransfer?: Record<string, unknown> | false;
-  /** Run its commands as this user (see AgentOptions.uid). */
-  uid?: number;
+  /** Run its commands unprivileged (see AgentOptions.unprivileged). */
+  unprivileged?: boolean;
 }
 
 /** An agent home whose config enables folder-zip (and file-transfer, unless `false`). */
@@ -23,7 +23,7 @@ export function makeFolderAgent(dirs: TempDirs, setup: FolderAgentSetup = {}): P
   return makeAgent(dirs, {
     config,
     prefix: 'mesh-fz-',
-    ...(setup.uid === undefined ? {} : { uid: setup.uid }),
+    unprivileged: setup.unprivileged === true,
   });
 }
 
