@@ -81,6 +81,8 @@ export class PunchSession {
   readonly peerAddresses = new Set<string>();
   readonly #triggeredAt = new Map<string, number>();
   #direct: Endpoint | null = null;
+  /** When the direct path came back after it was lost (never: -Infinity). */
+  #directSince = Number.NEGATIVE_INFINITY;
   /** The direct path that went silent while the relay carries the session; probed to come back. */
   #lost: Endpoint | null = null;
   readonly #liveness: DirectLiveness;
@@ -241,6 +243,7 @@ export class PunchSession {
         if (!first && !move) return;
         // The peer's packet layer holds the key and answered from there, so the path is real.
         this.#direct = outcome.from;
+        if (this.#lost) this.#directSince = performance.now();
         this.#liveness.reset();
         this.#choose();
         this.#lost = null;
@@ -264,7 +267,7 @@ export class PunchSession {
         this.#peerOnRelay = true;
         this.#relayUp = true;
         this.#choose();
-      } else if (this.#direct) {
+      } else if (this.#direct && this.#settled()) {
         // The peer gave up on the direct path: when ours is quiet too, follow at once; else check it now.
         this.#relayUp = true;
         if (this.#liveness.confirming) this.#directDead();
@@ -356,10 +359,19 @@ export class PunchSession {
     }
     // The peer lost the direct path: check ours now (it confirms with probes, as for relayed QUIC).
     if (this.#direct) {
-      this.#liveness.suspect();
+      if (this.#settled()) this.#liveness.suspect();
       return;
     }
     if (added || this.#lost) this.#punchAgain();
+  }
+
+  /**
+   * The direct path has carried the session a while: relayed packets then mean the peer left it.
+   * Just after a move back to direct, they are the peer's last relayed ones (it moves a moment
+   * later, and the relay's queue drains): taking them as evidence flapped relay ↔ direct.
+   */
+  #settled(): boolean {
+    return performance.now() - this.#directSince >= this.deps.timing.silenceMs;
   }
 
   /** Probes every candidate at the punching rate again, from now, for `punchWindowMs`. */
