@@ -231,6 +231,25 @@ describe('PunchSession: trickled candidates', () => {
     s.close();
   });
 
+  it("right after it is back on direct, the peer's last relayed packets do not send it back to the relay", async () => {
+    const { s, alive, paths, relay } = await punched({ relay: true });
+    alive.length = 0;
+    await transfer(s, 2_500, () => false);
+    alive.push(MOVED);
+    relay.emit('datagram', trickle([MOVED]));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(s.path).toMatchObject({ kind: 'direct', remote: MOVED });
+    const changes = paths.length;
+    // The peer's QUIC still in the relay's queue, while our path's liveness is being checked.
+    for (let i = 0; i < 20; i++) {
+      relay.emit('datagram', Buffer.from([0x40, i]));
+      await transfer(s, 20, () => true);
+    }
+    expect(paths.length).toBe(changes);
+    expect(s.path).toMatchObject({ kind: 'direct', remote: MOVED });
+    s.close();
+  });
+
   it('ignores forged, reflected and replayed trickles', async () => {
     const { s, alive, probed, relay } = await punched({ relay: true, discover: async () => OURS_NOW });
     alive.length = 0;
