@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { partBytes } from '../../../../plugins/file-transfer/test/helpers/fixtures.js';
 import { eventually, TempDirs } from '../helpers/cli.js';
 import { createLab, type Lab, natLabAvailable } from './lab.js';
@@ -29,10 +29,11 @@ const count = (text: string, what: string) => text.split('\n').filter((l) => l.i
 
 describe.skipIf(!run)('trickled candidates bring a rebound session back to direct (real kernel NAT)', () => {
   const dirs = new TempDirs();
-  let net: Lab;
-  let mesh: LabMesh;
+  let net: Lab | undefined;
+  let mesh: LabMesh | undefined;
 
-  beforeAll(async () => {
+  /** A fresh lab per test: a router rebinds once, and its single-port mapping would hinder the next test. */
+  beforeEach(async () => {
     net = await createLab({
       sites: {
         home: { nat: 'eim', hosts: ['alice'] },
@@ -44,14 +45,18 @@ describe.skipIf(!run)('trickled candidates bring a rebound session back to direc
     await mesh.daemon('bob');
   }, 120_000);
 
-  afterAll(async () => {
+  afterEach(async () => {
     await mesh?.stop();
     await net?.teardown();
+  });
+
+  afterAll(async () => {
     await dirs.cleanup();
   });
 
   /** alice sends bob a file; a tenth of the way through, `site`'s router rebinds. */
   async function sendAndRebind(name: string, site: string) {
+    if (!net || !mesh) throw new Error('no lab');
     const file = await mesh.file(name, SIZE_MIB);
     const bob = mesh.daemonOf('bob');
     const backBefore = count(bob.stderr, 'direct path back');
@@ -94,8 +99,6 @@ describe.skipIf(!run)('trickled candidates bring a rebound session back to direc
     );
   }
 
-  // The receiver's first: once home's router maps every flow to one port, a later sender's
-  // new socket could not get a mapping to destinations the earlier one still holds.
   it("the receiver's NAT rebinds: relay, then direct again on its new port, the file whole", async () => {
     await sendAndRebind('receiver-rebinds.bin', 'office');
   }, 180_000);
