@@ -40,6 +40,8 @@ export interface ReachabilityOptions {
 export class Reachability {
   #nat: NatState = { kind: 'unknown', mapped: null };
   #serverPorts: number[] = [];
+  /** The STUN servers the last discovery asked: a punched session asks them again after a rebind. */
+  #servers: Endpoint[] = [];
   /** The first discovery has answered (or timed out): the NAT kind means what it says. */
   #settled = false;
   #refresh: NodeJS.Timeout | undefined;
@@ -58,6 +60,7 @@ export class Reachability {
   /** Asks the STUN servers again; resolves with the new state (unchanged when there are none). */
   async discover(): Promise<NatState> {
     const servers = await this.#stunServers();
+    this.#servers = servers;
     if (servers.length === 0) {
       this.#settled = true;
       return this.#nat;
@@ -151,6 +154,7 @@ export class Reachability {
         .filter((c) => !isLoopbackAddress(c.address))
         .map(({ address, port }) => ({ address, port })),
       ...(relay ? { relay } : {}),
+      ...(this.#servers.length > 0 ? { stunServers: this.#servers } : {}),
       // Two NATs that map per destination never meet directly: don't make the relay wait. Nor
       // when STUN has not answered yet (UDP may be blocked here): probing goes on, and a direct
       // path that answers later takes over.

@@ -27,6 +27,11 @@ export interface PunchSpec {
   /** Where the peer may be reached: its host and server-reflexive addresses. */
   candidates: RemoteAddress[];
   relay?: { url: string; grant: string };
+  /**
+   * STUN servers to ask again for this socket's public address when the direct path is lost,
+   * to trickle it to the peer over the relay (see paths/trickle.ts).
+   */
+  stunServers?: RemoteAddress[];
   /** Use the relay as soon as it is up instead of giving probes a head start (both NATs map per destination). */
   preferRelay: boolean;
 }

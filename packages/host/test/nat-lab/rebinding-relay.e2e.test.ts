@@ -9,7 +9,8 @@ import { LabMesh } from './lab-mesh.js';
  * NAT rebinding mid-transfer with BOTH agents behind NATs that filter by address and port: the
  * rebound side's packets from its new port are dropped by the other router, and the other side's
  * packets to the old port by its own, so the direct path is dead both ways and no in-band repair
- * can find it again (that needs fresh candidates through the server). Each side must notice the
+ * can find it again (trickled candidates over the relay can bring it back afterwards:
+ * trickle.e2e.test.ts). Each side must notice the
  * silence, confirm it with unanswered signed probes and move the session to the relay, long
  * before QUIC's idle timeout (30 s) would end it: the file arrives whole.
  */

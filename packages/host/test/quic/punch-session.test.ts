@@ -5,6 +5,7 @@ import type { Endpoint } from '../../src/nat/ip.js';
 import type { RelayClientEvents } from '../../src/nat/relay-client.js';
 import { probeKey } from '../../src/quic/paths/probe-key.js';
 import { DEFAULT_PUNCH_TIMING, PunchSession, type RelayLink } from '../../src/quic/paths/punch-session.js';
+import { decodeTrickle, encodeTrickle, type TrickleMessage } from '../../src/quic/paths/trickle.js';
 import type { PathInfo } from '../../src/quic/protocol.js';
 
 const PEER: Endpoint = { address: '198.51.100.12', port: 40000 };
@@ -28,7 +29,7 @@ const same = (a: Endpoint, b: Endpoint) => a.address === b.address && a.port ===
  * A session with fake probes (answered from the addresses in `alive`, at once), a fake relay
  * (when `relay`) and the default timing, on fake timers.
  */
-function session(opts: { relay: boolean }) {
+function session(opts: { relay: boolean; discover?: () => Promise<Endpoint | null> }) {
   const alive: Endpoint[] = [PEER];
   const probed: Endpoint[] = [];
   const paths: Array<PathInfo | null> = [];
@@ -57,6 +58,7 @@ function session(opts: { relay: boolean }) {
       onPath: (path) => paths.push(path),
       onFailed: () => {},
       timing: DEFAULT_PUNCH_TIMING,
+      ...(opts.discover ? { discover: opts.discover } : {}),
       openRelay: () => relay as unknown as RelayLink,
     },
   );
@@ -64,7 +66,7 @@ function session(opts: { relay: boolean }) {
 }
 
 /** A session punched to a direct path at PEER; `paths` then holds later changes only. */
-async function punched(opts: { relay: boolean }) {
+async function punched(opts: { relay: boolean; discover?: () => Promise<Endpoint | null> }) {
   const punch = session(opts);
   punch.s.start();
   await vi.advanceTimersByTimeAsync(50);
@@ -178,6 +180,117 @@ describe('PunchSession: direct-path liveness', () => {
     }
     expect(paths).toEqual([{ sessionId: 'sess-1', kind: 'relay', remote: null, lost: PEER }]);
     expect(paths.some((p) => p?.remote && same(p.remote, STRANGER))).toBe(false);
+    s.close();
+  });
+});
+
+const KEY = probeKey('token-0123456789abcdef');
+/** Where our own NAT maps us after it rebound, as STUN says. */
+const OURS_NOW: Endpoint = { address: '198.51.100.11', port: 20000 };
+
+function trickle(candidates: Endpoint[], over: Partial<TrickleMessage> = {}, key: Buffer = KEY): Buffer {
+  const message = { sessionId: 'sess-1', sender: Buffer.alloc(8, 9), generation: 1, candidates, ...over };
+  return encodeTrickle(message, key, Buffer.alloc(12, 3));
+}
+
+describe('PunchSession: trickled candidates', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('a lost direct path: asks STUN again and sends its new address to the peer over the relay, signed', async () => {
+    const discover = vi.fn(async () => OURS_NOW);
+    const { s, alive, relay } = await punched({ relay: true, discover });
+    alive.length = 0;
+    await transfer(s, 2_500, () => false);
+    expect(s.path?.kind).toBe('relay');
+    expect(discover).toHaveBeenCalledTimes(1);
+    const sent = relay.sent.filter((d) => (d[0]! & 0xc0) === 0);
+    expect(sent).toHaveLength(1);
+    const decoded = decodeTrickle(sent[0]!, KEY, 'sess-1');
+    expect(decoded.ok && decoded.message.candidates).toEqual([OURS_NOW]);
+    // Sent again on the next slow rounds (the relay may drop one), then no more.
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(discover).toHaveBeenCalledTimes(3);
+    expect(relay.sent.filter((d) => (d[0]! & 0xc0) === 0)).toHaveLength(3);
+    s.close();
+  });
+
+  it("takes the peer's trickled address on the relay: probes it at once and goes back to direct there", async () => {
+    const { s, alive, probed, paths, relay } = await punched({ relay: true });
+    alive.length = 0;
+    await transfer(s, 2_500, () => false);
+    expect(s.path?.kind).toBe('relay');
+    // The peer's NAT rebound to MOVED; it tells us over the relay. Nothing new is delivered to QUIC.
+    alive.push(MOVED);
+    const before = probed.length;
+    relay.emit('datagram', trickle([MOVED]));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(probed.slice(before)).toContainEqual(MOVED);
+    expect(s.trickled).toEqual([MOVED]);
+    expect(paths.at(-1)).toEqual({ sessionId: 'sess-1', kind: 'direct', remote: MOVED });
+    s.close();
+  });
+
+  it("right after it is back on direct, the peer's last relayed packets do not send it back to the relay", async () => {
+    const { s, alive, paths, relay } = await punched({ relay: true });
+    alive.length = 0;
+    await transfer(s, 2_500, () => false);
+    alive.push(MOVED);
+    relay.emit('datagram', trickle([MOVED]));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(s.path).toMatchObject({ kind: 'direct', remote: MOVED });
+    const changes = paths.length;
+    // The peer's QUIC still in the relay's queue, while our path's liveness is being checked.
+    for (let i = 0; i < 20; i++) {
+      relay.emit('datagram', Buffer.from([0x40, i]));
+      await transfer(s, 20, () => true);
+    }
+    expect(paths.length).toBe(changes);
+    expect(s.path).toMatchObject({ kind: 'direct', remote: MOVED });
+    s.close();
+  });
+
+  it('ignores forged, reflected and replayed trickles', async () => {
+    const { s, alive, probed, relay } = await punched({ relay: true, discover: async () => OURS_NOW });
+    alive.length = 0;
+    await transfer(s, 2_500, () => false);
+    const probedNow = () => probed.slice(-20);
+    // Forged: signed with another key.
+    relay.emit('datagram', trickle([STRANGER], {}, probeKey('not-the-session-token')));
+    // Reflected: our own trickle, sent back to us by the relay.
+    const own = relay.sent.find((d) => (d[0]! & 0xc0) === 0)!;
+    relay.emit('datagram', own);
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(s.trickled).toEqual([]);
+    expect(probedNow()).not.toContainEqual(STRANGER);
+    expect(probedNow()).not.toContainEqual(OURS_NOW);
+    // A genuine one, then an older generation replayed with another address: only the first counts.
+    relay.emit('datagram', trickle([MOVED], { generation: 5 }));
+    relay.emit('datagram', trickle([STRANGER], { generation: 4 }));
+    relay.emit('datagram', trickle([STRANGER], { generation: 5 }));
+    expect(s.trickled).toEqual([MOVED]);
+    s.close();
+  });
+
+  it('holds at most 8 trickled candidates, the newest', async () => {
+    const { s, alive, relay } = await punched({ relay: true });
+    alive.length = 0;
+    await transfer(s, 2_500, () => false);
+    for (let g = 1; g <= 12; g++)
+      relay.emit('datagram', trickle([{ address: '198.51.100.12', port: 30000 + g }], { generation: g }));
+    expect(s.trickled).toHaveLength(8);
+    expect(s.trickled[0]).toEqual({ address: '198.51.100.12', port: 30005 });
+    expect(s.trickled.at(-1)).toEqual({ address: '198.51.100.12', port: 30012 });
+    s.close();
+  });
+
+  it('a trickle while the direct path looks fine: the path is checked, and stays if it answers', async () => {
+    const { s, probed, paths, relay } = await punched({ relay: true });
+    const before = probed.length;
+    relay.emit('datagram', trickle([MOVED]));
+    expect(probed.slice(before)).toEqual([PEER]);
+    await transfer(s, 3_000, () => true);
+    expect(paths).toEqual([]);
     s.close();
   });
 });

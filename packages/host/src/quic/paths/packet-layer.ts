@@ -236,6 +236,13 @@ export class PacketLayer {
             entry.settle?.({ error });
             entry.settle = null;
           },
+          discover: async () => {
+            for (const server of spec.stunServers ?? []) {
+              const mapped = await this.#discovery.mappedAddress(server);
+              if (mapped) return mapped;
+            }
+            return null;
+          },
           timing: this.timing,
         }),
       };

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { BindingTransactions } from '../../nat/binding-transactions.js';
 import { type Endpoint, sameEndpoint } from '../../nat/ip.js';
 import { RelayClient } from '../../nat/relay-client.js';
@@ -5,6 +6,13 @@ import { usernameAttribute } from '../../nat/stun-attributes.js';
 import type { PathInfo, PunchSpec } from '../protocol.js';
 import { DirectLiveness, type LivenessTiming } from './direct-liveness.js';
 import { endpointKey } from './mapped-address.js';
+import {
+  decodeTrickle,
+  encodeTrickle,
+  isTricklePacket,
+  MAX_TRICKLE_CANDIDATES,
+  SENDER_ID_LENGTH,
+} from './trickle.js';
 
 /** Timing of hole punching; tests shorten it. */
 export interface PunchTiming extends LivenessTiming {
@@ -35,6 +43,8 @@ export const DEFAULT_PUNCH_TIMING: PunchTiming = {
 
 /** Addresses remembered for the triggered-probe rate limit; beyond this, it starts over. */
 const MAX_TRIGGERED = 256;
+/** Times a lost direct path's own address is trickled: at the loss and the next slow rounds (the relay may drop one). */
+const TRICKLE_SENDS = 3;
 
 export interface PunchSessionDeps {
   probes: BindingTransactions;
@@ -47,6 +57,11 @@ export interface PunchSessionDeps {
   /** The punch gave up: no direct path and no relay. */
   onFailed(reason: string): void;
   timing: PunchTiming;
+  /**
+   * Asks STUN again for this socket's public address (it may have changed: the NAT rebound), to
+   * trickle it to the peer when the direct path is lost; null when no server answered.
+   */
+  discover?: () => Promise<Endpoint | null>;
   /** Opens the session's relay connection; tests pass a fake. */
   openRelay?: (options: { url: string; grant: string }) => RelayLink;
 }
@@ -66,6 +81,8 @@ export class PunchSession {
   readonly peerAddresses = new Set<string>();
   readonly #triggeredAt = new Map<string, number>();
   #direct: Endpoint | null = null;
+  /** When the direct path came back after it was lost (never: -Infinity). */
+  #directSince = Number.NEGATIVE_INFINITY;
   /** The direct path that went silent while the relay carries the session; probed to come back. */
   #lost: Endpoint | null = null;
   readonly #liveness: DirectLiveness;
@@ -76,7 +93,16 @@ export class PunchSession {
   #current: PathInfo | null = null;
   #closed = false;
   readonly #candidates: Endpoint[];
-  readonly #startedAt = performance.now();
+  /** Candidates the peer trickled (its new address after a rebind), newest last, at most 8. */
+  readonly #trickled: Endpoint[] = [];
+  /** Fast probing runs from here for `punchWindowMs`: the start, or the last trickled candidate. */
+  #punchFrom = performance.now();
+  /** Our end's id in trickle messages, and the generation of the last one sent and received. */
+  readonly #trickleSender = randomBytes(SENDER_ID_LENGTH);
+  #trickleGeneration = 0;
+  #peerGeneration = 0;
+  /** Trickles sent for the current loss of the direct path. */
+  #trickleSends = 0;
   #probeTimer: NodeJS.Timeout | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
 
@@ -127,6 +153,11 @@ export class PunchSession {
     return this.#current.remote;
   }
 
+  /** Candidates the peer trickled, oldest first. */
+  get trickled(): readonly Endpoint[] {
+    return this.#trickled;
+  }
+
   /** A signed probe from the peer arrived from `from`: that address is the peer's. */
   probedFrom(from: Endpoint): void {
     const key = endpointKey(from.address, from.port);
@@ -175,12 +206,16 @@ export class PunchSession {
   #probeRound(): void {
     if (this.#closed) return;
     const targets = this.#direct ? [this.#direct] : [...this.#candidates];
-    // The lost path may come back (a transient outage): it is probed with the candidates.
+    // The lost path may come back (a transient outage): it is probed with the candidates, and so
+    // are the addresses the peer trickled since.
     const lost = this.#lost;
-    if (!this.#direct && lost && !targets.some((t) => sameEndpoint(t, lost))) targets.push(lost);
+    if (!this.#direct) {
+      for (const extra of lost ? [...this.#trickled, lost] : this.#trickled)
+        if (!targets.some((t) => sameEndpoint(t, extra))) targets.push(extra);
+    }
     for (const target of targets) this.#probe(target, false);
     const { probeIntervalMs, punchWindowMs, slowProbeIntervalMs, keepaliveMs } = this.deps.timing;
-    const elapsed = performance.now() - this.#startedAt;
+    const elapsed = performance.now() - this.#punchFrom;
     let next: number;
     if (this.#direct) next = keepaliveMs;
     else if (elapsed < punchWindowMs) next = probeIntervalMs;
@@ -190,6 +225,7 @@ export class PunchSession {
         return;
       }
       next = slowProbeIntervalMs;
+      if (lost && this.#trickleSends > 0 && this.#trickleSends < TRICKLE_SENDS) this.#trickle();
     }
     this.#probeTimer = setTimeout(() => this.#probeRound(), next);
   }
@@ -207,6 +243,7 @@ export class PunchSession {
         if (!first && !move) return;
         // The peer's packet layer holds the key and answered from there, so the path is real.
         this.#direct = outcome.from;
+        if (this.#lost) this.#directSince = performance.now();
         this.#liveness.reset();
         this.#choose();
         this.#lost = null;
@@ -220,13 +257,17 @@ export class PunchSession {
     const client = (this.deps.openRelay ?? ((options) => new RelayClient(options)))(relay);
     this.#relay = client;
     client.on('datagram', (datagram) => {
+      if (isTricklePacket(datagram)) {
+        this.#onTrickle(datagram);
+        return;
+      }
       // The peer already sends on the relay: answer there at once rather than after the grace
       // (its first packet would otherwise wait for QUIC's retransmission, a second).
       if (!this.#current) {
         this.#peerOnRelay = true;
         this.#relayUp = true;
         this.#choose();
-      } else if (this.#direct) {
+      } else if (this.#direct && this.#settled()) {
         // The peer gave up on the direct path: when ours is quiet too, follow at once; else check it now.
         this.#relayUp = true;
         if (this.#liveness.confirming) this.#directDead();
@@ -269,6 +310,76 @@ export class PunchSession {
     this.#choose();
     clearTimeout(this.#probeTimer);
     this.#probeTimer = setTimeout(() => this.#probeRound(), this.deps.timing.slowProbeIntervalMs);
+    this.#trickleSends = 0;
+    this.#trickle();
+  }
+
+  /**
+   * Tells the peer where this socket is reachable now (STUN asked again: after a rebind, the NAT's
+   * new port), over the relay, and punches toward the peer at full rate meanwhile: when both NATs
+   * filter by address and port, the peer's probes to the new port get through only once ours
+   * went out to the peer, and the other way round.
+   */
+  #trickle(): void {
+    const discover = this.deps.discover;
+    if (!discover || this.#closed) return;
+    this.#trickleSends++;
+    void discover().then((mapped) => {
+      const relay = this.#relay;
+      if (!mapped || !relay || this.#closed || this.#direct) return;
+      const packet = encodeTrickle(
+        {
+          sessionId: this.spec.sessionId,
+          sender: this.#trickleSender,
+          generation: ++this.#trickleGeneration,
+          candidates: [mapped],
+        },
+        this.key,
+        randomBytes(12),
+      );
+      relay.send(packet);
+      this.#punchAgain();
+    });
+  }
+
+  /** A trickle from the relay: authentic, the peer's own (not ours reflected) and newer than the last. */
+  #onTrickle(packet: Buffer): void {
+    const decoded = decodeTrickle(packet, this.key, this.spec.sessionId);
+    if (!decoded.ok || this.#closed) return;
+    const { sender, generation, candidates } = decoded.message;
+    if (sender.equals(this.#trickleSender) || generation <= this.#peerGeneration) return;
+    this.#peerGeneration = generation;
+    let added = false;
+    for (const candidate of candidates) {
+      const known = [...this.#candidates, ...this.#trickled];
+      if (known.some((k) => sameEndpoint(k, candidate))) continue;
+      this.#trickled.push(candidate);
+      if (this.#trickled.length > MAX_TRICKLE_CANDIDATES) this.#trickled.shift();
+      added = true;
+    }
+    // The peer lost the direct path: check ours now (it confirms with probes, as for relayed QUIC).
+    if (this.#direct) {
+      if (this.#settled()) this.#liveness.suspect();
+      return;
+    }
+    if (added || this.#lost) this.#punchAgain();
+  }
+
+  /**
+   * The direct path has carried the session a while: relayed packets then mean the peer left it.
+   * Just after a move back to direct, they are the peer's last relayed ones (it moves a moment
+   * later, and the relay's queue drains): taking them as evidence flapped relay ↔ direct.
+   */
+  #settled(): boolean {
+    return performance.now() - this.#directSince >= this.deps.timing.silenceMs;
+  }
+
+  /** Probes every candidate at the punching rate again, from now, for `punchWindowMs`. */
+  #punchAgain(): void {
+    if (this.#closed || this.#direct) return;
+    this.#punchFrom = performance.now();
+    clearTimeout(this.#probeTimer);
+    this.#probeRound();
   }
 
   #choose(): void {
