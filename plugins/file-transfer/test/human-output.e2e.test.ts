@@ -1,3 +1,4 @@
+import dgram from 'node:dgram';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,6 +102,43 @@ describe('send-file and the receiving daemon, as a person reads them', () => {
         'or reach the peer in direct mode: --peer-addr, --session-id, --token-file, --peer-fingerprint. ' +
         'To set it once for every command: mesh-agent config set signaling.url ws://…\n',
     );
+  });
+
+  // quic.deadPeerMs (4 s): the dial gives up on a silent address; the handshake timeout took 10 s.
+  it('direct mode: a peer address where nothing answers fails within seconds, saying so', async () => {
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+    try {
+      const port = silent.address().port;
+      const note = join(work, 'for-nobody.txt');
+      const token = join(work, 'nobody-token.txt');
+      await writeFile(note, 'hello nobody\n');
+      await writeFile(token, 'silent-peer-token-0123456789\n');
+      const started = Date.now();
+      const result = await runCliInTty(
+        [
+          'send-file',
+          note,
+          '--peer-addr',
+          `127.0.0.1:${port}`,
+          '--session-id',
+          'silent',
+          '--token-file',
+          token,
+          '--peer-fingerprint',
+          'ab'.repeat(32),
+        ],
+        alice.env,
+      );
+      const seconds = (Date.now() - started) / 1000;
+      expect(result.code, result.output).toBe(1);
+      expect(result.output).toContain(`nothing answers at 127.0.0.1:${port} (no reply for 4.0 s)`);
+      expect(result.output).toMatch(/hint: {2}is the peer's agent running and listening there/);
+      console.log(`direct mode: send-file to a silent address failed after ${seconds.toFixed(1)} s`);
+      expect(seconds, 'seconds until send-file gave up').toBeLessThan(8);
+    } finally {
+      silent.close();
+    }
   });
 
   it('a daemon run with --json prints each event as one JSON record, for scripts to follow', async () => {

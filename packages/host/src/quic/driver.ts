@@ -19,6 +19,7 @@ import { StreamReader } from './driver/stream-reader.js';
 import { StreamWriter } from './driver/stream-writer.js';
 import { ConnectionTimers } from './driver/timers.js';
 import type { DriverTurn } from './driver/turn.js';
+import { DirectLiveness, type LivenessTiming } from './paths/direct-liveness.js';
 import { isMappedAddress } from './paths/mapped-address.js';
 import { PacketLayer } from './paths/packet-layer.js';
 import type {
@@ -33,6 +34,19 @@ import { ScavengePacer } from './scavenge-pacer.js';
 
 /** Bytes one connection may emit per event-loop turn before incoming ACKs get a chance to run. */
 const SEND_BUDGET_BYTES = 512 * 1024;
+
+/**
+ * How `deadPeerMs` splits for a direct connection, as DirectLiveness does for a punched path:
+ * 40% silence while owed a reply makes the peer suspect, then 3 PINGs 20% apart, all unanswered,
+ * decide it. An answer to any of them, or any packet at all, clears it.
+ */
+export function deadPeerTiming(deadPeerMs: number): LivenessTiming {
+  return {
+    silenceMs: Math.max(1, Math.round(deadPeerMs * 0.4)),
+    confirmProbes: 3,
+    confirmIntervalMs: Math.max(1, Math.round(deadPeerMs * 0.2)),
+  };
+}
 
 /**
  * The QUIC engine: one UDP socket, quiche connections keyed by connection id, their timers, and a
@@ -222,6 +236,8 @@ export class QuicDriver {
         : conn.recvInfo;
     try {
       conn.q.recv(msg, info);
+      // quiche decrypted it: the peer is alive (a spoofed packet would have thrown).
+      conn.liveness?.answered();
       // Authentic (quiche decrypted it) yet from an address the session's path does not know:
       // the session checks whether its peer moved there.
       if (pinned && !isMappedAddress(from.address)) this.layer?.peerSeenAt(conn.remote, from);
@@ -259,8 +275,47 @@ export class QuicDriver {
     expectedFingerprint: string | null,
   ): DriverConnection {
     const conn = this.table.add(q, role, key, remote, this.local, connectReq, expectedFingerprint);
-    this.handshake.startTimer(conn, this.configs!.options.handshakeTimeoutMs);
+    const { handshakeTimeoutMs, deadPeerMs } = this.configs!.options;
+    this.handshake.startTimer(conn, handshakeTimeoutMs);
+    // A brokered session's peer (mapped address) has its path's liveness and the relay; any other
+    // peer has nothing to fall back to, so its silence ends the connection (see deadPeerMs).
+    if (deadPeerMs > 0 && !isMappedAddress(remote.address)) {
+      conn.liveness = new DirectLiveness(deadPeerTiming(deadPeerMs), {
+        probe: () => {
+          try {
+            conn.q.sendAckEliciting();
+          } catch {
+            // Closing: nothing to probe.
+          }
+          conn.outbound = true;
+          this.markDirty(conn);
+        },
+        dead: () => this.peerStoppedAnswering(conn, deadPeerMs),
+      });
+      // Our first flight (the client's Initial, the server's answer) is owed a reply.
+      conn.expectReply();
+    }
     return conn;
+  }
+
+  /** A direct connection's peer answered nothing, not even PINGs: the connection ends now. */
+  private peerStoppedAnswering(conn: DriverConnection, deadPeerMs: number): void {
+    if (conn.gone) return;
+    const { address, port } = conn.remote;
+    const peer = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+    const seconds = `${(deadPeerMs / 1000).toFixed(1)} s`;
+    const error = conn.established
+      ? `the peer at ${peer} stopped answering (nothing heard for ${seconds})`
+      : `nothing answers at ${peer} (no reply for ${seconds})`;
+    try {
+      // Said to nobody, most likely; a peer that was only slow learns why the connection ended.
+      conn.q.close(false, 0x0, Buffer.from('peer stopped answering'));
+    } catch {
+      // Already closing.
+    }
+    this.sender.drainSend(conn, Number.POSITIVE_INFINITY);
+    this.finish(conn, { code: 0, reason: '', byPeer: false, error });
+    this.outbox.flush();
   }
 
   // ---- commands ----------------------------------------------------------------------------
@@ -332,6 +387,7 @@ export class QuicDriver {
     if (!conn || !stream) return;
     stream.credit += n;
     conn.creditAdded = true;
+    conn.expectReply();
     this.markDirty(conn);
   }
 
@@ -354,6 +410,7 @@ export class QuicDriver {
     conn.streams.delete(sid);
     conn.aborted.add(sid);
     conn.outbound = true;
+    conn.expectReply();
     this.markDirty(conn);
   }
 

@@ -23,6 +23,13 @@ export interface QuicOptions {
   keepAliveMs: number;
   /** How long `connect()` waits for the handshake to finish. */
   handshakeTimeoutMs: number;
+  /**
+   * A direct connection (no relay to fall back to) whose peer answers nothing for about this long,
+   * while owed a reply, ends with "stopped answering" (or, dialling, "nothing answers") instead of
+   * waiting for the idle or handshake timeout; 0 disables it. Brokered sessions keep their relay
+   * fallback (see DirectLiveness in punch-session.ts).
+   */
+  deadPeerMs: number;
   /** SO_RCVBUF / SO_SNDBUF of the UDP socket (the kernel may cap it). */
   socketBufferBytes: number;
   /** 'worker' runs UDP and quiche on a worker thread (keeps the main event loop responsive); 'inline' runs them on the calling thread. */
@@ -48,6 +55,7 @@ export const DEFAULT_QUIC_OPTIONS: Readonly<QuicOptions> = Object.freeze({
   idleTimeoutMs: 30_000,
   keepAliveMs: 10_000,
   handshakeTimeoutMs: 10_000,
+  deadPeerMs: 4_000,
   socketBufferBytes: 4 * MIB,
   driver: 'worker',
 });
@@ -91,6 +99,11 @@ export const quicOptionsSchema = {
     idleTimeoutMs: int(100, 3_600_000, 'Idle timeout of a connection in milliseconds.'),
     keepAliveMs: int(0, 3_600_000, 'Keep-alive interval in milliseconds (0 disables).'),
     handshakeTimeoutMs: int(100, 600_000, 'Handshake timeout in milliseconds.'),
+    deadPeerMs: int(
+      0,
+      600_000,
+      'A direct connection whose peer answers nothing this long (milliseconds) ends; 0 disables.',
+    ),
     socketBufferBytes: int(64 * 1024, 256 * MIB, 'UDP socket buffer size in bytes.'),
     driver: { type: 'string', enum: ['worker', 'inline'], description: 'Thread that runs the QUIC driver.' },
   },

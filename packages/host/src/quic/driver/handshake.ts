@@ -71,6 +71,7 @@ export class Handshake {
     if (keepAliveMs > 0) {
       conn.keepAlive = setInterval(() => {
         conn.q.sendAckEliciting();
+        conn.expectReply();
         conn.outbound = true;
         this.turn.markDirty(conn);
       }, keepAliveMs);

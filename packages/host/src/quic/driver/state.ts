@@ -1,4 +1,5 @@
 import type { Connection, Host, RecvInfo } from '@matrixai/quic/native/index.js';
+import type { DirectLiveness } from '../paths/direct-liveness.js';
 import type { RemoteAddress } from '../protocol.js';
 import { STREAM_RECV_CREDIT } from '../protocol.js';
 
@@ -55,6 +56,8 @@ export class DriverConnection {
   timerAt = 0;
   keepAlive: NodeJS.Timeout | null = null;
   handshakeTimer: NodeJS.Timeout | null = null;
+  /** A direct connection's check that its peer still answers (see `QuicOptions.deadPeerMs`); null: none. */
+  liveness: DirectLiveness | null = null;
   gone = false;
 
   constructor(
@@ -84,7 +87,17 @@ export class DriverConnection {
     if (stream.recvDone && stream.sendDone) this.streams.delete(stream.sid);
   }
 
+  /**
+   * We gave quiche something the peer must acknowledge (stream bytes, credit, a reset, a PING): its
+   * silence from now on counts. Not per packet: our ACKs owe us nothing, and counting them would
+   * make two idle peers probe each other forever.
+   */
+  expectReply(): void {
+    this.liveness?.sent();
+  }
+
   stopTimers(): void {
+    this.liveness?.reset();
     if (this.timer) clearTimeout(this.timer);
     if (this.keepAlive) clearInterval(this.keepAlive);
     if (this.ackTimer) clearTimeout(this.ackTimer);

@@ -63,9 +63,13 @@ export class StreamWriter {
       }
       if (accepted > 0) {
         conn.outbound = true;
+        conn.expectReply();
         this.outbox.acknowledge(conn.handle, stream.sid, accepted);
       }
-      if (stream.sendDone) conn.outbound = true;
+      if (stream.sendDone) {
+        conn.outbound = true;
+        conn.expectReply();
+      }
       // Pending: bytes or a FIN quiche has not taken yet (no room, or no stream credit from the peer).
       if (stream.sendDone || (stream.sendQueue.length === 0 && !stream.finQueued))
         conn.pendingSend.delete(stream);
