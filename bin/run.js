@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { setFlagsFromString } from 'node:v8';
-import { provideHostToUserPlugins, withoutDisabledPlugins } from '@mesh-agent/host/cli';
+import { placeUserPlugins, withoutDisabledPlugins } from '@mesh-agent/host/cli';
 import { Config, flush, handle, run } from '@oclif/core';
 
 // Keep V8's young generation at its size after start-up instead of letting it grow to 16 MB per
@@ -17,8 +17,9 @@ process.stdout.on('error', (error) => {
 
 const argv = process.argv.slice(2);
 try {
+  // Plugins from `plugins install` live in their own folder, not in the agent home; it links the host there.
+  await placeUserPlugins();
   const config = await withoutDisabledPlugins(await Config.load(import.meta.url), argv);
-  await provideHostToUserPlugins(config);
   await run(argv, config);
   await flush();
 } catch (error) {

@@ -1,6 +1,3 @@
-import { mkdir, symlink } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { type Config, type Interfaces, Config as OclifConfig } from '@oclif/core';
 import { isPluginEnabled } from '../config/load.js';
 import { findPluginPackages } from '../plugins/discover.js';
@@ -53,31 +50,4 @@ export function withAllInstalled<C extends Pick<Interfaces.Config, 'plugins'>>(
   return installedBeforeFilter ?? oclif;
 }
 
-/** Packages a plugin imports from the CLI that runs it (its peer dependencies). */
-const PROVIDED_PACKAGES = ['@mesh-agent/host', '@oclif/core'];
-
-/**
- * Plugins installed with `mesh-agent plugins install` live in the CLI's data directory, where
- * the host is not installed; they declare `@mesh-agent/host` and `@oclif/core` as peer
- * dependencies. Linking the running CLI's copies into that directory's node_modules lets them
- * import those, as webpack plugins use the webpack that loads them. A few cheap checks per run,
- * and only when user plugins exist.
- */
-export async function provideHostToUserPlugins(
-  config: Pick<Interfaces.Config, 'plugins' | 'dataDir'>,
-  always = false,
-): Promise<void> {
-  const host = config.plugins.get('@mesh-agent/host');
-  if (!host || !(always || [...config.plugins.values()].some((p) => p.type === 'user'))) return;
-  const fromHost = createRequire(join(host.root, 'package.json'));
-  for (const name of PROVIDED_PACKAGES) {
-    const target = dirname(fromHost.resolve(`${name}/package.json`));
-    const link = join(config.dataDir, 'node_modules', name);
-    try {
-      await mkdir(dirname(link), { recursive: true });
-      await symlink(target, link, 'dir');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-  }
-}
+export { placeUserPlugins, provideHostToUserPlugins } from './user-plugins.js';

@@ -133,8 +133,9 @@ describe('config and plugins through the CLI', () => {
     const install = await runCli(['plugins', 'install', `file:${join(work, tarball)}`], fresh, {
       timeoutMs: 60_000,
     });
-    // oclif validates the new plugin before the postinstall hook links the host: warnings, exit 0.
     expect(install.code, install.stderr).toBe(0);
+    expect(install.stdout).toBe('installed mesh-agent-plugin-echo 1.0.0 (command: echo)\n');
+    expect(install.stderr).not.toMatch(/MODULE_NOT_FOUND/);
     const help = await runCli(['echo', '--help'], fresh);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Send text to a peer over an echo stream');

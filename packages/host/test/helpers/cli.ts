@@ -25,7 +25,8 @@ export function agentEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Pr
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     MESH_AGENT_HOME: home,
-    MESH_AGENT_DATA_DIR: join(home, 'oclif-data'),
+    // oclif's data dir for plugins; the host links go beside it, in oclif-data/node_modules.
+    MESH_AGENT_DATA_DIR: join(home, 'oclif-data', 'installed'),
     HOME: home,
   };
   for (const key of Object.keys(env))

@@ -1,0 +1,145 @@
+import { lstat, mkdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+/**
+ * Where `mesh-agent plugins install` puts plugins: a folder of their own next to the agent home,
+ * never inside it, so resetting the agent home keeps them and npm's files stay out of it:
+ *
+ *     $XDG_DATA_HOME/mesh-agent-plugins/
+ *       node_modules/@mesh-agent/host -> the running CLI's host     (ours; npm never sees it)
+ *       node_modules/@oclif/core      -> the running CLI's oclif
+ *       installed/                    oclif's data dir: npm's package.json, lockfile, .npmrc and
+ *         node_modules/<plugin>       the installed plugins, which find the host one level up
+ */
+export const PLUGINS_DIRNAME = 'mesh-agent-plugins';
+
+/** Packages a plugin imports from the CLI that runs it (its peer dependencies). */
+const PROVIDED_PACKAGES = ['@mesh-agent/host', '@oclif/core'];
+
+/** What npm keeps in oclif's data dir, and so what moves out of the agent home. */
+const NPM_FILES = ['package.json', 'package-lock.json', 'node_modules'];
+
+/**
+ * Written into the npm root. Plugins declare the host as peer dependencies, which are not on the
+ * registry: npm must leave them to Node's resolution (the links one level up) rather than fetch
+ * them. A folder is copied as a tarball would be, not linked (`plugins link` is for that), so the
+ * plugin resolves the host from the plugins folder. And none of npm's chatter.
+ */
+const NPMRC = `# Written by mesh-agent (see README, user plugins).
+legacy-peer-deps=true
+install-links=true
+fund=false
+audit=false
+update-notifier=false
+`;
+
+function dataHome(env: NodeJS.ProcessEnv): string {
+  return env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
+}
+
+/** oclif's data dir for plugins when MESH_AGENT_DATA_DIR does not name one. */
+export function defaultPluginsDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(dataHome(env), PLUGINS_DIRNAME, 'installed');
+}
+
+/**
+ * Points oclif's data dir at the plugins folder (MESH_AGENT_DATA_DIR, which oclif reads, unless
+ * it is set already) and links the host there, before oclif loads the user's plugins (it imports
+ * the commands of a plugin without a manifest as it loads it). Plugins an older mesh-agent
+ * installed into `$XDG_DATA_HOME/mesh-agent` (the default agent home) are moved out once, and it
+ * says so; if they cannot be moved, they stay and keep working from there. Without user plugins,
+ * two failed reads per run.
+ */
+export async function placeUserPlugins(
+  env: NodeJS.ProcessEnv = process.env,
+  say: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): Promise<void> {
+  if (!env.MESH_AGENT_DATA_DIR) {
+    env.MESH_AGENT_DATA_DIR = defaultPluginsDataDir(env);
+    await moveOldPlugins(env, join(dataHome(env), 'mesh-agent'), say);
+  }
+  const plugins = await userPluginsIn(env.MESH_AGENT_DATA_DIR);
+  if (plugins?.some((p) => typeof p === 'string' || p.type === 'user'))
+    await provideHostToUserPlugins({ dataDir: env.MESH_AGENT_DATA_DIR });
+}
+
+type PluginEntry = string | { name?: unknown; type?: unknown };
+
+/** The plugins oclif lists in a data dir's package.json, or undefined when there is none. */
+async function userPluginsIn(dataDir: string): Promise<PluginEntry[] | undefined> {
+  try {
+    const plugins = JSON.parse(await readFile(join(dataDir, 'package.json'), 'utf8')).oclif?.plugins;
+    return Array.isArray(plugins) ? plugins : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function moveOldPlugins(
+  env: NodeJS.ProcessEnv,
+  old: string,
+  say: (line: string) => void,
+): Promise<void> {
+  const dataDir = env.MESH_AGENT_DATA_DIR as string;
+  const plugins = await userPluginsIn(old);
+  if (!plugins || (await exists(join(dataDir, 'package.json')))) return;
+  try {
+    await mkdir(dataDir, { recursive: true });
+    for (const name of NPM_FILES)
+      if (await exists(join(old, name))) await rename(join(old, name), join(dataDir, name));
+    // The links an older CLI made among npm's packages, which npm pruned at every install.
+    for (const name of PROVIDED_PACKAGES) await removeLink(join(dataDir, 'node_modules', name));
+    await writeFile(join(dataDir, '.npmrc'), NPMRC);
+  } catch (error) {
+    env.MESH_AGENT_DATA_DIR = old;
+    say(
+      `warn  plugins: could not move your plugins out of ${old} (${(error as Error).message}); they stay there`,
+    );
+    return;
+  }
+  const names = plugins.map((p) => (typeof p === 'string' ? p : String(p.name))).join(', ');
+  say(`mesh-agent: moved your plugins (${names}) from ${old} to ${dirname(dataDir)}, out of the agent home`);
+}
+
+/**
+ * Plugins installed with `mesh-agent plugins install` declare `@mesh-agent/host` and
+ * `@oclif/core` as peer dependencies. Links to the running CLI's copies in the node_modules above
+ * the npm root let them import those, as webpack plugins use the webpack that loads them; npm
+ * manages only the npm root, so it never prunes them, and they are in place before oclif loads a
+ * plugin npm has just installed. A link left by a CLI that moved is replaced. `install` also
+ * writes the npm root's .npmrc.
+ */
+export async function provideHostToUserPlugins(config: { dataDir: string }, install = false): Promise<void> {
+  const fromHost = createRequire(import.meta.url);
+  for (const name of PROVIDED_PACKAGES) {
+    const target = dirname(fromHost.resolve(`${name}/package.json`));
+    const link = join(dirname(config.dataDir), 'node_modules', name);
+    const current = await readlink(link).catch(() => undefined);
+    if (current === target) continue;
+    if (current !== undefined) await rm(link, { force: true });
+    await mkdir(dirname(link), { recursive: true });
+    try {
+      await symlink(target, link, 'dir');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+  if (install) {
+    await mkdir(config.dataDir, { recursive: true });
+    await writeFile(join(config.dataDir, '.npmrc'), NPMRC);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function removeLink(path: string): Promise<void> {
+  const stat = await lstat(path).catch(() => undefined);
+  if (stat?.isSymbolicLink()) await rm(path);
+}

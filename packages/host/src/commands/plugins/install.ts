@@ -1,0 +1,205 @@
+import { spawn } from 'node:child_process';
+import { readFile, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { type Interfaces, Plugin } from '@oclif/core';
+import { commands } from '@oclif/plugin-plugins';
+import { MeshError, UsageError } from '../../cli/errors.js';
+import { asksForJson, reportFailure } from '../../cli/report-failure.js';
+import { provideHostToUserPlugins } from '../../cli/user-plugins.js';
+
+const PluginsInstall: (typeof commands)['plugins:install'] = commands['plugins:install'];
+type Parsed = Awaited<ReturnType<InstanceType<typeof PluginsInstall>['parsePlugin']>>;
+/** plugin-plugins' bookkeeping of installed plugins (its package.json in the data dir); not exported by it. */
+type Plugins = Parameters<InstanceType<typeof PluginsInstall>['parsePlugin']>[0] & {
+  install(name: string, opts: { force?: boolean; tag?: string }): Promise<Interfaces.Config>;
+};
+/** Where plugin-plugins is: its Plugins class and its pinned npm are not in its exports. */
+const PLUGIN_PLUGINS = import.meta.resolve('@oclif/plugin-plugins');
+
+interface Installed {
+  name: string;
+  version: string;
+  from: string;
+  commands: string[];
+}
+
+/**
+ * oclif's `plugins install` (npm names, GitHub, git URLs) with what mesh-agent needs on top: a
+ * path on disk installs from there (oclif reads `/x.tgz` or `./dir` as a GitHub `user/repo`), the
+ * host is linked before npm runs, and a person reads one line saying what was installed instead of
+ * npm's output (--verbose shows it).
+ */
+export default class Install extends PluginsInstall {
+  static override summary = 'Install a plugin from npm, a folder or a .tgz file.';
+  static override description =
+    'Installs into the plugins folder, $XDG_DATA_HOME/mesh-agent-plugins (npm works in its subfolder installed/, or in ' +
+    'MESH_AGENT_DATA_DIR), not into the agent home. A path (absolute, ./ or ../, ~/, or a .tgz file) installs from disk: a folder is copied as `npm pack` ' +
+    'would pack it (use `plugins link` to run a folder in place). Anything else is an npm package name, a GitHub ' +
+    'user/repo or a git URL. Plugins import @mesh-agent/host and @oclif/core from this CLI (declare them as peer ' +
+    'dependencies).';
+  // oclif's parse copies a command's own static fields only: restate the inherited ones it reads.
+  static override args = PluginsInstall.args;
+  static override flags = PluginsInstall.flags;
+  static override strict = false;
+  static override enableJsonFlag = true;
+  static override aliases = PluginsInstall.aliases;
+  static override examples = [
+    {
+      command: '<%= config.bin %> plugins install ./mesh-agent-plugin-note-1.0.0.tgz',
+      description: 'Install a plugin packed with `npm pack`.',
+    },
+    {
+      command: '<%= config.bin %> plugins install ~/src/my-plugin',
+      description: 'Install a copy of a folder.',
+    },
+    { command: '<%= config.bin %> plugins install mesh-agent-plugin-note', description: 'Install from npm.' },
+  ];
+
+  // The base class declares run() as void; with --json, oclif prints what it returns.
+  override async run(): Promise<void> {
+    const { argv, flags } = await this.parse(Install);
+    this.flags = flags;
+    const { default: PluginsClass } = await import(new URL('./plugins.js', PLUGIN_PLUGINS).href);
+    const plugins: Plugins = new PluginsClass({
+      config: this.config,
+      logLevel: flags.verbose ? 'verbose' : 'silent',
+    });
+    if (!flags.verbose) Object.assign(plugins, { npm: new QuietNpm(this.config.npmRegistry) });
+    // Before npm runs: oclif loads the new plugin's commands right after, and they import the host.
+    await provideHostToUserPlugins(this.config, true);
+    const installed: Installed[] = [];
+    for (const input of argv as string[]) {
+      const parsed = (await pluginOnDisk(input)) ?? (await this.parsePlugin(plugins, input));
+      await this.config.runHook('plugins:preinstall', { plugin: parsed });
+      const from = parsed.type === 'npm' ? `${parsed.name}@${parsed.tag}` : parsed.url;
+      const loaded =
+        parsed.type === 'npm'
+          ? await plugins.install(parsed.name, { force: flags.force, tag: parsed.tag })
+          : await plugins.install(parsed.url, { force: flags.force });
+      const plugin = new Plugin(loaded);
+      await plugin.load();
+      this.config.plugins.set(plugin.name, plugin);
+      await this.config.runHook('plugins:postinstall', {});
+      const commands = plugin.commandIDs.map((id) => id.replaceAll(':', ' ')).sort();
+      this.log(
+        `installed ${plugin.name} ${plugin.version}` +
+          (commands.length > 0
+            ? ` (${commands.length === 1 ? 'command' : 'commands'}: ${commands.join(', ')})`
+            : ''),
+      );
+      installed.push({ name: plugin.name, version: plugin.version, from, commands });
+    }
+    return { installed } satisfies { installed: Installed[] } as unknown as undefined;
+  }
+
+  protected override async catch(error: Error): Promise<unknown> {
+    throw await reportFailure(error, {
+      json: this.jsonEnabled() || asksForJson(this.argv),
+      command: this.id,
+    });
+  }
+}
+
+/** Whether an argument names something on disk rather than a package, a GitHub slug or a URL. */
+export function isPath(input: string): boolean {
+  return (
+    isAbsolute(input) ||
+    /^(\.{1,2}|~)([/\\]|$)/.test(input) ||
+    input.startsWith('file:') ||
+    /\.(tgz|tar\.gz|tar)$/i.test(input)
+  );
+}
+
+/** A path to a plugin as npm's `file:` spec, or undefined for anything that is not a path. Fails at once on a missing one. */
+export async function pluginOnDisk(input: string, cwd = process.cwd()): Promise<Parsed | undefined> {
+  if (!isPath(input)) return undefined;
+  const given = input.replace(/^file:/, '');
+  const path =
+    given === '~' || given.startsWith('~/') ? join(homedir(), given.slice(1)) : resolve(cwd, given);
+  const found = await stat(path).catch(() => undefined);
+  const hint =
+    'give the path of a plugin folder (with its package.json) or of a .tgz file made by `npm pack`; ' +
+    'a name without ./ or / installs from npm';
+  if (!found) throw new UsageError(`cannot install ${input}: ${path} does not exist`, hint);
+  if (found.isDirectory() && !(await stat(join(path, 'package.json')).catch(() => undefined)))
+    throw new UsageError(`cannot install ${input}: ${path} has no package.json, so it is not a plugin`, hint);
+  return { type: 'repo', url: `file:${path}` };
+}
+
+/**
+ * npm as plugin-plugins runs it (its pinned copy, the same commands), but quiet: its output is
+ * kept, and only when it fails do its error lines become the message (plugin-plugins prints all of
+ * npm's output, or at its quietest says only that npm exited with code 1).
+ */
+class QuietNpm {
+  constructor(private readonly registry: string | undefined) {}
+
+  install(args: string[], opts: { cwd: string; prod?: boolean }) {
+    return this.exec(['install', ...args, ...(opts.prod ? ['--omit', 'dev'] : []), '--no-audit'], opts);
+  }
+  uninstall(args: string[], opts: { cwd: string }) {
+    return this.exec(['uninstall', ...args], opts);
+  }
+  update(args: string[], opts: { cwd: string }) {
+    return this.exec(['update', ...args], opts);
+  }
+  view(args: string[], opts: { cwd: string }) {
+    return this.exec(['view', ...args], opts);
+  }
+
+  async exec(args: string[], { cwd }: { cwd: string }): Promise<{ stdout: string[]; stderr: string[] }> {
+    const [command = 'npm', ...leading] = await npmCommand();
+    const full = [...leading, ...args, '--loglevel=error', '--no-fund'];
+    if (this.registry) full.push(`--registry=${this.registry}`);
+    return new Promise((resolvePromise, reject) => {
+      const child = spawn(command, full, {
+        cwd,
+        env: { ...process.env, HUSKY: '0' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        stdout += d;
+      });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+      });
+      child.on('error', reject);
+      child.on('close', (code) => {
+        if (code === 0) resolvePromise({ stdout: lines(stdout), stderr: lines(stderr) });
+        else reject(npmFailure(args[0] ?? 'npm', stderr, code));
+      });
+    });
+  }
+}
+
+/** The npm CLI plugin-plugins depends on (as it finds it), else the one on PATH. */
+async function npmCommand(): Promise<string[]> {
+  try {
+    const pjson = createRequire(PLUGIN_PLUGINS).resolve('npm/package.json');
+    const { bin } = JSON.parse(await readFile(pjson, 'utf8')) as { bin: { npm: string } };
+    return [process.execPath, join(dirname(pjson), bin.npm)];
+  } catch {
+    return ['npm'];
+  }
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').filter((line) => line.trim() !== '');
+}
+
+/** npm's own words for a failure, without its log-file and code lines. */
+export function npmFailure(command: string, stderr: string, code: number | null): MeshError {
+  const said = lines(stderr)
+    .map((line) => line.replace(/^npm (error|ERR!)\s*/, '').trim())
+    .filter((line) => line && !/^(code|errno|syscall) |^A complete log of this run/.test(line))
+    .slice(0, 4);
+  return new MeshError(
+    'npm_failed',
+    `npm ${command} failed${said.length > 0 ? `: ${said.join('; ')}` : ` (exit code ${code})`}`,
+    'run it again with --verbose to see what npm did',
+  );
+}
