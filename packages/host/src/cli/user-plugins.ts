@@ -1,7 +1,7 @@
 import { lstat, mkdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { dataHome, MODULE_NAME } from '../config/load.js';
 
 /**
  * Where `mesh-agent plugins install` puts plugins: a folder of their own next to the agent home,
@@ -35,10 +35,6 @@ audit=false
 update-notifier=false
 `;
 
-function dataHome(env: NodeJS.ProcessEnv): string {
-  return env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
-}
-
 /** oclif's data dir for plugins when MESH_AGENT_DATA_DIR does not name one. */
 export function defaultPluginsDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(dataHome(env), PLUGINS_DIRNAME, 'installed');
@@ -58,7 +54,7 @@ export async function placeUserPlugins(
 ): Promise<void> {
   if (!env.MESH_AGENT_DATA_DIR) {
     env.MESH_AGENT_DATA_DIR = defaultPluginsDataDir(env);
-    await moveOldPlugins(env, join(dataHome(env), 'mesh-agent'), say);
+    await moveOldPlugins(env, join(dataHome(env), MODULE_NAME), say);
   }
   const plugins = await userPluginsIn(env.MESH_AGENT_DATA_DIR);
   if (plugins?.some((p) => typeof p === 'string' || p.type === 'user'))

@@ -70,6 +70,10 @@ export function isPluginEnabled(tree: Record<string, unknown>, name: string): bo
 /** The agent's home: config, then MESH_AGENT_HOME (already layered), then the XDG data dir. */
 export function agentHome(config: HostConfig, env: NodeJS.ProcessEnv = process.env): string {
   if (config.agent.home) return userPath(config.agent.home);
-  const dataHome = env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
-  return join(dataHome, MODULE_NAME);
+  return join(dataHome(env), MODULE_NAME);
+}
+
+/** `$XDG_DATA_HOME`, or its default `~/.local/share`: where the agent home and the plugins folder sit. */
+export function dataHome(env: NodeJS.ProcessEnv = process.env): string {
+  return env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
 }

@@ -9,6 +9,7 @@ import {
   type QuicConnection,
   QuicConnectionClosedError,
   QuicEndpoint,
+  type QuicOptions,
   type QuicStream,
 } from '../../src/quic/index.js';
 import { PeerProcess } from './fixtures/spawn-peer.js';
@@ -42,6 +43,25 @@ describe('a direct connection whose peer stops answering', () => {
     ]);
   });
 
+  /** An endpoint with `options`, connected to a peer process started with `peerOptions`. */
+  async function connectToPeer(
+    options: Partial<QuicOptions>,
+    peerOptions?: Partial<QuicOptions>,
+  ): Promise<{ peer: PeerProcess; conn: QuicConnection }> {
+    const [endpoint, peer] = await Promise.all([
+      QuicEndpoint.listen({ host: '127.0.0.1', identity: await generateIdentity(), options }),
+      PeerProcess.start(peerOptions),
+    ]);
+    endpoints.push(endpoint);
+    peers.push(peer);
+    const conn = await endpoint.connect({
+      host: '127.0.0.1',
+      port: peer.port,
+      expectedFingerprint: peer.fingerprint,
+    });
+    return { peer, conn };
+  }
+
   it('splits deadPeerMs into silence and three probes that end at deadPeerMs', () => {
     const { silenceMs, confirmProbes, confirmIntervalMs } = deadPeerTiming(4_000);
     expect(silenceMs + confirmProbes * confirmIntervalMs).toBe(4_000);
@@ -51,19 +71,7 @@ describe('a direct connection whose peer stops answering', () => {
 
   it('ends an idle connection kept alive every second within seconds of a SIGKILL, in words', async () => {
     // As attach-terminal watches a quiet terminal: nothing but keep-alives, once a second.
-    const endpoint = await QuicEndpoint.listen({
-      host: '127.0.0.1',
-      identity: await generateIdentity(),
-      options: { keepAliveMs: 1_000 },
-    });
-    endpoints.push(endpoint);
-    const peer = await PeerProcess.start();
-    peers.push(peer);
-    const conn = await endpoint.connect({
-      host: '127.0.0.1',
-      port: peer.port,
-      expectedFingerprint: peer.fingerprint,
-    });
+    const { peer, conn } = await connectToPeer({ keepAliveMs: 1_000 });
     expect((await roundTrip(conn, Buffer.from('alive'))).toString()).toBe('alive');
     const killedAt = Date.now();
     peer.kill();
@@ -139,17 +147,7 @@ describe('a direct connection whose peer stops answering', () => {
 
   it('keeps an idle connection to a live peer, without the two probing each other', async () => {
     const options = { deadPeerMs: 600, keepAliveMs: 0 };
-    const [endpoint, peer] = await Promise.all([
-      QuicEndpoint.listen({ host: '127.0.0.1', identity: await generateIdentity(), options }),
-      PeerProcess.start(options),
-    ]);
-    endpoints.push(endpoint);
-    peers.push(peer);
-    const conn = await endpoint.connect({
-      host: '127.0.0.1',
-      port: peer.port,
-      expectedFingerprint: peer.fingerprint,
-    });
+    const { conn } = await connectToPeer(options, options);
     expect((await roundTrip(conn, Buffer.from('one'))).toString()).toBe('one');
     await sleep(1_000);
     const before = (await conn.stats())!.sentPackets;
@@ -162,19 +160,7 @@ describe('a direct connection whose peer stops answering', () => {
   }, 20_000);
 
   it('keeps a connection whose peer answers keep-alives, past many deadPeerMs', async () => {
-    const endpoint = await QuicEndpoint.listen({
-      host: '127.0.0.1',
-      identity: await generateIdentity(),
-      options: { deadPeerMs: 500, keepAliveMs: 200 },
-    });
-    endpoints.push(endpoint);
-    const peer = await PeerProcess.start();
-    peers.push(peer);
-    const conn = await endpoint.connect({
-      host: '127.0.0.1',
-      port: peer.port,
-      expectedFingerprint: peer.fingerprint,
-    });
+    const { conn } = await connectToPeer({ deadPeerMs: 500, keepAliveMs: 200 });
     await sleep(3_000);
     expect(conn.closed).toBe(false);
     expect((await roundTrip(conn, Buffer.alloc(256 * 1024, 7))).length).toBe(256 * 1024);
