@@ -39,7 +39,19 @@ export function agentEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Pr
   return { ...env, ...extra };
 }
 
-/** Runs a command to completion. */
+/**
+ * Variables that force colour into piped output. The test runner may set them (CI does); runCli is
+ * a script reading a pipe, so the command decides from the pipe alone.
+ */
+const FORCED_COLOUR = ['FORCE_COLOR', 'CLICOLOR_FORCE'];
+
+function withoutForcedColour(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const piped = { ...env };
+  for (const key of FORCED_COLOUR) delete piped[key];
+  return piped;
+}
+
+/** Runs a command to completion, its output piped. */
 export function runCli(
   args: string[],
   env: NodeJS.ProcessEnv,
@@ -48,7 +60,7 @@ export function runCli(
   const [command, ...leading] = opts.cli ?? REPO_CLI;
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, [...leading, ...args], {
-      env,
+      env: withoutForcedColour(env),
       cwd: opts.cwd ?? env.HOME,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -110,7 +122,7 @@ export class CliProcess {
   constructor(args: string[], env: NodeJS.ProcessEnv, cli: Cli = REPO_CLI) {
     const [command, ...leading] = cli;
     this.child = spawn(command, [...leading, ...args], {
-      env,
+      env: withoutForcedColour(env),
       cwd: env.HOME,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

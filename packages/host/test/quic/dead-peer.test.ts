@@ -87,7 +87,10 @@ describe('a direct connection whose peer stops answering', () => {
     console.log(`dead-peer: idle connection noticed the SIGKILL after ${ms} ms`);
   }, 20_000);
 
-  it('errors a receiving stream within seconds when the sender is killed mid-transfer', async () => {
+  /** A listening endpoint, a peer process that dials it, and the stream `start` makes it open. */
+  async function acceptStreamFrom(
+    start: (victim: PeerProcess) => void,
+  ): Promise<{ victim: PeerProcess; stream: QuicStream; received: () => number }> {
     const serverIdentity = await generateIdentity();
     const server = await QuicEndpoint.listen({ host: '127.0.0.1', identity: serverIdentity });
     endpoints.push(server);
@@ -106,9 +109,12 @@ describe('a direct connection whose peer stops answering', () => {
     peers.push(victim);
     victim.send({ cmd: 'connect', port: server.address().port, fingerprint: serverIdentity.fingerprint });
     await victim.next('connected');
-    victim.send({ cmd: 'send-forever' });
-    const stream = await incoming;
-    while (received < 1024 * 1024) await sleep(20);
+    start(victim);
+    return { victim, stream: await incoming, received: () => received };
+  }
+
+  /** Kills the stream's sender; the stream errors "stopped answering" within deadPeerMs and change. */
+  async function expectNoticedKill(stream: QuicStream, victim: PeerProcess): Promise<number> {
     const failed = new Promise<Error>((resolve) => stream.once('error', resolve));
     const killedAt = Date.now();
     victim.kill();
@@ -117,7 +123,26 @@ describe('a direct connection whose peer stops answering', () => {
     expect(error).toBeInstanceOf(QuicConnectionClosedError);
     expect(error.message).toMatch(/stopped answering/);
     expect(ms, 'ms until the receiver noticed').toBeLessThan(6_000);
+    return ms;
+  }
+
+  it('errors a receiving stream within seconds when the sender is killed mid-transfer', async () => {
+    const { victim, stream, received } = await acceptStreamFrom((peer) => peer.send({ cmd: 'send-forever' }));
+    while (received() < 1024 * 1024) await sleep(20);
+    const ms = await expectNoticedKill(stream, victim);
     console.log(`dead-peer: receiver noticed the killed sender after ${ms} ms`);
+  }, 20_000);
+
+  it('errors a receiving stream within seconds when its sender dies after its last bytes arrived', async () => {
+    // The last packet the receiver hears carries stream bytes it has no reply to wait for (its
+    // credit goes back in batches): the open stream itself must make the silence count.
+    const { victim, stream, received } = await acceptStreamFrom((peer) =>
+      peer.send({ cmd: 'send-burst', bytes: 48 * 1024 }),
+    );
+    while (received() < 48 * 1024) await sleep(20);
+    await sleep(300);
+    const ms = await expectNoticedKill(stream, victim);
+    console.log(`dead-peer: receiver noticed the sender killed after its last bytes after ${ms} ms`);
   }, 20_000);
 
   it('fails a dial to an address where nothing answers within deadPeerMs, saying so', async () => {

@@ -38,6 +38,7 @@ export class StreamReader {
   private readStream(conn: DriverConnection, stream: DriverStream): void {
     const q = conn.q;
     let fin = false;
+    let got = false;
     try {
       while (stream.credit > 0) {
         stream.inbox ??= Buffer.allocUnsafeSlow(RECV_CHUNK);
@@ -47,7 +48,7 @@ export class StreamReader {
         if (r === null) break;
         stream.inboxLength += r[0];
         stream.credit -= r[0];
-        if (r[0] > 0) conn.delivered = true;
+        if (r[0] > 0) conn.delivered = got = true;
         if (stream.inboxLength === inbox.length) this.outbox.deliverInbox(conn, stream);
         if (r[1]) {
           fin = true;
@@ -63,8 +64,14 @@ export class StreamReader {
       });
       return;
     }
-    if (fin) this.endReceiving(conn, stream, { ev: 'fin', h: conn.handle, sid: stream.sid });
-    else if (stream.inboxLength > 0) this.outbox.hold(stream, conn);
+    if (fin) {
+      this.endReceiving(conn, stream, { ev: 'fin', h: conn.handle, sid: stream.sid });
+      return;
+    }
+    if (stream.inboxLength > 0) this.outbox.hold(stream, conn);
+    // Bytes on a stream still open: the rest is owed. Credit goes back in batches, so without this a
+    // sender that dies after its last packet would count only from the next keep-alive.
+    if (got) conn.expectReply();
   }
 
   /** The peer's side is over (FIN or RESET): the bytes before it, then the event, and no more inbox. */
