@@ -7,9 +7,17 @@ import { asksForJson, reportFailure } from './report-failure.js';
  */
 export abstract class ExplainedCommand extends Command {
   protected override async catch(error: Error): Promise<unknown> {
-    throw await reportFailure(error, {
-      json: this.jsonEnabled() || asksForJson(this.argv),
-      command: this.id,
-    });
+    throw await explainFailure(this, error);
   }
+}
+
+/**
+ * What ExplainedCommand's catch does, for commands that extend another class (the plugins
+ * commands extend plugin-plugins' ones): reports the failure and returns the error to throw.
+ */
+export function explainFailure(command: Command, error: Error) {
+  return reportFailure(error, {
+    json: command.jsonEnabled() || asksForJson(command.argv),
+    command: command.id,
+  });
 }

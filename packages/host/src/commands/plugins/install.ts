@@ -1,22 +1,16 @@
-import { spawn } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { type Interfaces, Plugin } from '@oclif/core';
+import { isAbsolute, join, resolve } from 'node:path';
+import { Plugin } from '@oclif/core';
 import { commands } from '@oclif/plugin-plugins';
-import { MeshError, UsageError } from '../../cli/errors.js';
-import { asksForJson, reportFailure } from '../../cli/report-failure.js';
+import { UsageError } from '../../cli/errors.js';
+import { explainFailure } from '../../cli/explained-command.js';
+import { pluginsManager } from '../../cli/plugins-npm.js';
 import { provideHostToUserPlugins } from '../../cli/user-plugins.js';
 
 const PluginsInstall: (typeof commands)['plugins:install'] = commands['plugins:install'];
 type Parsed = Awaited<ReturnType<InstanceType<typeof PluginsInstall>['parsePlugin']>>;
-/** plugin-plugins' bookkeeping of installed plugins (its package.json in the data dir); not exported by it. */
-type Plugins = Parameters<InstanceType<typeof PluginsInstall>['parsePlugin']>[0] & {
-  install(name: string, opts: { force?: boolean; tag?: string }): Promise<Interfaces.Config>;
-};
-/** Where plugin-plugins is: its Plugins class and its pinned npm are not in its exports. */
-const PLUGIN_PLUGINS = import.meta.resolve('@oclif/plugin-plugins');
+type Plugins = Parameters<InstanceType<typeof PluginsInstall>['parsePlugin']>[0];
 
 interface Installed {
   name: string;
@@ -61,17 +55,13 @@ export default class Install extends PluginsInstall {
   override async run(): Promise<void> {
     const { argv, flags } = await this.parse(Install);
     this.flags = flags;
-    const { default: PluginsClass } = await import(new URL('./plugins.js', PLUGIN_PLUGINS).href);
-    const plugins: Plugins = new PluginsClass({
-      config: this.config,
-      logLevel: flags.verbose ? 'verbose' : 'silent',
-    });
-    if (!flags.verbose) Object.assign(plugins, { npm: new QuietNpm(this.config.npmRegistry) });
+    const { plugins } = await pluginsManager(this.config, flags.verbose);
     // Before npm runs: oclif loads the new plugin's commands right after, and they import the host.
     await provideHostToUserPlugins(this.config, true);
     const installed: Installed[] = [];
     for (const input of argv as string[]) {
-      const parsed = (await pluginOnDisk(input)) ?? (await this.parsePlugin(plugins, input));
+      const parsed =
+        (await pluginOnDisk(input)) ?? (await this.parsePlugin(plugins as unknown as Plugins, input));
       await this.config.runHook('plugins:preinstall', { plugin: parsed });
       const from = parsed.type === 'npm' ? `${parsed.name}@${parsed.tag}` : parsed.url;
       const loaded =
@@ -95,10 +85,7 @@ export default class Install extends PluginsInstall {
   }
 
   protected override async catch(error: Error): Promise<unknown> {
-    throw await reportFailure(error, {
-      json: this.jsonEnabled() || asksForJson(this.argv),
-      command: this.id,
-    });
+    throw await explainFailure(this, error);
   }
 }
 
@@ -126,80 +113,4 @@ export async function pluginOnDisk(input: string, cwd = process.cwd()): Promise<
   if (found.isDirectory() && !(await stat(join(path, 'package.json')).catch(() => undefined)))
     throw new UsageError(`cannot install ${input}: ${path} has no package.json, so it is not a plugin`, hint);
   return { type: 'repo', url: `file:${path}` };
-}
-
-/**
- * npm as plugin-plugins runs it (its pinned copy, the same commands), but quiet: its output is
- * kept, and only when it fails do its error lines become the message (plugin-plugins prints all of
- * npm's output, or at its quietest says only that npm exited with code 1).
- */
-class QuietNpm {
-  constructor(private readonly registry: string | undefined) {}
-
-  install(args: string[], opts: { cwd: string; prod?: boolean }) {
-    return this.exec(['install', ...args, ...(opts.prod ? ['--omit', 'dev'] : []), '--no-audit'], opts);
-  }
-  uninstall(args: string[], opts: { cwd: string }) {
-    return this.exec(['uninstall', ...args], opts);
-  }
-  update(args: string[], opts: { cwd: string }) {
-    return this.exec(['update', ...args], opts);
-  }
-  view(args: string[], opts: { cwd: string }) {
-    return this.exec(['view', ...args], opts);
-  }
-
-  async exec(args: string[], { cwd }: { cwd: string }): Promise<{ stdout: string[]; stderr: string[] }> {
-    const [command = 'npm', ...leading] = await npmCommand();
-    const full = [...leading, ...args, '--loglevel=error', '--no-fund'];
-    if (this.registry) full.push(`--registry=${this.registry}`);
-    return new Promise((resolvePromise, reject) => {
-      const child = spawn(command, full, {
-        cwd,
-        env: { ...process.env, HUSKY: '0' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => {
-        stdout += d;
-      });
-      child.stderr.setEncoding('utf8').on('data', (d: string) => {
-        stderr += d;
-      });
-      child.on('error', reject);
-      child.on('close', (code) => {
-        if (code === 0) resolvePromise({ stdout: lines(stdout), stderr: lines(stderr) });
-        else reject(npmFailure(args[0] ?? 'npm', stderr, code));
-      });
-    });
-  }
-}
-
-/** The npm CLI plugin-plugins depends on (as it finds it), else the one on PATH. */
-async function npmCommand(): Promise<string[]> {
-  try {
-    const pjson = createRequire(PLUGIN_PLUGINS).resolve('npm/package.json');
-    const { bin } = JSON.parse(await readFile(pjson, 'utf8')) as { bin: { npm: string } };
-    return [process.execPath, join(dirname(pjson), bin.npm)];
-  } catch {
-    return ['npm'];
-  }
-}
-
-function lines(text: string): string[] {
-  return text.split('\n').filter((line) => line.trim() !== '');
-}
-
-/** npm's own words for a failure, without its log-file and code lines. */
-export function npmFailure(command: string, stderr: string, code: number | null): MeshError {
-  const said = lines(stderr)
-    .map((line) => line.replace(/^npm (error|ERR!)\s*/, '').trim())
-    .filter((line) => line && !/^(code|errno|syscall) |^A complete log of this run/.test(line))
-    .slice(0, 4);
-  return new MeshError(
-    'npm_failed',
-    `npm ${command} failed${said.length > 0 ? `: ${said.join('; ')}` : ` (exit code ${code})`}`,
-    'run it again with --verbose to see what npm did',
-  );
 }

@@ -1,0 +1,107 @@
+import { commands } from '@oclif/plugin-plugins';
+import { MeshError } from '../../cli/errors.js';
+import { explainFailure } from '../../cli/explained-command.js';
+import { installedVersion, type PluginEntry, pluginsManager } from '../../cli/plugins-npm.js';
+
+const PluginsUninstall: (typeof commands)['plugins:uninstall'] = commands['plugins:uninstall'];
+
+interface Uninstalled {
+  name: string;
+  version?: string;
+  /** `user` for a plugin `plugins install` installed, `link` for one `plugins link` linked. */
+  type: 'user' | 'link';
+}
+
+/**
+ * oclif's `plugins uninstall` (also `unlink`, `remove`), saying one line per plugin instead of
+ * its spinner. Every name is checked before anything is removed; a name that is not installed is
+ * bad input, and an npm failure is an error rather than oclif's warning.
+ */
+export default class Uninstall extends PluginsUninstall {
+  static override summary = 'Remove plugins installed with `plugins install` or linked with `plugins link`.';
+  static override description =
+    'Give the names `mesh-agent plugins` lists; with none, the plugin linked from the current folder. ' +
+    "npm removes an installed plugin's files from the plugins folder; a linked folder is left as it is. " +
+    'The plugins shipped with mesh-agent cannot be removed: turn one off with ' +
+    '`mesh-agent config set plugins.<name>.enabled false`.';
+  // oclif's parse copies a command's own static fields only: restate the inherited ones it reads.
+  static override args = PluginsUninstall.args;
+  static override flags = PluginsUninstall.flags;
+  static override strict = false;
+  static override enableJsonFlag = true;
+  static override aliases = PluginsUninstall.aliases;
+  static override examples = ['<%= config.bin %> plugins uninstall mesh-agent-plugin-note'];
+
+  // The base class declares run() as void; with --json, oclif prints what it returns.
+  override async run(): Promise<void> {
+    const { argv, flags } = await this.parse(Uninstall);
+    const { plugins, npm } = await pluginsManager(this.config, flags.verbose);
+    const names = argv.length > 0 ? (argv as string[]) : ['.'];
+    const found: PluginEntry[] = [];
+    for (const name of names) found.push(await this.installed(plugins.hasPlugin(withoutTag(name)), name));
+
+    const uninstalled: Uninstalled[] = [];
+    for (const plugin of found) {
+      const version =
+        this.config.plugins.get(plugin.name)?.version ??
+        (plugin.type === 'user' ? await installedVersion(this.config.dataDir, plugin.name) : undefined);
+      try {
+        if (plugin.type === 'user') await npm.uninstall([plugin.name], { cwd: this.config.dataDir });
+      } finally {
+        // Off the list even when npm failed, as oclif does: the plugin no longer loads either way.
+        await plugins.remove(plugin.name);
+        this.config.plugins.delete(plugin.name);
+      }
+      this.log(
+        `${plugin.type === 'link' ? 'unlinked' : 'uninstalled'} ${plugin.name}${version ? ` ${version}` : ''}`,
+      );
+      uninstalled.push({ name: plugin.name, ...(version ? { version } : {}), type: plugin.type });
+    }
+    await this.config.runHook('plugins:postuninstall', {});
+    return { uninstalled } satisfies { uninstalled: Uninstalled[] } as unknown as undefined;
+  }
+
+  /** The installed plugin `name` names, or a usage error that says what is installed. */
+  private async installed(lookup: Promise<PluginEntry | false>, name: string): Promise<PluginEntry> {
+    const plugin = await lookup;
+    if (plugin) return plugin;
+    const loaded = this.config.getPluginsList().find((p) => p.name === withoutTag(name));
+    const list = '`mesh-agent plugins` lists the installed plugins';
+    if (loaded?.parent)
+      throw new MeshError(
+        'not_installed',
+        `cannot uninstall ${name}: it came with the plugin ${loaded.parent.name}`,
+        `uninstall ${loaded.parent.name} instead`,
+        2,
+      );
+    if (loaded?.type === 'core') {
+      const meshName = (loaded.pjson as { meshAgent?: { name?: unknown } }).meshAgent?.name;
+      throw new MeshError(
+        'not_installed',
+        `cannot uninstall ${name}: it is part of mesh-agent, not an installed plugin`,
+        typeof meshName === 'string'
+          ? `turn it off instead: mesh-agent config set plugins.${meshName}.enabled false`
+          : list,
+        2,
+      );
+    }
+    if (name === '.')
+      throw new MeshError(
+        'not_installed',
+        'no plugin is linked from this folder, so there is nothing to uninstall',
+        `give the name of the plugin to uninstall; ${list}`,
+        2,
+      );
+    throw new MeshError('not_installed', `${name} is not an installed plugin`, list, 2);
+  }
+
+  protected override async catch(error: Error): Promise<unknown> {
+    throw await explainFailure(this, error);
+  }
+}
+
+/** `name@1.2.0` as `name` (a scope's `@` stays): the version a plugin was installed at. */
+function withoutTag(name: string): string {
+  const at = name.lastIndexOf('@');
+  return at > 0 && !name.slice(at).includes('/') ? name.slice(0, at) : name;
+}
