@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 import { setFlagsFromString } from 'node:v8';
 import { placeUserPlugins, withoutDisabledPlugins } from '@mesh-agent/host/cli';
-import { Config, flush, handle, run } from '@oclif/core';
+import { Config, flush, handle, run, settings } from '@oclif/core';
+
+// NODE_ENV=development or test, set in a user's shell for their own projects (or by a test runner),
+// makes oclif treat every plugin as one being developed: it looks for TypeScript to compile the
+// plugin's sources and warns "Could not find typescript" (or about a linked ESM plugin) on each
+// command. mesh-agent and the plugins it installs or links run compiled JavaScript, so oclif never
+// transpiles anything; NODE_ENV itself is left for the plugins and the programs they run.
+settings.enableAutoTranspile = false;
 
 // Keep V8's young generation at its size after start-up instead of letting it grow to 16 MB per
 // semi-space: the agent's garbage is short-lived, and a grown young generation was the largest

@@ -1,35 +1,18 @@
 import { execFileSync } from 'node:child_process';
-import { cp, lstat, mkdir, readdir, readlink, rm, symlink } from 'node:fs/promises';
+import { cp, lstat, mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, runCliInTty, TempDirs, unwrap } from '../../../packages/host/test/helpers/cli.js';
+import {
+  runCli,
+  runCliInTty,
+  TempDirs,
+  unwrap,
+  userMachineEnv as userEnv,
+} from '../../../packages/host/test/helpers/cli.js';
 
 const NOTE_PLUGIN = resolve(import.meta.dirname, '..');
 const HOST = resolve(import.meta.dirname, '../../../packages/host');
 const INSTALLED = 'installed mesh-agent-plugin-note 1.0.0 (command: send-note)';
-
-/**
- * A user's machine: its own HOME and XDG folders and nothing else of mesh-agent's, so the agent
- * home is the default $XDG_DATA_HOME/mesh-agent and plugins go where a user's would.
- */
-async function userEnv(dirs: TempDirs) {
-  const root = await dirs.make('mesh-user-');
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env))
-    if (key.startsWith('MESH_AGENT_') || key.startsWith('XDG_')) delete env[key];
-  Object.assign(env, {
-    HOME: root,
-    XDG_DATA_HOME: join(root, 'data'),
-    XDG_CONFIG_HOME: join(root, 'config'),
-    XDG_STATE_HOME: join(root, 'state'),
-  });
-  return {
-    env,
-    root,
-    agentHome: join(root, 'data', 'mesh-agent'),
-    plugins: join(root, 'data', 'mesh-agent-plugins'),
-  };
-}
 
 /** npm's and oclif's noise that `plugins install` used to print. */
 const NOISE = /MODULE_NOT_FOUND|npm (warn|WARN|notice|error)|added \d+ package|ModuleLoadError/;
@@ -156,6 +139,122 @@ describe('mesh-agent plugins install, with a path on disk', () => {
     expect(again.stdout).toContain('mesh-agent-plugin-note 1.0.0');
   }, 120_000);
 });
+
+describe('mesh-agent plugins uninstall and update, in the words of install', () => {
+  const dirs = new TempDirs();
+  afterAll(() => dirs.cleanup());
+
+  /** A copy of the plugin at `version`, installed from its folder. */
+  async function installCopy(user: Awaited<ReturnType<typeof userEnv>>, version: string) {
+    const folder = join(user.root, 'src', 'note-plugin');
+    await cp(NOTE_PLUGIN, folder, { recursive: true });
+    await setVersion(folder, version);
+    const install = await runCli(['plugins', 'install', folder], user.env, { timeoutMs: 60_000 });
+    expect(install.code, install.stderr).toBe(0);
+    return folder;
+  }
+
+  it('update says one line per plugin it updated, or that all are up to date, and re-reads a path', async () => {
+    const user = await userEnv(dirs);
+    const none = await runCli(['plugins', 'update'], user.env);
+    expect(none).toMatchObject({ code: 0, stderr: '' });
+    expect(none.stdout).toBe('no plugins to update: none was installed with `mesh-agent plugins install`\n');
+
+    const folder = await installCopy(user, '1.0.0');
+    const same = await runCli(['plugins', 'update'], user.env, { timeoutMs: 60_000 });
+    expect(same).toEqual({ code: 0, stdout: 'all plugins are up to date\n', stderr: '' });
+
+    await setVersion(folder, '1.0.1');
+    const newer = await runCli(['plugins', 'update'], user.env, { timeoutMs: 60_000 });
+    expect(newer).toEqual({ code: 0, stdout: 'updated mesh-agent-plugin-note 1.0.0 -> 1.0.1\n', stderr: '' });
+    expect((await runCli(['plugins'], user.env)).stdout).toContain('mesh-agent-plugin-note 1.0.1');
+    const json = await runCli(['plugins', 'update', '--json'], user.env, { timeoutMs: 60_000 });
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({
+      updated: [],
+      upToDate: [{ name: 'mesh-agent-plugin-note', version: '1.0.1' }],
+    });
+
+    // --verbose shows npm at work, on stderr: stdout is still the one line.
+    const verbose = await runCli(['plugins', 'update', '--verbose'], user.env, { timeoutMs: 60_000 });
+    expect(verbose.stdout).toBe('all plugins are up to date\n');
+    expect(verbose.stderr).toMatch(/npm install file:/);
+
+    await rm(folder, { recursive: true });
+    const gone = await runCli(['plugins', 'update'], user.env);
+    expect(gone.code).toBe(1);
+    expect(gone.stdout).toBe('');
+    expect(gone.stderr).toBe(
+      `error: cannot update mesh-agent-plugin-note: it was installed from ${folder}, which no longer exists\n` +
+        'hint:  install it again from where it is now (mesh-agent plugins install <path>), or remove it ' +
+        '(mesh-agent plugins uninstall mesh-agent-plugin-note)\n',
+    );
+  }, 180_000);
+
+  it('uninstall says what it removed, and a name that is not installed is bad input naming `mesh-agent plugins`', async () => {
+    const user = await userEnv(dirs);
+    await installCopy(user, '1.0.0');
+
+    const unknown = await runCli(['plugins', 'uninstall', 'mesh-agent-plugin-nope'], user.env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toBe(
+      'error: mesh-agent-plugin-nope is not an installed plugin\n' +
+        'hint:  `mesh-agent plugins` lists the installed plugins\n',
+    );
+    const unknownJson = await runCli(['plugins', 'uninstall', 'mesh-agent-plugin-nope', '--json'], user.env);
+    expect(unknownJson.code).toBe(2);
+    expect(JSON.parse(unknownJson.stdout).error).toMatchObject({
+      code: 'not_installed',
+      message: 'mesh-agent-plugin-nope is not an installed plugin',
+    });
+    // Nothing is removed when one of the names is wrong.
+    const mixed = await runCli(['plugins', 'uninstall', 'mesh-agent-plugin-note', 'nope'], user.env);
+    expect(mixed.code).toBe(2);
+    expect((await runCli(['plugins'], user.env)).stdout).toContain('mesh-agent-plugin-note 1.0.0');
+    const core = await runCli(['plugins', 'uninstall', '@mesh-agent/plugin-terminal'], user.env);
+    expect(core.code).toBe(2);
+    expect(core.stderr).toMatch(
+      /^error: cannot uninstall @mesh-agent\/plugin-terminal: it is part of mesh-agent/,
+    );
+    expect(core.stderr).toMatch(
+      /\nhint: +turn it off instead: mesh-agent config set plugins\.terminal\.enabled false\n$/,
+    );
+
+    const uninstall = await runCli(['plugins', 'uninstall', 'mesh-agent-plugin-note'], user.env, {
+      timeoutMs: 60_000,
+    });
+    expect(uninstall).toEqual({ code: 0, stdout: 'uninstalled mesh-agent-plugin-note 1.0.0\n', stderr: '' });
+    expect((await runCli(['plugins'], user.env)).stdout).toContain('No plugins installed');
+
+    await rm(join(user.root, 'src'), { recursive: true });
+    await installCopy(user, '1.0.0');
+    const json = await runCli(['plugins', 'remove', 'mesh-agent-plugin-note', '--json'], user.env, {
+      timeoutMs: 60_000,
+    });
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({
+      uninstalled: [{ name: 'mesh-agent-plugin-note', version: '1.0.0', type: 'user' }],
+    });
+  }, 180_000);
+
+  it('help says what uninstall and update print and do', async () => {
+    const user = await userEnv(dirs);
+    const topic = await runCli(['plugins', '--help'], user.env);
+    expect(topic.stdout).toMatch(/plugins uninstall +Remove installed or linked plugins/);
+    expect(topic.stdout).toMatch(/plugins update +Update the plugins installed with `plugins install`/);
+    const help = await runCli(['plugins', 'uninstall', '--help'], user.env);
+    expect(help.code).toBe(0);
+    expect(unwrap(help.stdout)).toMatch(/mesh-agent plugins. lists/);
+    expect(help.stdout).toMatch(/--json/);
+  });
+});
+
+async function setVersion(folder: string, version: string): Promise<void> {
+  const path = join(folder, 'package.json');
+  const pjson = JSON.parse(await readFile(path, 'utf8'));
+  await writeFile(path, JSON.stringify({ ...pjson, version }, null, 2));
+}
 
 async function mkdirp(path: string): Promise<string> {
   await mkdir(path, { recursive: true });

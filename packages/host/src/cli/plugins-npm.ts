@@ -2,11 +2,14 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { Interfaces } from '@oclif/core';
+import { Flags, type Interfaces } from '@oclif/core';
 import { MeshError } from './errors.js';
 
 /** Where plugin-plugins is: its Plugins class and its pinned npm are not in its exports. */
 const PLUGIN_PLUGINS = import.meta.resolve('@oclif/plugin-plugins');
+
+/** --verbose of the plugins commands that run npm: its output on stderr, stdout still the result. */
+export const verboseFlag = Flags.boolean({ char: 'v', description: "Show npm's output (on stderr)." });
 
 /** A plugin as plugin-plugins lists it in its package.json in the data dir. */
 export type PluginEntry = Interfaces.LinkedPlugin | Interfaces.UserPlugin;

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/errors.js';
+import { npmFailure } from '../../src/cli/plugins-npm.js';
 import { defaultPluginsDataDir } from '../../src/cli/user-plugins.js';
-import { isPath, npmFailure, pluginOnDisk } from '../../src/commands/plugins/install.js';
+import { isPath, pluginOnDisk } from '../../src/commands/plugins/install.js';
 
 describe('plugins install arguments', () => {
   it('reads absolute, ./, ../, ~/, file: and tarball arguments as paths, the rest as npm or GitHub', () => {
@@ -70,6 +71,23 @@ describe('npm failures', () => {
       'npm install failed: 404 Not Found - GET https://registry.npmjs.org/nope - Not found',
     );
     expect(npmFailure('install', '', 1).message).toBe('npm install failed (exit code 1)');
+  });
+
+  it("keep a system error's words without the code npm puts before each line", () => {
+    const stderr = [
+      'npm error code ENOENT',
+      'npm error syscall open',
+      'npm error path /x/p.tgz',
+      'npm error errno -2',
+      "npm error enoent ENOENT: no such file or directory, open '/x/p.tgz'",
+      'npm error enoent This is related to npm not being able to find a file.',
+      'npm error enoent',
+      'npm verbose exit -2',
+    ].join('\n');
+    expect(npmFailure('install', stderr, 254).message).toBe(
+      "npm install failed: ENOENT: no such file or directory, open '/x/p.tgz'; " +
+        'This is related to npm not being able to find a file.',
+    );
   });
 });
 

@@ -40,6 +40,31 @@ export function agentEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Pr
 }
 
 /**
+ * A user's machine: its own HOME and XDG folders and nothing else of mesh-agent's, so the agent
+ * home is the default $XDG_DATA_HOME/mesh-agent and plugins go where a user's would. Nor what the
+ * test runner sets: Vitest's NODE_ENV=test makes oclif treat plugins as being developed, and the
+ * npm_* variables of `pnpm test` would configure the npm that `plugins install` runs.
+ */
+export async function userMachineEnv(dirs: TempDirs) {
+  const root = await dirs.make('mesh-user-');
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env))
+    if (/^(MESH_AGENT_|XDG_|VITEST|npm_)/i.test(key) || ['NODE_ENV', 'TEST'].includes(key)) delete env[key];
+  Object.assign(env, {
+    HOME: root,
+    XDG_DATA_HOME: join(root, 'data'),
+    XDG_CONFIG_HOME: join(root, 'config'),
+    XDG_STATE_HOME: join(root, 'state'),
+  });
+  return {
+    env,
+    root,
+    agentHome: join(root, 'data', 'mesh-agent'),
+    plugins: join(root, 'data', 'mesh-agent-plugins'),
+  };
+}
+
+/**
  * Variables that force colour into piped output. The test runner may set them (CI does); runCli is
  * a script reading a pipe, so the command decides from the pipe alone.
  */

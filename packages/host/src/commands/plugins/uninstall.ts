@@ -1,7 +1,7 @@
 import { commands } from '@oclif/plugin-plugins';
 import { MeshError } from '../../cli/errors.js';
 import { explainFailure } from '../../cli/explained-command.js';
-import { installedVersion, type PluginEntry, pluginsManager } from '../../cli/plugins-npm.js';
+import { installedVersion, type PluginEntry, pluginsManager, verboseFlag } from '../../cli/plugins-npm.js';
 
 const PluginsUninstall: (typeof commands)['plugins:uninstall'] = commands['plugins:uninstall'];
 
@@ -18,15 +18,15 @@ interface Uninstalled {
  * bad input, and an npm failure is an error rather than oclif's warning.
  */
 export default class Uninstall extends PluginsUninstall {
-  static override summary = 'Remove plugins installed with `plugins install` or linked with `plugins link`.';
+  static override summary = 'Remove installed or linked plugins.';
   static override description =
-    'Give the names `mesh-agent plugins` lists; with none, the plugin linked from the current folder. ' +
+    'Prints one line per plugin it removed. Give the names `mesh-agent plugins` lists; with none, the plugin linked from the current folder. ' +
     "npm removes an installed plugin's files from the plugins folder; a linked folder is left as it is. " +
     'The plugins shipped with mesh-agent cannot be removed: turn one off with ' +
     '`mesh-agent config set plugins.<name>.enabled false`.';
   // oclif's parse copies a command's own static fields only: restate the inherited ones it reads.
   static override args = PluginsUninstall.args;
-  static override flags = PluginsUninstall.flags;
+  static override flags = { ...PluginsUninstall.flags, verbose: verboseFlag };
   static override strict = false;
   static override enableJsonFlag = true;
   static override aliases = PluginsUninstall.aliases;

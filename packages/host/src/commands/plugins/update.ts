@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { commands } from '@oclif/plugin-plugins';
 import { MeshError } from '../../cli/errors.js';
 import { explainFailure } from '../../cli/explained-command.js';
-import { installedVersion, type PluginEntry, pluginsManager } from '../../cli/plugins-npm.js';
+import { installedVersion, type PluginEntry, pluginsManager, verboseFlag } from '../../cli/plugins-npm.js';
 import { provideHostToUserPlugins } from '../../cli/user-plugins.js';
 
 const PluginsUpdate: (typeof commands)['plugins:update'] = commands['plugins:update'];
@@ -25,7 +25,7 @@ export default class Update extends PluginsUpdate {
     'one from a path, GitHub or a git URL is installed again from there. Linked plugins are left alone. ' +
     'Prints one line per plugin whose version changed, or that all are up to date.';
   // oclif's parse copies a command's own static fields only: restate the inherited ones it reads.
-  static override flags = PluginsUpdate.flags;
+  static override flags = { ...PluginsUpdate.flags, verbose: verboseFlag };
   static override enableJsonFlag = true;
   static override examples = [
     { command: '<%= config.bin %> plugins update', description: 'Update every plugin.' },
