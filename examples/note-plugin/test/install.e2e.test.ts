@@ -236,6 +236,17 @@ describe('mesh-agent plugins uninstall and update, in the words of install', () 
     expect(JSON.parse(json.stdout)).toEqual({
       uninstalled: [{ name: 'mesh-agent-plugin-note', version: '1.0.0', type: 'user' }],
     });
+
+    // reset removes every plugin in the same words (oclif's listed them, with check marks and npm's output).
+    await rm(join(user.root, 'src'), { recursive: true });
+    await installCopy(user, '1.0.0');
+    const reset = await runCli(['plugins', 'reset'], user.env, { timeoutMs: 60_000 });
+    expect(reset).toEqual({ code: 0, stdout: 'uninstalled mesh-agent-plugin-note 1.0.0\n', stderr: '' });
+    expect(await runCli(['plugins', 'reset'], user.env)).toEqual({
+      code: 0,
+      stdout: 'no plugins to remove\n',
+      stderr: '',
+    });
   }, 180_000);
 
   it('help says what uninstall and update print and do', async () => {

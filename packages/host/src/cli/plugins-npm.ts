@@ -25,6 +25,7 @@ export interface PluginsManager {
   hasPlugin(name: string): Promise<PluginEntry | false>;
   /** Takes a plugin off the list (and out of npm's dependencies) without running npm. */
   remove(name: string): Promise<void>;
+  link(path: string, opts: { install: boolean }): Promise<Interfaces.Config>;
   friendlyName(name: string): string;
 }
 

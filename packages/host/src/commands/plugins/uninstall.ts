@@ -1,11 +1,19 @@
+import type { Command } from '@oclif/core';
 import { commands } from '@oclif/plugin-plugins';
 import { MeshError } from '../../cli/errors.js';
 import { explainFailure } from '../../cli/explained-command.js';
-import { installedVersion, type PluginEntry, pluginsManager, verboseFlag } from '../../cli/plugins-npm.js';
+import {
+  installedVersion,
+  type PluginEntry,
+  type PluginsManager,
+  type PluginsNpm,
+  pluginsManager,
+  verboseFlag,
+} from '../../cli/plugins-npm.js';
 
 const PluginsUninstall: (typeof commands)['plugins:uninstall'] = commands['plugins:uninstall'];
 
-interface Uninstalled {
+export interface Uninstalled {
   name: string;
   version?: string;
   /** `user` for a plugin `plugins install` installed, `link` for one `plugins link` linked. */
@@ -41,22 +49,7 @@ export default class Uninstall extends PluginsUninstall {
     for (const name of names) found.push(await this.installed(plugins.hasPlugin(withoutTag(name)), name));
 
     const uninstalled: Uninstalled[] = [];
-    for (const plugin of found) {
-      const version =
-        this.config.plugins.get(plugin.name)?.version ??
-        (plugin.type === 'user' ? await installedVersion(this.config.dataDir, plugin.name) : undefined);
-      try {
-        if (plugin.type === 'user') await npm.uninstall([plugin.name], { cwd: this.config.dataDir });
-      } finally {
-        // Off the list even when npm failed, as oclif does: the plugin no longer loads either way.
-        await plugins.remove(plugin.name);
-        this.config.plugins.delete(plugin.name);
-      }
-      this.log(
-        `${plugin.type === 'link' ? 'unlinked' : 'uninstalled'} ${plugin.name}${version ? ` ${version}` : ''}`,
-      );
-      uninstalled.push({ name: plugin.name, ...(version ? { version } : {}), type: plugin.type });
-    }
+    for (const plugin of found) uninstalled.push(await removePlugin(this, plugins, npm, plugin));
     await this.config.runHook('plugins:postuninstall', {});
     return { uninstalled } satisfies { uninstalled: Uninstalled[] } as unknown as undefined;
   }
@@ -98,6 +91,34 @@ export default class Uninstall extends PluginsUninstall {
   protected override async catch(error: Error): Promise<unknown> {
     throw await explainFailure(this, error);
   }
+}
+
+/**
+ * Removes one plugin and says so: npm uninstalls an installed one (`npm: false` leaves its files,
+ * for `reset --hard`, which deletes them all), and it comes off plugin-plugins' list, so it no
+ * longer loads, even when npm failed (as oclif does; the failure is still reported).
+ */
+export async function removePlugin(
+  command: Pick<Command, 'config' | 'log'>,
+  plugins: PluginsManager,
+  npm: PluginsNpm,
+  plugin: PluginEntry,
+  runNpm = true,
+): Promise<Uninstalled> {
+  const { config } = command;
+  const version =
+    config.plugins.get(plugin.name)?.version ??
+    (plugin.type === 'user' ? await installedVersion(config.dataDir, plugin.name) : undefined);
+  try {
+    if (plugin.type === 'user' && runNpm) await npm.uninstall([plugin.name], { cwd: config.dataDir });
+  } finally {
+    await plugins.remove(plugin.name);
+    config.plugins.delete(plugin.name);
+  }
+  command.log(
+    `${plugin.type === 'link' ? 'unlinked' : 'uninstalled'} ${plugin.name}${version ? ` ${version}` : ''}`,
+  );
+  return { name: plugin.name, ...(version ? { version } : {}), type: plugin.type };
 }
 
 /** `name@1.2.0` as `name` (a scope's `@` stays): the version a plugin was installed at. */
