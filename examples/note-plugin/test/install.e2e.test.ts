@@ -256,7 +256,7 @@ describe('mesh-agent plugins uninstall and update, in the words of install', () 
     expect(topic.stdout).toMatch(/plugins update +Update the plugins installed with `plugins install`/);
     const help = await runCli(['plugins', 'uninstall', '--help'], user.env);
     expect(help.code).toBe(0);
-    expect(unwrap(help.stdout)).toMatch(/mesh-agent plugins. lists/);
+    expect(help.stdout.replace(/\s+/g, ' ')).toMatch(/`mesh-agent plugins` lists/);
     expect(help.stdout).toMatch(/--json/);
   });
 });
