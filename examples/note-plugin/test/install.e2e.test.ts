@@ -180,6 +180,11 @@ describe('mesh-agent plugins uninstall and update, in the words of install', () 
     expect(verbose.stdout).toBe('all plugins are up to date\n');
     expect(verbose.stderr).toMatch(/npm install file:/);
 
+    // Installed over a newer version, it names the version it installed, not the one it replaced.
+    await setVersion(folder, '1.0.0');
+    const older = await runCli(['plugins', 'install', folder], user.env, { timeoutMs: 60_000 });
+    expect(older).toEqual({ code: 0, stdout: `${INSTALLED}\n`, stderr: '' });
+
     await rm(folder, { recursive: true });
     const gone = await runCli(['plugins', 'update'], user.env);
     expect(gone.code).toBe(1);

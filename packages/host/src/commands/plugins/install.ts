@@ -5,7 +5,7 @@ import { Plugin } from '@oclif/core';
 import { commands } from '@oclif/plugin-plugins';
 import { UsageError } from '../../cli/errors.js';
 import { explainFailure } from '../../cli/explained-command.js';
-import { pluginsManager } from '../../cli/plugins-npm.js';
+import { installedVersion, pluginsManager } from '../../cli/plugins-npm.js';
 import { provideHostToUserPlugins } from '../../cli/user-plugins.js';
 
 const PluginsInstall: (typeof commands)['plugins:install'] = commands['plugins:install'];
@@ -72,14 +72,17 @@ export default class Install extends PluginsInstall {
       await plugin.load();
       this.config.plugins.set(plugin.name, plugin);
       await this.config.runHook('plugins:postinstall', {});
+      // Read from disk: oclif caches the package.json files it read at start-up (in production), so
+      // a plugin installed over another version would be named with the version it replaced.
+      const version = (await installedVersion(this.config.dataDir, plugin.name)) ?? plugin.version;
       const commands = plugin.commandIDs.map((id) => id.replaceAll(':', ' ')).sort();
       this.log(
-        `installed ${plugin.name} ${plugin.version}` +
+        `installed ${plugin.name} ${version}` +
           (commands.length > 0
             ? ` (${commands.length === 1 ? 'command' : 'commands'}: ${commands.join(', ')})`
             : ''),
       );
-      installed.push({ name: plugin.name, version: plugin.version, from, commands });
+      installed.push({ name: plugin.name, version, from, commands });
     }
     return { installed } satisfies { installed: Installed[] } as unknown as undefined;
   }
