@@ -12,6 +12,7 @@ import {
 
 const NOTE_PLUGIN = resolve(import.meta.dirname, '..');
 const HOST = resolve(import.meta.dirname, '../../../packages/host');
+const ECHO_PLUGIN = join(HOST, 'test/fixtures/echo-plugin');
 const INSTALLED = 'installed mesh-agent-plugin-note 1.0.0 (command: send-note)';
 
 /** npm's and oclif's noise that `plugins install` used to print. */
@@ -253,6 +254,25 @@ describe('mesh-agent plugins uninstall and update, in the words of install', () 
       stderr: '',
     });
   }, 180_000);
+
+  it('link says what it linked, and a folder that is not a plugin in words', async () => {
+    const user = await userEnv(dirs);
+    const missing = join(user.root, 'no-such-plugin');
+    const notThere = await runCli(['plugins', 'link', missing], user.env);
+    expect(notThere).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `error: cannot link ${missing}: ${missing} is not a folder\nhint:  give the folder of a plugin (with its package.json)\n`,
+    });
+    const link = await runCli(['plugins', 'link', ECHO_PLUGIN, '--no-install'], user.env);
+    expect(link).toEqual({
+      code: 0,
+      stdout: `linked mesh-agent-plugin-echo 1.0.0 (${ECHO_PLUGIN})\n`,
+      stderr: '',
+    });
+    const unlink = await runCli(['plugins', 'unlink', 'mesh-agent-plugin-echo'], user.env);
+    expect(unlink).toEqual({ code: 0, stdout: 'unlinked mesh-agent-plugin-echo 1.0.0\n', stderr: '' });
+  });
 
   it('help says what uninstall and update print and do', async () => {
     const user = await userEnv(dirs);

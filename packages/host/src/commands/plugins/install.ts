@@ -102,12 +102,15 @@ export function isPath(input: string): boolean {
   );
 }
 
+/** A path as the shell would read it: `~/` is the home folder, a relative one is from `cwd`. */
+export function pathOnDisk(given: string, cwd = process.cwd()): string {
+  return given === '~' || given.startsWith('~/') ? join(homedir(), given.slice(1)) : resolve(cwd, given);
+}
+
 /** A path to a plugin as npm's `file:` spec, or undefined for anything that is not a path. Fails at once on a missing one. */
 export async function pluginOnDisk(input: string, cwd = process.cwd()): Promise<Parsed | undefined> {
   if (!isPath(input)) return undefined;
-  const given = input.replace(/^file:/, '');
-  const path =
-    given === '~' || given.startsWith('~/') ? join(homedir(), given.slice(1)) : resolve(cwd, given);
+  const path = pathOnDisk(input.replace(/^file:/, ''), cwd);
   const found = await stat(path).catch(() => undefined);
   const hint =
     'give the path of a plugin folder (with its package.json) or of a .tgz file made by `npm pack`; ' +
