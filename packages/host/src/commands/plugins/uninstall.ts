@@ -46,7 +46,7 @@ export default class Uninstall extends PluginsUninstall {
     const { plugins, npm } = await pluginsManager(this.config, flags.verbose);
     const names = argv.length > 0 ? (argv as string[]) : ['.'];
     const found: PluginEntry[] = [];
-    for (const name of names) found.push(await this.installed(plugins.hasPlugin(withoutTag(name)), name));
+    for (const name of names) found.push(await this.installed(plugins, name));
 
     const uninstalled: Uninstalled[] = [];
     for (const plugin of found) uninstalled.push(await removePlugin(this, plugins, npm, plugin));
@@ -55,8 +55,8 @@ export default class Uninstall extends PluginsUninstall {
   }
 
   /** The installed plugin `name` names, or a usage error that says what is installed. */
-  private async installed(lookup: Promise<PluginEntry | false>, name: string): Promise<PluginEntry> {
-    const plugin = await lookup;
+  private async installed(plugins: PluginsManager, name: string): Promise<PluginEntry> {
+    const plugin = await plugins.hasPlugin(withoutTag(name));
     if (plugin) return plugin;
     const loaded = this.config.getPluginsList().find((p) => p.name === withoutTag(name));
     const list = '`mesh-agent plugins` lists the installed plugins';
