@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { partBytes } from '../../../../plugins/file-transfer/test/helpers/fixtures.js';
 import { REFRESH_MS } from '../../src/p2p/reachability.js';
+import { DEFAULT_PUNCH_TIMING } from '../../src/quic/paths/punch-session.js';
 import { eventually, TempDirs } from '../helpers/cli.js';
 import { createLab, type Lab, natLabAvailable } from './lab.js';
 import { LabMesh } from './lab-mesh.js';
@@ -162,14 +163,15 @@ describe.skipIf(!run)('trickled candidates bring a rebound session back to direc
     expect(result.stderr).toMatch(WENT_DIRECT);
     expect(report.path).toBe('direct');
     expect(atDirect).toBeLessThan(SIZE_MIB * MIB);
-    // From the session's start (bob's side: relay ready after the 1 s grace) to direct.
+    // From the session's start (the relay carries it after the punch's 1 s grace) to direct.
     const relayAt = timeOf(bob.stderr, RELAY_READY)!;
     const directAt = timeOf(bob.stderr, WENT_DIRECT)!;
     const aliceRelayAt = timeOf(result.stderr, RELAY_READY)!;
     const aliceDirectAt = timeOf(result.stderr, WENT_DIRECT)!;
     expect(directAt - started).toBeLessThan(BACK_BOUND_MS);
     console.info(
-      `trickle at start: send started, bob on the relay +${relayAt - started} ms, bob direct +${directAt - started} ms ` +
+      `trickle at start: session start to direct ~${directAt - relayAt + DEFAULT_PUNCH_TIMING.directGraceMs} ms; ` +
+        `send started, bob on the relay +${relayAt - started} ms, bob direct +${directAt - started} ms ` +
         `(${directAt - relayAt} ms after its relay); alice relay +${aliceRelayAt - started} ms, direct +${aliceDirectAt - started} ms; ` +
         `${(atDirect / MIB).toFixed(0)} MiB of ${SIZE_MIB} in at direct`,
     );
