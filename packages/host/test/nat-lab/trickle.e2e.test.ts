@@ -31,6 +31,11 @@ const MIB = 1024 * 1024;
 const SIZE_MIB = 256;
 /** A single port: after the rebinding every flow maps to it, as on an endpoint-independent NAT. */
 const REBOUND_PORTS = '20000-20000';
+/**
+ * A session that starts on the relay goes direct ~5 s in (the punch window, then the trickle): the
+ * relay alone moved 256 MiB in about that time in the lab, so this transfer is larger.
+ */
+const START_SIZE_MIB = 768;
 const BACK_BOUND_MS = 15_000;
 
 const count = (text: string, what: string) => text.split('\n').filter((l) => l.includes(what)).length;
@@ -126,7 +131,7 @@ describe.skipIf(!run)('trickled candidates bring a rebound session back to direc
 
   it("the receiver's NAT rebinds before the session: it starts on the relay, and goes direct to the trickled address", async () => {
     if (!net || !mesh) throw new Error('no lab');
-    const file = await mesh.file('rebound-before.bin', SIZE_MIB);
+    const file = await mesh.file('rebound-before.bin', START_SIZE_MIB);
     const bob = mesh.daemonOf('bob');
     // bob asks STUN again every REFRESH_MS from its welcome and re-registers an address that
     // changed: the rebinding comes just after one such point, so that the session is brokered
@@ -162,7 +167,7 @@ describe.skipIf(!run)('trickled candidates bring a rebound session back to direc
     expect(bob.stderr).toMatch(WENT_DIRECT);
     expect(result.stderr).toMatch(WENT_DIRECT);
     expect(report.path).toBe('direct');
-    expect(atDirect).toBeLessThan(SIZE_MIB * MIB);
+    expect(atDirect).toBeLessThan(START_SIZE_MIB * MIB);
     // From the session's start (the relay carries it after the punch's 1 s grace) to direct.
     const relayAt = timeOf(bob.stderr, RELAY_READY)!;
     const directAt = timeOf(bob.stderr, WENT_DIRECT)!;
@@ -173,7 +178,7 @@ describe.skipIf(!run)('trickled candidates bring a rebound session back to direc
       `trickle at start: session start to direct ~${directAt - relayAt + DEFAULT_PUNCH_TIMING.directGraceMs} ms; ` +
         `send started, bob on the relay +${relayAt - started} ms, bob direct +${directAt - started} ms ` +
         `(${directAt - relayAt} ms after its relay); alice relay +${aliceRelayAt - started} ms, direct +${aliceDirectAt - started} ms; ` +
-        `${(atDirect / MIB).toFixed(0)} MiB of ${SIZE_MIB} in at direct`,
+        `${(atDirect / MIB).toFixed(0)} MiB of ${START_SIZE_MIB} in at direct`,
     );
   }, 180_000);
 });
