@@ -12,7 +12,7 @@ import type { Candidate } from '../signaling/protocol.js';
 import type { SessionGrant } from '../tokens/token-cache.js';
 
 /** How often the daemon re-asks STUN: keeps its NAT mapping open (UDP conntrack: 30–120 s) and notices changes. */
-const REFRESH_MS = 20_000;
+export const REFRESH_MS = 20_000;
 
 export interface NatState {
   kind: NatKind;

@@ -28,8 +28,8 @@ export interface PunchSpec {
   candidates: RemoteAddress[];
   relay?: { url: string; grant: string };
   /**
-   * STUN servers to ask again for this socket's public address when the direct path is lost,
-   * to trickle it to the peer over the relay (see paths/trickle.ts).
+   * STUN servers to ask again for this socket's public address when the direct path is lost, or
+   * when the session starts on the relay, to trickle it to the peer over the relay (see paths/trickle.ts).
    */
   stunServers?: RemoteAddress[];
   /** Use the relay as soon as it is up instead of giving probes a head start (both NATs map per destination). */

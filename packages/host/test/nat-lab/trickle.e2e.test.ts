@@ -1,6 +1,9 @@
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { partBytes } from '../../../../plugins/file-transfer/test/helpers/fixtures.js';
+import { REFRESH_MS } from '../../src/p2p/reachability.js';
+import { DEFAULT_PUNCH_TIMING } from '../../src/quic/paths/punch-session.js';
 import { eventually, TempDirs } from '../helpers/cli.js';
 import { createLab, type Lab, natLabAvailable } from './lab.js';
 import { LabMesh } from './lab-mesh.js';
@@ -13,6 +16,11 @@ import { LabMesh } from './lab-mesh.js';
  * for its address again and sends it to the peer over the relay, signed with the session's probe
  * key; the peer punches toward the new port while the rebound side punches toward the peer, both
  * routers open, and the session goes back to the direct path in the same transfer.
+ *
+ * The same when the receiver's NAT rebinds before the session, after the receiver registered its
+ * address: the sender punches toward the stale address, the session starts on the relay, and when
+ * the punch window ends each side trickles its address as STUN sees it now; the fresh one is
+ * punched, and the session moves to the direct path mid-transfer.
  */
 const lab = natLabAvailable();
 if (!lab.ok) console.warn(`NAT lab tests skipped: ${lab.reason}`);
@@ -23,9 +31,23 @@ const MIB = 1024 * 1024;
 const SIZE_MIB = 256;
 /** A single port: after the rebinding every flow maps to it, as on an endpoint-independent NAT. */
 const REBOUND_PORTS = '20000-20000';
+/**
+ * A session that starts on the relay goes direct ~5 s in (the punch window, then the trickle): the
+ * relay alone moved 256 MiB in about that time in the lab, so this transfer is larger.
+ */
+const START_SIZE_MIB = 768;
 const BACK_BOUND_MS = 15_000;
 
 const count = (text: string, what: string) => text.split('\n').filter((l) => l.includes(what)).length;
+/** The time (epoch ms) of the first JSON log record in `text` whose line matches `pattern`. */
+function timeOf(text: string, pattern: RegExp): number | undefined {
+  const line = text.split('\n').find((l) => pattern.test(l));
+  return line ? (JSON.parse(line) as { time: number }).time : undefined;
+}
+const RELAY_READY = /"path":"relay"[^\n]*peer path ready/;
+const DIRECT_READY = /"path":"direct"[^\n]*peer path ready/;
+/** A session that started on the relay moving to a direct path (no direct path was lost: not "back"). */
+const WENT_DIRECT = /"path":"direct"[^\n]*peer path changed/;
 
 describe.skipIf(!run)('trickled candidates bring a rebound session back to direct (real kernel NAT)', () => {
   const dirs = new TempDirs();
@@ -105,5 +127,58 @@ describe.skipIf(!run)('trickled candidates bring a rebound session back to direc
 
   it("the sender's NAT rebinds: relay, then direct again on its new port, the file whole", async () => {
     await sendAndRebind('sender-rebinds.bin', 'home');
+  }, 180_000);
+
+  it("the receiver's NAT rebinds before the session: it starts on the relay, and goes direct to the trickled address", async () => {
+    if (!net || !mesh) throw new Error('no lab');
+    const file = await mesh.file('rebound-before.bin', START_SIZE_MIB);
+    const bob = mesh.daemonOf('bob');
+    // bob asks STUN again every REFRESH_MS from its welcome and re-registers an address that
+    // changed: the rebinding comes just after one such point, so that the session is brokered
+    // with the address bob registered before it (stale), as when the NAT rebinds between two.
+    await eventually(async () => bob.stderr.includes('nat discovered'), 30_000, 20);
+    const discovered = timeOf(bob.stderr, /nat discovered/)!;
+    const phase = (Date.now() - discovered) % REFRESH_MS;
+    if (phase < 500 || phase > REFRESH_MS / 3) await sleep(REFRESH_MS - phase + 500);
+    await net.rebind('office', REBOUND_PORTS);
+    const started = Date.now();
+    const sending = mesh.send('alice', 'bob', file, ['--log-level', 'info']);
+    let ended = false;
+    void sending.finally(() => {
+      ended = true;
+    });
+    await eventually(async () => ended || RELAY_READY.test(bob.stderr), 30_000, 20);
+    await eventually(async () => ended || WENT_DIRECT.test(bob.stderr), 30_000, 20);
+    const downloads = join(await mesh.home('bob'), 'downloads');
+    const atDirect = await partBytes(downloads).catch(() => 0);
+    const result = await sending;
+    if (process.env.TRICKLE_DEBUG) {
+      const paths = (text: string) =>
+        text.split('\n').filter((l) => /direct path|peer moved|peer path|nat discovered/.test(l));
+      console.info(`bob:\n${paths(bob.stderr).join('\n')}\nalice:\n${paths(result.stderr).join('\n')}`);
+    }
+    const report = await mesh.verified(result, 'bob', file);
+    expect(result.code).toBe(0);
+    // The stale address was no way in: both sides started on the relay…
+    expect(bob.stderr).toMatch(RELAY_READY);
+    expect(bob.stderr).not.toMatch(DIRECT_READY);
+    expect(result.stderr).toMatch(RELAY_READY);
+    // …and went direct in the same transfer, before its end.
+    expect(bob.stderr).toMatch(WENT_DIRECT);
+    expect(result.stderr).toMatch(WENT_DIRECT);
+    expect(report.path).toBe('direct');
+    expect(atDirect).toBeLessThan(START_SIZE_MIB * MIB);
+    // From the session's start (the relay carries it after the punch's 1 s grace) to direct.
+    const relayAt = timeOf(bob.stderr, RELAY_READY)!;
+    const directAt = timeOf(bob.stderr, WENT_DIRECT)!;
+    const aliceRelayAt = timeOf(result.stderr, RELAY_READY)!;
+    const aliceDirectAt = timeOf(result.stderr, WENT_DIRECT)!;
+    expect(directAt - started).toBeLessThan(BACK_BOUND_MS);
+    console.info(
+      `trickle at start: session start to direct ~${directAt - relayAt + DEFAULT_PUNCH_TIMING.directGraceMs} ms; ` +
+        `send started, bob on the relay +${relayAt - started} ms, bob direct +${directAt - started} ms ` +
+        `(${directAt - relayAt} ms after its relay); alice relay +${aliceRelayAt - started} ms, direct +${aliceDirectAt - started} ms; ` +
+        `${(atDirect / MIB).toFixed(0)} MiB of ${START_SIZE_MIB} in at direct`,
+    );
   }, 180_000);
 });

@@ -25,11 +25,20 @@ class FakeRelay extends EventEmitter<RelayClientEvents> {
 
 const same = (a: Endpoint, b: Endpoint) => a.address === b.address && a.port === b.port;
 
+interface SessionOptions {
+  relay: boolean;
+  discover?: () => Promise<Endpoint | null>;
+  /** The peer's advertised candidates; [PEER] unless given. */
+  candidates?: Endpoint[];
+  /** Whether a probe to `target` is answered now; else when it is in `alive`. */
+  answers?: (target: Endpoint) => boolean;
+}
+
 /**
  * A session with fake probes (answered from the addresses in `alive`, at once), a fake relay
  * (when `relay`) and the default timing, on fake timers.
  */
-function session(opts: { relay: boolean; discover?: () => Promise<Endpoint | null> }) {
+function session(opts: SessionOptions) {
   const alive: Endpoint[] = [PEER];
   const probed: Endpoint[] = [];
   const paths: Array<PathInfo | null> = [];
@@ -38,7 +47,7 @@ function session(opts: { relay: boolean; discover?: () => Promise<Endpoint | nul
   const probes = {
     request: async (target: Endpoint): Promise<BindingOutcome> => {
       probed.push(target);
-      return alive.some((a) => same(a, target))
+      return (opts.answers ? opts.answers(target) : alive.some((a) => same(a, target)))
         ? { kind: 'success', mapped: { address: '198.51.100.11', port: 7400 }, from: target }
         : { kind: 'timeout' };
     },
@@ -47,7 +56,7 @@ function session(opts: { relay: boolean; discover?: () => Promise<Endpoint | nul
     {
       sessionId: 'sess-1',
       key: probeKey('token-0123456789abcdef').toString('base64'),
-      candidates: [PEER],
+      candidates: opts.candidates ?? [PEER],
       preferRelay: false,
       ...(opts.relay ? { relay: { url: 'ws://relay.invalid/relay', grant: 'g' } } : {}),
     },
@@ -66,7 +75,7 @@ function session(opts: { relay: boolean; discover?: () => Promise<Endpoint | nul
 }
 
 /** A session punched to a direct path at PEER; `paths` then holds later changes only. */
-async function punched(opts: { relay: boolean; discover?: () => Promise<Endpoint | null> }) {
+async function punched(opts: SessionOptions) {
   const punch = session(opts);
   punch.s.start();
   await vi.advanceTimersByTimeAsync(50);
@@ -292,5 +301,115 @@ describe('PunchSession: trickled candidates', () => {
     await transfer(s, 3_000, () => true);
     expect(paths).toEqual([]);
     s.close();
+  });
+});
+
+/** Trickle messages (STUN, not QUIC) among what a relay carried. */
+const trickles = (relay: FakeRelay) => relay.sent.filter((d) => (d[0]! & 0xc0) === 0);
+
+describe('PunchSession: a session that starts on the relay', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  /** A session whose candidates never answer (the peer punches toward a stale address of ours), on the relay. */
+  async function onRelay(discover?: () => Promise<Endpoint | null>) {
+    const punch = session({ relay: true, ...(discover ? { discover } : {}) });
+    punch.alive.length = 0;
+    punch.s.start();
+    await vi.advanceTimersByTimeAsync(1_100);
+    expect(punch.paths).toEqual([{ sessionId: 'sess-1', kind: 'relay', remote: null }]);
+    return punch;
+  }
+
+  it('its punch window ends on the relay: asks STUN again and trickles the answer over the relay, signed, and punches again', async () => {
+    const discover = vi.fn(async () => OURS_NOW);
+    const { s, probed, relay } = await onRelay(discover);
+    // Within the punch window: nothing yet.
+    await vi.advanceTimersByTimeAsync(3_500);
+    expect(discover).not.toHaveBeenCalled();
+    expect(trickles(relay)).toEqual([]);
+    // The window (5 s) ends: one STUN question, one trickle with its answer.
+    await vi.advanceTimersByTimeAsync(600);
+    expect(discover).toHaveBeenCalledTimes(1);
+    expect(trickles(relay)).toHaveLength(1);
+    const decoded = decodeTrickle(trickles(relay)[0]!, KEY, 'sess-1');
+    expect(decoded.ok && decoded.message.candidates).toEqual([OURS_NOW]);
+    // …and probing at the punching rate again (not the slow round's one per 2 s), for the peer's probes to meet.
+    const before = probed.length;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(probed.length - before).toBeGreaterThanOrEqual(10);
+    // Sent again at the end of the next punch windows (the relay may drop one), then no more.
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(discover).toHaveBeenCalledTimes(3);
+    expect(trickles(relay)).toHaveLength(3);
+    expect(s.path).toEqual({ sessionId: 'sess-1', kind: 'relay', remote: null });
+    s.close();
+  });
+
+  it('no trickle without STUN servers (or when none answers): the session stays on the relay', async () => {
+    const { s, relay } = await onRelay();
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(trickles(relay)).toEqual([]);
+    expect(s.path?.kind).toBe('relay');
+    s.close();
+
+    const silent = vi.fn(async () => null);
+    const unanswered = await onRelay(silent);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(trickles(unanswered.relay)).toEqual([]);
+    expect(silent.mock.calls.length).toBeLessThanOrEqual(3);
+    expect(unanswered.s.path?.kind).toBe('relay');
+    unanswered.s.close();
+  });
+
+  it('the peer takes the trickle: probes the fresh address, and both ends go direct when it answers', async () => {
+    // `stale` registered STALE, its NAT rebound to OURS_NOW since; `peer` (at PEER) punches toward
+    // STALE. Both NATs filter by address and port: a probe gets through only to an end that
+    // already sent to the prober's address.
+    const STALE: Endpoint = { address: OURS_NOW.address, port: 7400 };
+    const sentTo = { stale: [] as Endpoint[], peer: [] as Endpoint[] };
+    const stale = session({
+      relay: true,
+      discover: async () => OURS_NOW,
+      answers: (target) => {
+        sentTo.stale.push(target);
+        return same(target, PEER) && sentTo.peer.some((t) => same(t, OURS_NOW));
+      },
+    });
+    const peer = session({
+      relay: true,
+      discover: async () => PEER,
+      candidates: [STALE],
+      answers: (target) => {
+        sentTo.peer.push(target);
+        return same(target, OURS_NOW) && sentTo.stale.some((t) => same(t, PEER));
+      },
+    });
+    // The relay carries each end's datagrams to the other.
+    for (const [from, to] of [
+      [stale.relay, peer.relay],
+      [peer.relay, stale.relay],
+    ] as const) {
+      from.send = (datagram: Buffer) => {
+        from.sent.push(datagram);
+        queueMicrotask(() => to.emit('datagram', datagram));
+        return true;
+      };
+    }
+    stale.s.start();
+    peer.s.start();
+    await vi.advanceTimersByTimeAsync(4_900);
+    expect(stale.s.path?.kind).toBe('relay');
+    expect(peer.s.path?.kind).toBe('relay');
+    // The punch windows end: the trickles cross, the peer probes OURS_NOW, and both go direct.
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(peer.s.trickled).toEqual([OURS_NOW]);
+    expect(sentTo.peer).toContainEqual(OURS_NOW);
+    expect(peer.s.path).toEqual({ sessionId: 'sess-1', kind: 'direct', remote: OURS_NOW });
+    expect(stale.s.path).toEqual({ sessionId: 'sess-1', kind: 'direct', remote: PEER });
+    // The peer's own trickle named the address `stale` already knew: nothing to add there.
+    expect(stale.s.trickled).toEqual([]);
+    stale.s.close();
+    peer.s.close();
   });
 });

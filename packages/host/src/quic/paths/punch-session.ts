@@ -43,7 +43,10 @@ export const DEFAULT_PUNCH_TIMING: PunchTiming = {
 
 /** Addresses remembered for the triggered-probe rate limit; beyond this, it starts over. */
 const MAX_TRIGGERED = 256;
-/** Times a lost direct path's own address is trickled: at the loss and the next slow rounds (the relay may drop one). */
+/**
+ * Times our address is trickled for one fallback to the relay (a lost direct path, or a session
+ * that starts on it): at the fallback and at the end of the next punch windows (the relay may drop one).
+ */
 const TRICKLE_SENDS = 3;
 
 export interface PunchSessionDeps {
@@ -59,7 +62,8 @@ export interface PunchSessionDeps {
   timing: PunchTiming;
   /**
    * Asks STUN again for this socket's public address (it may have changed: the NAT rebound), to
-   * trickle it to the peer when the direct path is lost; null when no server answered.
+   * trickle it to the peer when the direct path is lost or the session starts on the relay; null
+   * when no server answered.
    */
   discover?: () => Promise<Endpoint | null>;
   /** Opens the session's relay connection; tests pass a fake. */
@@ -101,7 +105,10 @@ export class PunchSession {
   readonly #trickleSender = randomBytes(SENDER_ID_LENGTH);
   #trickleGeneration = 0;
   #peerGeneration = 0;
-  /** Trickles sent for the current loss of the direct path. */
+  /**
+   * Trickles sent for the current fallback to the relay: the session's start (its punch window
+   * ended on the relay) or the last loss of the direct path, which starts the count over.
+   */
   #trickleSends = 0;
   #probeTimer: NodeJS.Timeout | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
@@ -225,7 +232,10 @@ export class PunchSession {
         return;
       }
       next = slowProbeIntervalMs;
-      if (lost && this.#trickleSends > 0 && this.#trickleSends < TRICKLE_SENDS) this.#trickle();
+      // A session that never went direct trickles too, once the relay carries it: the address the
+      // peer punched toward (our registration's) may be stale, our NAT having rebound since.
+      const startsOnRelay = this.#trickleSends === 0 && !lost && this.#current?.kind === 'relay';
+      if (startsOnRelay || (this.#trickleSends > 0 && this.#trickleSends < TRICKLE_SENDS)) this.#trickle();
     }
     this.#probeTimer = setTimeout(() => this.#probeRound(), next);
   }
@@ -318,7 +328,11 @@ export class PunchSession {
    * Tells the peer where this socket is reachable now (STUN asked again: after a rebind, the NAT's
    * new port), over the relay, and punches toward the peer at full rate meanwhile: when both NATs
    * filter by address and port, the peer's probes to the new port get through only once ours
-   * went out to the peer, and the other way round.
+   * went out to the peer, and the other way round. Sent when the direct path is lost, and when a
+   * session's punch window ends on the relay: always, not only when the address differs from our
+   * advertised one, since the session cannot know which address the peer was handed (the server's
+   * copy of our registration, which may predate our last STUN refresh); a peer that knows it
+   * already drops it without punching again.
    */
   #trickle(): void {
     const discover = this.deps.discover;

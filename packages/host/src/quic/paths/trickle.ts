@@ -11,8 +11,9 @@ import {
 import { verifyIntegrity } from '../../nat/stun-integrity.js';
 
 /**
- * Trickled candidates: after its direct path died (its NAT rebound, say), an agent tells the peer
- * where it can be reached now, over the session's relay link. The message is a STUN indication of
+ * Trickled candidates: after its direct path died (its NAT rebound, say), or when a session starts
+ * on the relay (the address it registered may be stale), an agent tells the peer where it can be
+ * reached now, over the session's relay link. The message is a STUN indication of
  * a private method (first byte 0x00–0x3f, so it never looks like QUIC, RFC 9443) carrying the
  * session id, the sender's random id, a generation number and the addresses as XOR-MAPPED-ADDRESS,
  * signed with MESSAGE-INTEGRITY-SHA256 under the session's probe key: only the peer can make one,
