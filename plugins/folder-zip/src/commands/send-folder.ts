@@ -19,7 +19,7 @@ import { Args, Flags } from '@oclif/core';
 import { SYMLINK_POLICIES, type SymlinkPolicy } from '../config.js';
 import { FolderEvents, fileCount } from '../events.js';
 import folderZip from '../index.js';
-import { ZIP_STREAM } from '../protocol.js';
+import { OFFER_FIELDS, ZIP_STREAM } from '../protocol.js';
 import { type FolderSendResult, sendFolder } from '../sender.js';
 import { type FolderTree, FolderTreeError, type SkippedEntry, walkFolder } from '../tree.js';
 
@@ -79,7 +79,7 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
       const warn = ({ path, reason }: SkippedEntry) =>
         process.stderr.write(`warning: ${printable(`${tree.root}/${path}`)}: not sent (${reason})\n`);
       for (const skipped of tree.skipped) warn(skipped);
-      const opened = await unlessCancelled(host.openStream(target, ZIP_STREAM), signal);
+      const opened = await unlessCancelled(host.openStream(target, ZIP_STREAM, OFFER_FIELDS), signal);
       const peer = opened.peer.agentId;
       const events = new FolderEvents(host, {
         root: tree.root,
