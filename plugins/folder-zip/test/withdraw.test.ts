@@ -13,7 +13,8 @@ import { walkFolder } from '../src/tree.js';
 import { type ByteSource, EntryWithdrawn } from '../src/zip/input.js';
 import { DEFAULT_LIMITS, ZipError } from '../src/zip/limits.js';
 import { ZipStreamReader } from '../src/zip/reader.js';
-import { SizeChangedError, ZipWriter } from '../src/zip/writer.js';
+import { listTree } from './helpers/agents.js';
+import { zipWithWithdrawal } from './helpers/zip-bytes.js';
 
 const dirs = new TempDirs();
 const sockets: net.Socket[] = [];
@@ -28,37 +29,19 @@ function registry(): MessageRegistry {
   return messages;
 }
 
-const META = { mode: 0o644, mtimeMs: 1_700_000_000_000 };
+const MTIME = 1_700_000_000_000;
 
 /** What a producer put on the wire: ZIP bytes, with the withdrawals between them. */
 type Piece = Buffer | EntryWithdrawn;
 
-/**
- * Writes `a.txt`, then `big.bin` whose data fails after `failAfter` bytes (withdrawn at its
- * header's offset, as the sender does), then `c.txt`; returns what went out in order.
- */
-async function archiveWithWithdrawal(compress: boolean, failAfter: number): Promise<Piece[]> {
-  const out: Piece[] = [];
-  const writer = new ZipWriter(async (chunk) => {
-    out.push(Buffer.from(chunk));
-  });
-  await writer.addFile('r/a.txt', { ...META, size: 5, compress }, once(Buffer.from('hello')));
-  const offset = writer.bytesWritten;
-  const big = randomBytes(4 * 1024 * 1024);
-  await expect(
-    writer.addFile(
-      'r/big.bin',
-      { ...META, size: big.length, compress },
-      (async function* () {
-        yield big.subarray(0, failAfter);
-        throw new SizeChangedError('r/big.bin shrank');
-      })(),
-    ),
-  ).rejects.toBeInstanceOf(SizeChangedError);
-  out.push(new EntryWithdrawn(offset, 'it changed while it was being sent'));
-  await writer.addFile('r/c.txt', { ...META, size: 3, compress }, once(Buffer.from('bye')));
-  await writer.finish();
-  return out;
+/** `a.txt`, then `big.bin` withdrawn after `sent` of its bytes, then `c.txt`, as they went out. */
+async function archiveWithWithdrawal(compress: boolean, sent: number): Promise<Piece[]> {
+  const { head, offset, tail } = await zipWithWithdrawal(
+    [{ name: 'r/a.txt', data: Buffer.from('hello'), compress }],
+    { name: 'r/big.bin', data: randomBytes(4 * 1024 * 1024), sent, compress },
+    [{ name: 'r/c.txt', data: Buffer.from('bye'), compress }],
+  );
+  return [head, new EntryWithdrawn(offset, 'it changed while it was being sent'), tail];
 }
 
 async function* once(data: Buffer): AsyncGenerator<Buffer> {
@@ -189,7 +172,7 @@ describe('Extractor when an entry is withdrawn', () => {
     const outside = join(base, 'outside.txt');
     await writeFile(outside, 'not part of any transfer');
     const extractor = new Extractor(temp);
-    await extractor.file(['kept.txt'], META.mtimeMs, once(Buffer.from('kept')));
+    await extractor.file(['kept.txt'], MTIME, once(Buffer.from('kept')));
     const big = randomBytes(3 * 1024 * 1024); // past the in-memory size: a real file is written
     for (const name of ['big.bin', 'small.bin']) {
       const sent = name === 'big.bin' ? big : big.subarray(0, 1000);
@@ -197,14 +180,11 @@ describe('Extractor when an entry is withdrawn', () => {
         yield sent;
         throw new EntryWithdrawn(0, 'it changed');
       })();
-      await expect(extractor.file(['sub', name], META.mtimeMs, failing)).rejects.toBeInstanceOf(
-        EntryWithdrawn,
-      );
+      await expect(extractor.file(['sub', name], MTIME, failing)).rejects.toBeInstanceOf(EntryWithdrawn);
     }
-    await extractor.file(['after.txt'], META.mtimeMs, once(Buffer.from('after')));
+    await extractor.file(['after.txt'], MTIME, once(Buffer.from('after')));
     await extractor.finish([], 'r');
     expect({ files: extractor.files, bytes: extractor.bytes }).toEqual({ files: 2, bytes: 9 });
-    const { listTree } = await import('./helpers/agents.js');
     expect(await listTree(temp)).toEqual(['after.txt', 'kept.txt', 'sub/']);
     expect(await readFile(outside, 'utf8')).toBe('not part of any transfer');
   });

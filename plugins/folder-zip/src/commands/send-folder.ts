@@ -37,8 +37,9 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
     'directories, permission bits, mtimes, UTF-8 names. Symlinks are never followed: --symlinks skip (default: ' +
     'left out, with a warning) or error. Left out too, each with a warning naming it: a name the receiver would ' +
     'refuse (a backslash, control characters, over 255 bytes, not UTF-8), and a file that changed, vanished or ' +
-    'cannot be read before its first byte was sent; a file that changes while its bytes are being sent fails the ' +
-    'whole folder (CHANGED). Progress goes to stderr; --json prints root, savedAs, files, dirs, bytes (those ' +
+    'cannot be read before its first byte was sent; a file that changes while its bytes are being sent is ' +
+    'withdrawn (the receiver deletes what it got of it), or with an older receiver fails the whole folder ' +
+    '(CHANGED). Progress goes to stderr; --json prints root, savedAs, files, dirs, bytes (those ' +
     'sent), zipBytes, hash, seconds, mbPerSecond, skipped (a list of {path, reason}). Ctrl-C (or SIGTERM) cancels: the receiver is told at once and ' +
     'drops the partial folder; the command exits 130 (143).';
   static override examples = [
