@@ -135,8 +135,9 @@ export async function sendFolder(
           continue;
         }
         const fileMeta = { ...meta, size: entry.size, compress: opts.compress };
-        // Checked before the entry's header goes out: until then, leaving the file out is safe.
-        // Past it, a change fails the whole folder (CHANGED): the receiver is extracting the entry.
+        // Checked before the entry's header goes out: until then, leaving the file out is silent.
+        // Past it the receiver is extracting the entry: a change withdraws it (ZIP_WITHDRAW), or,
+        // with a receiver that takes no withdrawals, fails the whole folder (CHANGED).
         let opened: Buffer | FileHandle;
         try {
           opened = entry.size <= SMALL_FILE ? await reads.get(index) : await openUnchanged(entry);
