@@ -237,16 +237,21 @@ describe('send-folder between real processes', () => {
     await writeFile(join(root, 'c-shrinks.bin'), randomBytes(96 * 1024 * 1024));
     await writeFile(join(root, 'd-kept.bin'), randomBytes(3 * 1024 * 1024));
     const original = await readFile(join(root, 'd-kept.bin'));
+    let exited = false;
+    const stopWatching = () => {
+      exited = true;
+    };
     /** Changes `name` once the receiver started writing it (over 1 MiB of it arrived). */
     const whileStreaming = async (name: string, change: () => Promise<void>) => {
       await eventually(
-        async () => (await listTree(join(downloads(), PARTIAL_DIR))).some((p) => p.endsWith(name)),
+        async () => exited || (await listTree(join(downloads(), PARTIAL_DIR))).some((p) => p.endsWith(name)),
         60_000,
         10,
       );
-      await change();
+      if (!exited) await change();
     };
     const sending = runCli(['send-folder', root, ...to(), '--json'], alice.env, { timeoutMs: 90_000 });
+    sending.then(stopWatching, stopWatching);
     await whileStreaming('a-grows.bin', () => appendFile(join(root, 'a-grows.bin'), 'one more line\n'));
     await whileStreaming('c-shrinks.bin', () => truncate(join(root, 'c-shrinks.bin'), 1024 * 1024));
     const result = await sending;
@@ -275,7 +280,9 @@ describe('send-folder between real processes', () => {
 
     // Without --json: the warning, and the count on the last line.
     await writeFile(join(root, 'a-grows.bin'), randomBytes(96 * 1024 * 1024));
+    exited = false;
     const plain = runCli(['send-folder', root, ...to()], alice.env, { timeoutMs: 90_000 });
+    plain.then(stopWatching, stopWatching);
     await whileStreaming('a-grows.bin', () => truncate(join(root, 'a-grows.bin'), 10));
     const human = await plain;
     expect(human.code, human.stderr).toBe(0);
