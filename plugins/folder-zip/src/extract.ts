@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rmdir } from 'node:fs/promises';
+import { mkdir, open, rename, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   MAX_NAME_BYTES,
@@ -19,6 +19,13 @@ import type { CentralEntry } from './zip/reader.js';
 const SMALL_FILE = 1024 * 1024;
 const CONCURRENCY = 16;
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** A file's data as `receive` leaves it: in memory (small) or written to an open file. */
+interface Received {
+  held: Buffer[];
+  heldBytes: number;
+  file: SequentialWriter | undefined;
+}
 
 interface Node {
   kind: 'file' | 'dir';
@@ -60,58 +67,47 @@ export class Extractor {
     this.nodes.set(key, { kind: 'dir', explicit: true, mtimeMs });
   }
 
-  /** Consumes `data` fully (the reader checks CRC and sizes at its end) and writes it. */
+  /**
+   * Consumes `data` fully (the reader checks CRC and sizes at its end) and writes it. When `data`
+   * fails (the sender withdrew this entry, or the folder fails), what was written of this file is
+   * deleted and its name forgotten: this entry is the only one a withdrawal can touch.
+   */
   async file(parts: string[], mtimeMs: number, data: AsyncIterable<Buffer>): Promise<void> {
     const key = parts.join('/');
     if (parts.length === 0 || this.nodes.has(key)) throw duplicate(key || '(the folder itself)');
     await this.parents(parts);
     this.nodes.set(key, { kind: 'file', explicit: true, mtimeMs });
     const path = join(this.dir, ...parts);
-    const held: Buffer[] = [];
-    let heldBytes = 0;
-    let file: SequentialWriter | undefined;
+    let received: Received;
     try {
-      for await (const piece of data) {
-        if (!file && heldBytes + piece.length <= SMALL_FILE) {
-          // Copied: the reader may hand out views of a frame it reuses.
-          held.push(Buffer.from(piece));
-          heldBytes += piece.length;
-          continue;
-        }
-        if (!file) {
-          file = new SequentialWriter(await open(path, CREATE_FLAGS, 0o600));
-          for (const part of held.splice(0)) await file.write(part);
-        }
-        await file.write(piece);
-        this.bytes += piece.length;
-        this.onProgress(this.files, this.bytes);
+      received = await this.receive(path, data);
+    } catch (error) {
+      this.nodes.delete(key);
+      await unlink(path).catch((failure: NodeJS.ErrnoException) => {
+        if (failure.code !== 'ENOENT') throw failure;
+      });
+      throw error;
+    }
+    const { held, heldBytes, file } = received;
+    if (file) {
+      // Its fsync runs in the pool (finish waits for it) while the next entries arrive.
+      try {
+        await this.pool.run(async () => {
+          try {
+            await file.sync();
+          } finally {
+            await file.handle.close();
+          }
+        });
+      } catch (error) {
+        // The pool refused the task (an earlier file failed): the file is still ours to close.
+        await file.handle.close().catch(() => {});
+        throw error;
       }
-      if (file) {
-        await file.drain();
-        // Its fsync runs in the pool (finish waits for it) while the next entries arrive.
-        const done = file;
-        file = undefined;
-        try {
-          await this.pool.run(async () => {
-            try {
-              await done.sync();
-            } finally {
-              await done.handle.close();
-            }
-          });
-        } catch (error) {
-          // The pool refused the task (an earlier file failed): the file is still ours to close.
-          await done.handle.close().catch(() => {});
-          throw error;
-        }
-        this.bytes += heldBytes;
-        this.files++;
-        this.onProgress(this.files, this.bytes);
-        return;
-      }
-    } finally {
-      await file?.settled();
-      await file?.handle.close().catch(() => {});
+      this.bytes += heldBytes;
+      this.files++;
+      this.onProgress(this.files, this.bytes);
+      return;
     }
     await this.pool.run(async () => {
       const small = await open(path, CREATE_FLAGS, 0o600);
@@ -129,6 +125,43 @@ export class Extractor {
       this.bytes += heldBytes;
       this.onProgress(this.files, this.bytes);
     });
+  }
+
+  /**
+   * Reads `data` to its end: kept in memory while it fits in SMALL_FILE, else written to a file
+   * created at `path`, returned with every write done. On failure that file is closed and its
+   * bytes no longer counted.
+   */
+  private async receive(path: string, data: AsyncIterable<Buffer>): Promise<Received> {
+    const held: Buffer[] = [];
+    let heldBytes = 0;
+    let file: SequentialWriter | undefined;
+    let counted = 0;
+    try {
+      for await (const piece of data) {
+        if (!file && heldBytes + piece.length <= SMALL_FILE) {
+          // Copied: the reader may hand out views of a frame it reuses.
+          held.push(Buffer.from(piece));
+          heldBytes += piece.length;
+          continue;
+        }
+        if (!file) {
+          file = new SequentialWriter(await open(path, CREATE_FLAGS, 0o600));
+          for (const part of held.splice(0)) await file.write(part);
+        }
+        await file.write(piece);
+        this.bytes += piece.length;
+        counted += piece.length;
+        this.onProgress(this.files, this.bytes);
+      }
+      await file?.drain();
+      return { held, heldBytes, file };
+    } catch (error) {
+      await file?.settled();
+      await file?.handle.close().catch(() => {});
+      this.bytes -= counted;
+      throw error;
+    }
   }
 
   /** Waits for pending writes, refuses links and special files, then sets modes and mtimes deepest first. */

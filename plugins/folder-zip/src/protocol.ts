@@ -17,11 +17,22 @@ export const ZIP_META = 'ZIP_META';
 export const ZIP_DATA = 'ZIP_DATA';
 export const ZIP_END = 'ZIP_END';
 export const ZIP_ABORT = 'ZIP_ABORT';
+export const ZIP_WITHDRAW = 'ZIP_WITHDRAW';
 // Receiver → sender.
 export const ZIP_ACCEPT = 'ZIP_ACCEPT';
 export const ZIP_REJECT = 'ZIP_REJECT';
 export const ZIP_VERIFIED = 'ZIP_VERIFIED';
 export const ZIP_FAILED = 'ZIP_FAILED';
+
+/**
+ * Withdrawals are negotiated, since an older receiver fails on a ZIP_WITHDRAW frame and an older
+ * sender on an unknown ZIP_ACCEPT field: the sender offers them with this STREAM_OPEN field
+ * (which hosts pass through unchecked), and only a receiver that saw the offer answers
+ * ZIP_ACCEPT { withdraw: true }. Without both, a file that changes mid-stream fails the folder.
+ */
+export const WITHDRAW_OFFER = 'zip_withdraw';
+/** The STREAM_OPEN fields of a sender that takes part in withdrawals. */
+export const OFFER_FIELDS = { [WITHDRAW_OFFER]: true };
 
 /** Why a folder was refused or failed; both ends print the reason, tools branch on the code. */
 export const FAILURE_CODES = [
@@ -93,14 +104,37 @@ export const ZipAbort = defineMessage<{ type: typeof ZIP_ABORT; code: FailureCod
   },
 );
 
+export const ZipAccept = defineMessage<{ type: typeof ZIP_ACCEPT; withdraw?: boolean }>(ZIP_ACCEPT, {
+  type: 'object',
+  additionalProperties: false,
+  required: [],
+  properties: { withdraw: { type: 'boolean', nullable: true } },
+});
+
+/**
+ * The file entry whose local header is at `offset` is void: the sender read a change in it while
+ * its bytes streamed. The ZIP bytes sent since that header are dropped, the receiver deletes what
+ * it extracted of that entry (and only that one: it must be the entry being received), and the
+ * archive goes on with the next entry; the central directory does not list the withdrawn one.
+ */
+export const ZipWithdraw = defineMessage<{ type: typeof ZIP_WITHDRAW; offset: number; reason: string }>(
+  ZIP_WITHDRAW,
+  {
+    type: 'object',
+    additionalProperties: false,
+    required: ['offset', 'reason'],
+    properties: { offset: UINT53, reason: { type: 'string', maxLength: 1024 } },
+  },
+);
+
 const FAILURE = failureHeader(FAILURE_CODES);
 
 /** Header schemas of every frame of a `zip` stream, registered once per host. */
 export function registerZipMessages(messages: MessageRegistry): void {
   messages.add(ZipMeta);
-  messages.register(ZIP_ACCEPT, strictHeader([], {}));
+  messages.add(ZipAccept);
   messages.register(ZIP_REJECT, FAILURE);
-  messages.add(ZipData, ZipEnd, ZipAbort);
+  messages.add(ZipData, ZipEnd, ZipAbort, ZipWithdraw);
   messages.register(
     ZIP_VERIFIED,
     strictHeader(['hash', 'saved_as', 'files', 'bytes'], {

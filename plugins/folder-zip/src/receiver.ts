@@ -18,19 +18,22 @@ import { Extractor } from './extract.js';
 import { entryComponents } from './paths.js';
 import {
   type FailureCode,
+  WITHDRAW_OFFER,
   ZIP_ABORT,
   ZIP_ACCEPT,
   ZIP_END,
   ZIP_FAILED,
   ZIP_REJECT,
   ZIP_VERIFIED,
+  ZIP_WITHDRAW,
   ZipAbort,
   ZipData,
   ZipEnd,
   ZipMeta,
   type ZipMetaHeader,
+  ZipWithdraw,
 } from './protocol.js';
-import type { ByteSource } from './zip/input.js';
+import { type ByteSource, EntryWithdrawn } from './zip/input.js';
 import { ZipError } from './zip/limits.js';
 import { ZipStreamReader } from './zip/reader.js';
 
@@ -67,7 +70,7 @@ export interface FolderReceiverOptions {
 export class FolderReceiver {
   constructor(private readonly opts: FolderReceiverOptions) {}
 
-  async handle({ peer, channel }: IncomingStream): Promise<void> {
+  async handle({ peer, open, channel }: IncomingStream): Promise<void> {
     const { host, config, transfer } = this.opts;
     const log = host.log.child({ peer: peer.agentId });
     let meta: ZipMetaHeader;
@@ -117,7 +120,9 @@ export class FolderReceiver {
       throw error;
     }
     try {
-      await this.receive(channel, peer.agentId, meta, events, log);
+      // Withdrawals only when the sender offered them: an older sender fails on the ZIP_ACCEPT field.
+      const withdrawals = open[WITHDRAW_OFFER] === true;
+      await this.receive(channel, peer.agentId, meta, withdrawals, events, log);
     } finally {
       space.release();
     }
@@ -127,6 +132,7 @@ export class FolderReceiver {
     channel: FrameChannel,
     peer: string,
     meta: ZipMetaHeader,
+    withdrawals: boolean,
     events: FolderEvents,
     log: PluginHost['log'],
   ): Promise<void> {
@@ -140,9 +146,10 @@ export class FolderReceiver {
     const unclaim = this.opts.transfer.claimPartial(temp);
     const extractor = new Extractor(temp, (files, bytes) => events.advanced(files, bytes));
     const hasher = new Blake3();
-    const stream = new ZipFrames(channel, hasher);
+    const stream = new ZipFrames(channel, hasher, withdrawals);
+    let withdrawn = 0;
     try {
-      await channel.send({ type: ZIP_ACCEPT });
+      await channel.send(withdrawals ? { type: ZIP_ACCEPT, withdraw: true } : { type: ZIP_ACCEPT });
       events.started();
       log.info({ root: meta.root, files: meta.files, bytes: meta.bytes }, 'receiving a folder');
       // The sender's announcement bounds what the archive may hold, below the configured limits.
@@ -156,8 +163,21 @@ export class FolderReceiver {
         const next = await reader.next();
         if (!next) break;
         const parts = entryComponents(next.entry.name, meta.root);
-        if (next.entry.isDirectory) await extractor.directory(parts, next.entry.mtimeMs);
-        else await extractor.file(parts, next.entry.mtimeMs, next.data);
+        if (next.entry.isDirectory) {
+          await extractor.directory(parts, next.entry.mtimeMs);
+          continue;
+        }
+        try {
+          await extractor.file(parts, next.entry.mtimeMs, next.data);
+        } catch (error) {
+          // The reader accepted it for this very entry, and the extractor deleted what it wrote.
+          if (!(error instanceof EntryWithdrawn)) throw error;
+          withdrawn++;
+          log.info(
+            { root: meta.root, entry: next.entry.name, reason: error.reason },
+            'the sender withdrew a file',
+          );
+        }
       }
       const central = await reader.central();
       const hash = hasher.digest();
@@ -185,6 +205,7 @@ export class FolderReceiver {
           hash,
           files: extractor.files,
           bytes: extractor.bytes,
+          ...(withdrawn > 0 && { withdrawn }),
           mbPerSecond: megabytesPerSecond(extractor.bytes, ms),
         },
         'folder received and verified',
@@ -232,17 +253,24 @@ class ZipFrames implements ByteSource {
   constructor(
     private readonly channel: FrameChannel,
     private readonly hasher: Blake3,
+    /** ZIP_ACCEPT said `withdraw`: ZIP_WITHDRAW may come. */
+    private readonly withdrawals: boolean,
   ) {}
 
   async next(): Promise<Buffer | undefined> {
     if (this.end) return undefined;
     const frame = await withTimeout(
-      this.channel.next([ZipData, ZipEnd, ZipAbort]),
+      this.channel.next([ZipData, ZipEnd, ZipAbort, ZipWithdraw]),
       DATA_TIMEOUT_MS,
       senderSilent(DATA_TIMEOUT_MS),
     );
     if (frame.header.type === ZIP_ABORT)
       throw new ReceiveFailure(frame.header.code, `the sender aborted: ${frame.header.reason}`);
+    if (frame.header.type === ZIP_WITHDRAW) {
+      if (!this.withdrawals)
+        throw new ReceiveFailure('PROTOCOL', 'ZIP_WITHDRAW from a sender that did not offer withdrawals');
+      throw new EntryWithdrawn(frame.header.offset, frame.header.reason);
+    }
     if (frame.header.type === ZIP_END) {
       this.end = frame.header;
       return undefined;
@@ -262,6 +290,12 @@ class ZipFrames implements ByteSource {
 /** Sorts any error into a failure code the sender understands. */
 function asFailure(error: unknown): ReceiveFailure {
   if (error instanceof ReceiveFailure) return error;
+  // One the reader did not take for the file entry it was reading (there was none).
+  if (error instanceof EntryWithdrawn)
+    return new ReceiveFailure(
+      'PROTOCOL',
+      `the sender withdrew the entry at offset ${error.offset} while no file's data was being received`,
+    );
   if (error instanceof ZipError) {
     // A stream that ended or broke mid-archive is a truncation, whatever the reader saw.
     return new ReceiveFailure(error.code === 'LIMIT' ? 'LIMIT' : error.code, error.message);

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
-import { type Frame, type FrameChannel, printable } from '@mesh-agent/host';
+import { type Frame, type FrameChannel, type FrameHeader, printable } from '@mesh-agent/host';
 import {
   abortTransfer,
   Blake3,
@@ -22,6 +22,7 @@ import {
   ZIP_META,
   ZIP_REJECT,
   ZIP_VERIFIED,
+  ZIP_WITHDRAW,
 } from './protocol.js';
 import { type FolderTree, PERMISSION_DENIED, type SkippedEntry, type TreeEntry } from './tree.js';
 import { SizeChangedError, ZipWriter } from './zip/writer.js';
@@ -31,7 +32,10 @@ export interface SendFolderOptions {
   /** After every file: files and file bytes done. */
   onProgress?(filesDone: number, bytesDone: number): void;
   onStart?(): void;
-  /** A file left out because it changed, vanished or cannot be read before any byte of it was sent. */
+  /**
+   * A file left out because it changed, vanished or cannot be read before any byte of it was
+   * sent, or (when the receiver takes withdrawals) because it changed while its bytes streamed.
+   */
   onSkip?(skipped: SkippedEntry): void;
   /**
    * Aborting it cancels the transfer until the ZIP is sent: the receiver is told (ZIP_ABORT,
@@ -65,6 +69,8 @@ const BATCH = 256 * 1024;
 const SMALL_FILE = 256 * 1024;
 const READ_AHEAD = 16;
 const READ_CHUNK = 1024 * 1024;
+/** Why a file withdrawn mid-stream is left out (the warning, `skipped`, the receiver's log). */
+const CHANGED_WHILE_SENT = 'it changed while it was being sent';
 
 /**
  * Sends a folder over an open `zip` stream: announce it, stream the ZIP as ZIP_DATA frames while
@@ -87,6 +93,8 @@ export async function sendFolder(
     });
     const answer = await cancellable(channel.next([ZIP_ACCEPT, ZIP_REJECT]));
     if (answer.header.type === ZIP_REJECT) throw refusal(answer, 'the receiver refused the folder');
+    // A receiver that takes withdrawals said so (only when offered at STREAM_OPEN, see protocol.ts).
+    const withdrawals = answer.header.withdraw === true;
     opts.onStart?.();
     const hash = new Blake3();
     // The receiver may fail the transfer at any point (unsafe entry, full disk): watch for its answer.
@@ -98,16 +106,24 @@ export async function sendFolder(
       },
       () => {},
     );
+    const send = async (header: FrameHeader, body?: Buffer): Promise<void> => {
+      if (early) throw refusal(early, 'the receiver failed the transfer');
+      await cancellable(Promise.race([channel.send(header, body), verdict]));
+      if (early) throw refusal(early, 'the receiver failed the transfer');
+    };
     const out = new FrameBatcher(async (body) => {
-      if (early) throw refusal(early, 'the receiver failed the transfer');
       hash.update(body);
-      await cancellable(Promise.race([channel.send({ type: ZIP_DATA }, body), verdict]));
-      if (early) throw refusal(early, 'the receiver failed the transfer');
+      await send({ type: ZIP_DATA }, body);
     });
     let zipBytes: number;
     const skipped = [...tree.skipped];
     let files = 0;
     let bytes = 0;
+    const leaveOut = (entry: TreeEntry, reason: string): void => {
+      const left = { path: entry.rel, reason };
+      skipped.push(left);
+      opts.onSkip?.(left);
+    };
     try {
       const writer = new ZipWriter((chunk) => out.push(chunk));
       const reads = new ReadAhead(tree.entries);
@@ -119,23 +135,30 @@ export async function sendFolder(
           continue;
         }
         const fileMeta = { ...meta, size: entry.size, compress: opts.compress };
-        // Checked before the entry's header goes out: until then, leaving the file out is safe.
-        // Past it, a change fails the whole folder (CHANGED): the receiver is extracting the entry.
+        // Checked before the entry's header goes out: until then, leaving the file out is silent.
+        // Past it the receiver is extracting the entry: a change withdraws it (ZIP_WITHDRAW), or,
+        // with a receiver that takes no withdrawals, fails the whole folder (CHANGED).
         let opened: Buffer | FileHandle;
         try {
           opened = entry.size <= SMALL_FILE ? await reads.get(index) : await openUnchanged(entry);
         } catch (error) {
           const reason = whyUnreadable(error);
           if (!reason) throw error;
-          const left = { path: entry.rel, reason };
-          skipped.push(left);
-          opts.onSkip?.(left);
+          leaveOut(entry, reason);
           continue;
         }
         if (Buffer.isBuffer(opened)) await writer.addFile(name, fileMeta, single(opened));
         else {
+          const offset = writer.bytesWritten;
           try {
             await writer.addFile(name, fileMeta, readExactly(entry, opened));
+          } catch (error) {
+            if (!(error instanceof SizeChangedError) || !withdrawals) throw error;
+            // Every byte of the entry goes out before the frame that voids it.
+            await out.flush();
+            await send({ type: ZIP_WITHDRAW, offset, reason: CHANGED_WHILE_SENT });
+            leaveOut(entry, CHANGED_WHILE_SENT);
+            continue;
           } finally {
             await opened.close();
           }

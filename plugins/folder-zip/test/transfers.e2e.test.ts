@@ -229,23 +229,76 @@ describe('send-folder between real processes', () => {
     expect(await listTree(downloads())).not.toContain('killed/');
   }, 90_000);
 
-  it('fails clearly when a file shrinks while it is being sent, and keeps nothing', async () => {
-    const root = join(work, 'shrinking');
+  it('leaves out files that change while their bytes stream (grown, truncated); the rest arrives', async () => {
+    const root = join(work, 'streaming');
     await mkdir(root);
-    await writeFile(join(root, 'big.bin'), randomBytes(96 * 1024 * 1024));
-    const sending = runCli(['send-folder', root, ...to(), '--json'], alice.env, { timeoutMs: 60_000 });
-    await eventually(
-      async () => (await listTree(join(downloads(), PARTIAL_DIR))).some((p) => p.endsWith('big.bin')),
-      60_000,
-      10,
-    );
-    await truncate(join(root, 'big.bin'), 1024 * 1024);
+    await writeFile(join(root, 'a-grows.bin'), randomBytes(96 * 1024 * 1024));
+    await writeFile(join(root, 'b-kept.txt'), 'between them');
+    await writeFile(join(root, 'c-shrinks.bin'), randomBytes(96 * 1024 * 1024));
+    await writeFile(join(root, 'd-kept.bin'), randomBytes(3 * 1024 * 1024));
+    const original = await readFile(join(root, 'd-kept.bin'));
+    let exited = false;
+    const stopWatching = () => {
+      exited = true;
+    };
+    /** Changes `name` once the receiver started writing it (over 1 MiB of it arrived). */
+    const whileStreaming = async (name: string, change: () => Promise<void>) => {
+      await eventually(
+        async () => exited || (await listTree(join(downloads(), PARTIAL_DIR))).some((p) => p.endsWith(name)),
+        60_000,
+        10,
+      );
+      if (!exited) await change();
+    };
+    const sending = runCli(['send-folder', root, ...to(), '--json'], alice.env, { timeoutMs: 90_000 });
+    sending.then(stopWatching, stopWatching);
+    await whileStreaming('a-grows.bin', () => appendFile(join(root, 'a-grows.bin'), 'one more line\n'));
+    await whileStreaming('c-shrinks.bin', () => truncate(join(root, 'c-shrinks.bin'), 1024 * 1024));
     const result = await sending;
-    expect(result.code).not.toBe(0);
-    expect(result.stdout + result.stderr).toMatch(/changed while it was being sent: .*big\.bin shrank below/);
-    await eventually(async () => (await listTree(join(downloads(), PARTIAL_DIR))).length === 0, 20_000);
-    expect(await listTree(downloads())).not.toContain('shrinking/');
-  }, 90_000);
+    expect(result.code, result.stderr).toBe(0);
+    const out = parseJson<SendFolderOutput>(result);
+    const reason = 'it changed while it was being sent';
+    expect(out.skipped).toEqual([
+      { path: 'a-grows.bin', reason },
+      { path: 'c-shrinks.bin', reason },
+    ]);
+    expect(out).toMatchObject({ files: 2, bytes: 12 + 3 * 1024 * 1024 });
+    expect(result.stderr).toMatch(
+      /^warning: streaming\/a-grows\.bin: not sent \(it changed while it was being sent\)$/m,
+    );
+    expect(result.stderr).toMatch(
+      /^warning: streaming\/c-shrinks\.bin: not sent \(it changed while it was being sent\)$/m,
+    );
+    const got = join(downloads(), out.savedAs);
+    // No trace of either: no partial file in the folder, nothing left in the temporary directory.
+    expect(await listTree(got)).toEqual(['b-kept.txt', 'd-kept.bin']);
+    expect(await readFile(join(got, 'b-kept.txt'), 'utf8')).toBe('between them');
+    expect((await readFile(join(got, 'd-kept.bin'))).equals(original)).toBe(true);
+    expect(await listTree(join(downloads(), PARTIAL_DIR))).toEqual([]);
+    // The daemon counts what it kept.
+    expect(bob.proc?.stderr).toMatch(/"files":2,"bytes":3145740,"withdrawn":2/);
+
+    // Without --json: the warning, and the count on the last line.
+    await writeFile(join(root, 'a-grows.bin'), randomBytes(96 * 1024 * 1024));
+    exited = false;
+    const plain = runCli(['send-folder', root, ...to()], alice.env, { timeoutMs: 90_000 });
+    plain.then(stopWatching, stopWatching);
+    await whileStreaming('a-grows.bin', () => truncate(join(root, 'a-grows.bin'), 10));
+    const human = await plain;
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stderr).toMatch(
+      /^warning: streaming\/a-grows\.bin: not sent \(it changed while it was being sent\)$/m,
+    );
+    expect(human.stdout).toMatch(
+      /^streaming → streaming \(1\) {2}3 files, [^,]+, 1 skipped {2}blake3 [0-9a-f]{64}$/m,
+    );
+    expect(await listTree(join(downloads(), 'streaming (1)'))).toEqual([
+      'b-kept.txt',
+      'c-shrinks.bin',
+      'd-kept.bin',
+    ]);
+    expect(await listTree(join(downloads(), PARTIAL_DIR))).toEqual([]);
+  }, 180_000);
 
   it('leaves out names the receiver would refuse, each named with why; the rest arrives', async () => {
     const root = join(await dirs.make('mesh-fz-names-'), 'names');

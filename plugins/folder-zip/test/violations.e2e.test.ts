@@ -12,10 +12,10 @@ import {
 } from '../../../packages/host/test/helpers/mesh.js';
 import { blake3Hex, CraftedSender } from '../../file-transfer/test/helpers/crafted-sender.js';
 import { joined } from '../../file-transfer/test/helpers/fixtures.js';
-import { registerZipMessages, ZIP_STREAM } from '../src/protocol.js';
+import { OFFER_FIELDS, registerZipMessages, ZIP_STREAM } from '../src/protocol.js';
 import { PARTIAL_DIR } from '../src/receiver.js';
 import { listTree, makeFolderAgent } from './helpers/agents.js';
-import { type TestEntry, zipOf } from './helpers/zip-bytes.js';
+import { type TestEntry, type WithdrawnArchive, zipOf, zipWithWithdrawal } from './helpers/zip-bytes.js';
 
 const VERDICTS = ['ZIP_REJECT', 'ZIP_VERIFIED', 'ZIP_FAILED'];
 
@@ -71,8 +71,9 @@ describe('a receiving daemon against a misbehaving folder sender', () => {
     await dirs.cleanup();
   });
 
-  async function open(): Promise<FrameChannel> {
-    return (await sender.host.openStream({ agentId: bob.id }, ZIP_STREAM)).channel;
+  /** A `zip` stream; `offer` adds what a sender that takes withdrawals says at STREAM_OPEN. */
+  async function open(offer = false): Promise<FrameChannel> {
+    return (await sender.host.openStream({ agentId: bob.id }, ZIP_STREAM, offer ? OFFER_FIELDS : {})).channel;
   }
 
   /** Announces, streams `zip` in 64 KiB frames (stopping early if the receiver fails it), ends. */
@@ -314,5 +315,102 @@ describe('a receiving daemon against a misbehaving folder sender', () => {
     await eventually(async () => (await listTree(join(downloads(), PARTIAL_DIR))).length > 0, 5_000, 20);
     channel.destroy(new Error('sender killed'));
     await expectNothingWritten();
+  });
+  describe('withdrawals', () => {
+    /** kept.txt, then big.bin (2 MiB) withdrawn after 1.5 MiB, then after.txt. */
+    const archive = () =>
+      zipWithWithdrawal(
+        [
+          { name: 'w', dir: true },
+          { name: 'w/kept.txt', data: Buffer.from('kept') },
+        ],
+        { name: 'w/big.bin', data: Buffer.alloc(2 * 1024 * 1024, 7), sent: 1536 * 1024 },
+        [{ name: 'w/after.txt', data: Buffer.from('after') }],
+      );
+
+    /**
+     * Streams `head`, then ZIP_WITHDRAW naming `offset`, then `tail` and ZIP_END (unless the
+     * receiver failed it first). Returns ZIP_ACCEPT's header and the verdict.
+     */
+    async function sendWithdrawing(zip: WithdrawnArchive, offer: boolean, offset = zip.offset) {
+      const channel = await open(offer);
+      await channel.send({ type: 'ZIP_META', root: 'w', files: 3, dirs: 1, bytes: 2 * 1024 * 1024 + 9 });
+      const accept = (await channel.next(['ZIP_ACCEPT'])).header;
+      const answer = verdict(channel);
+      let failed = false;
+      answer.then(
+        () => {
+          failed = true;
+        },
+        () => {},
+      );
+      const frames = async (bytes: Buffer) => {
+        for (let at = 0; at < bytes.length && !failed; at += 65_536)
+          await channel.send({ type: 'ZIP_DATA' }, bytes.subarray(at, at + 65_536)).catch(() => {});
+      };
+      // Over 1 MiB of big.bin comes before the withdrawal: the receiver has a real partial file to delete.
+      await frames(zip.head);
+      await channel.send({ type: 'ZIP_WITHDRAW', offset, reason: 'it changed' }).catch(() => {});
+      await frames(zip.tail);
+      const all = Buffer.concat([zip.head, zip.tail]);
+      if (!failed)
+        await channel
+          .send({ type: 'ZIP_END', hash: await blake3Hex(all), zip_bytes: all.length })
+          .catch(() => {});
+      return { accept, answer: await answer };
+    }
+
+    it('offered: the withdrawn file is deleted from the temporary directory, the rest lands', async () => {
+      const { accept, answer } = await sendWithdrawing(await archive(), true);
+      expect(accept).toEqual({ type: 'ZIP_ACCEPT', withdraw: true });
+      expect(answer).toMatchObject({ type: 'ZIP_VERIFIED', saved_as: 'w', files: 2, bytes: 9 });
+      expect(await listTree(join(downloads(), 'w'))).toEqual(['after.txt', 'kept.txt']);
+      await rm(join(downloads(), 'w'), { recursive: true });
+      await expectNothingWritten();
+    });
+
+    it('not offered: ZIP_ACCEPT says nothing of withdrawals, and a ZIP_WITHDRAW fails the folder', async () => {
+      const { accept, answer } = await sendWithdrawing(await archive(), false);
+      expect(accept).toEqual({ type: 'ZIP_ACCEPT' });
+      expect(answer).toMatchObject({
+        type: 'ZIP_FAILED',
+        code: 'PROTOCOL',
+        reason: 'ZIP_WITHDRAW from a sender that did not offer withdrawals',
+      });
+      await expectNothingWritten();
+    });
+
+    it.each([
+      ['an entry already extracted (the folder itself)', 0],
+      ['the entry before', 'before'],
+      ['an offset inside the current entry', 'inside'],
+      ['an offset past the end', 2 ** 40],
+    ] as const)('a withdrawal naming %s fails the folder; nothing else is touched', async (_, which) => {
+      const zip = await archive();
+      const offset =
+        which === 'before' ? nth(zip.head, 0x04034b50, 1) : which === 'inside' ? zip.offset + 1 : which;
+      const { answer } = await sendWithdrawing(zip, true, offset);
+      expect(answer).toMatchObject({ type: 'ZIP_FAILED', code: 'PROTOCOL' });
+      expect(String(answer.reason)).toMatch(
+        new RegExp(`withdrew the entry at offset ${offset}, but the entry being received is "w/big.bin"`),
+      );
+      await expectNothingWritten();
+    });
+
+    it('a withdrawal between entries (no file data being received) fails the folder', async () => {
+      const zip = await archive();
+      const cut: WithdrawnArchive = {
+        head: zip.head.subarray(0, zip.offset),
+        offset: zip.offset,
+        tail: zip.tail,
+      };
+      const { answer } = await sendWithdrawing(cut, true);
+      expect(answer).toMatchObject({
+        type: 'ZIP_FAILED',
+        code: 'PROTOCOL',
+        reason: `the sender withdrew the entry at offset ${zip.offset} while no file's data was being received`,
+      });
+      await expectNothingWritten();
+    });
   });
 });

@@ -19,7 +19,7 @@ import { Args, Flags } from '@oclif/core';
 import { SYMLINK_POLICIES, type SymlinkPolicy } from '../config.js';
 import { FolderEvents, fileCount } from '../events.js';
 import folderZip from '../index.js';
-import { ZIP_STREAM } from '../protocol.js';
+import { OFFER_FIELDS, ZIP_STREAM } from '../protocol.js';
 import { type FolderSendResult, sendFolder } from '../sender.js';
 import { type FolderTree, FolderTreeError, type SkippedEntry, walkFolder } from '../tree.js';
 
@@ -37,8 +37,9 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
     'directories, permission bits, mtimes, UTF-8 names. Symlinks are never followed: --symlinks skip (default: ' +
     'left out, with a warning) or error. Left out too, each with a warning naming it: a name the receiver would ' +
     'refuse (a backslash, control characters, over 255 bytes, not UTF-8), and a file that changed, vanished or ' +
-    'cannot be read before its first byte was sent; a file that changes while its bytes are being sent fails the ' +
-    'whole folder (CHANGED). Progress goes to stderr; --json prints root, savedAs, files, dirs, bytes (those ' +
+    'cannot be read before its first byte was sent; a file that changes while its bytes are being sent is ' +
+    'withdrawn (the receiver deletes what it got of it), or with an older receiver fails the whole folder ' +
+    '(CHANGED). Progress goes to stderr; --json prints root, savedAs, files, dirs, bytes (those ' +
     'sent), zipBytes, hash, seconds, mbPerSecond, skipped (a list of {path, reason}). Ctrl-C (or SIGTERM) cancels: the receiver is told at once and ' +
     'drops the partial folder; the command exits 130 (143).';
   static override examples = [
@@ -79,7 +80,7 @@ export default class SendFolder extends MeshCommand<typeof SendFolder> {
       const warn = ({ path, reason }: SkippedEntry) =>
         process.stderr.write(`warning: ${printable(`${tree.root}/${path}`)}: not sent (${reason})\n`);
       for (const skipped of tree.skipped) warn(skipped);
-      const opened = await unlessCancelled(host.openStream(target, ZIP_STREAM), signal);
+      const opened = await unlessCancelled(host.openStream(target, ZIP_STREAM, OFFER_FIELDS), signal);
       const peer = opened.peer.agentId;
       const events = new FolderEvents(host, {
         root: tree.root,

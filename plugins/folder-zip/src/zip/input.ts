@@ -1,8 +1,26 @@
 import { ZipError } from './limits.js';
 
-/** Where archive bytes come from: the next piece, or undefined at the end of the stream. */
+/**
+ * Where archive bytes come from: the next piece, or undefined at the end of the stream. It may
+ * throw EntryWithdrawn instead of a piece.
+ */
 export interface ByteSource {
   next(): Promise<Buffer | undefined>;
+}
+
+/**
+ * The producer gave up the entry whose local header is at `offset` while streaming its data (the
+ * file changed under it): the bytes since that header are void and the next entry follows.
+ * Thrown by a ByteSource; the reader accepts it only for the entry whose data it is reading.
+ */
+export class EntryWithdrawn extends Error {
+  override name = 'EntryWithdrawn';
+  constructor(
+    readonly offset: number,
+    readonly reason: string,
+  ) {
+    super(`the sender withdrew the entry at offset ${offset} (${reason})`);
+  }
 }
 
 /** Buffered, pull-based reading of a ByteSource: exact reads for headers, zero-copy pieces for data. */
@@ -42,6 +60,13 @@ export class ByteInput {
     this.chunks.unshift(data);
     this.buffered += data.length;
     this.position -= data.length;
+  }
+
+  /** Drops what is buffered (the rest of a withdrawn entry): the next byte is the source's next one. */
+  discardBuffered(): void {
+    this.position += this.buffered;
+    this.buffered = 0;
+    this.chunks.length = 0;
   }
 
   /** True once every byte was consumed and the source has ended. */

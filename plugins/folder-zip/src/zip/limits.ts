@@ -30,7 +30,9 @@ export type ZipErrorCode =
   /** A limit of ZipLimits (or the sender's own announcement) was exceeded. */
   | 'LIMIT'
   /** An entry that must not be extracted: unsafe name, link, special file, duplicate. */
-  | 'UNSAFE_ENTRY';
+  | 'UNSAFE_ENTRY'
+  /** The producer broke the stream's own rules (withdrew an entry other than the one being read). */
+  | 'PROTOCOL';
 
 /** Why an archive was refused; `code` sorts it, the message names the entry. */
 export class ZipError extends Error {

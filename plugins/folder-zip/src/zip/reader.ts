@@ -33,7 +33,7 @@ import {
   ZIP64_END_SIZE,
   ZIP64_LOCATOR_SIZE,
 } from './format.js';
-import { ByteInput, type ByteSource } from './input.js';
+import { ByteInput, type ByteSource, EntryWithdrawn } from './input.js';
 import { LimitTracker, ZipError, type ZipLimits } from './limits.js';
 
 /** One entry as its local header announces it; its data is read with `ZipStreamReader.data`. */
@@ -57,6 +57,14 @@ export interface CentralEntry {
   kind: EntryKind;
   /** Permission bits (0o777 at most) when the archive was made on Unix. */
   mode: number | undefined;
+}
+
+/** What a local header says about an entry's data. */
+interface DataHeader {
+  crc: number;
+  compressedSize: number;
+  descriptor: boolean;
+  wideDescriptor: boolean;
 }
 
 interface Seen {
@@ -328,11 +336,32 @@ export class ZipStreamReader {
     }
   }
 
-  private async *readData(
-    entry: LocalEntry,
-    rawName: Buffer,
-    header: { crc: number; compressedSize: number; descriptor: boolean; wideDescriptor: boolean },
-  ): AsyncGenerator<Buffer> {
+  /** An entry's data; a withdrawal of this entry (see EntryWithdrawn) is accepted, then rethrown. */
+  private async *readData(entry: LocalEntry, rawName: Buffer, header: DataHeader): AsyncGenerator<Buffer> {
+    try {
+      yield* this.entryData(entry, rawName, header);
+    } catch (error) {
+      if (error instanceof EntryWithdrawn) this.withdraw(entry, error);
+      throw error;
+    }
+  }
+
+  /**
+   * Forgets the withdrawn entry's bytes so that the next entry reads cleanly; it is never added to
+   * what the central directory must list. Only the file entry being read may be withdrawn: a
+   * withdrawal naming another offset is a broken or hostile sender.
+   */
+  private withdraw(entry: LocalEntry, withdrawal: EntryWithdrawn): void {
+    if (entry.isDirectory || withdrawal.offset !== entry.offset)
+      throw new ZipError(
+        'PROTOCOL',
+        `the sender withdrew the entry at offset ${withdrawal.offset}, but the entry being received is ${JSON.stringify(entry.name)} at offset ${entry.offset}`,
+      );
+    this.crc.take();
+    this.input.discardBuffered();
+  }
+
+  private async *entryData(entry: LocalEntry, rawName: Buffer, header: DataHeader): AsyncGenerator<Buffer> {
     const shown = JSON.stringify(entry.name);
     let size = 0;
     let compressed = 0;

@@ -105,7 +105,11 @@ export class ZipWriter {
     this.entries.push(entry);
   }
 
-  /** A file entry whose data is `data` (exactly `meta.size` bytes, else SizeChangedError). */
+  /**
+   * A file entry whose data is `data` (exactly `meta.size` bytes, else SizeChangedError). If `data`
+   * fails, the header and part of the data are out, but the entry is not listed in the central
+   * directory and the writer can go on with the next one (the caller withdraws it).
+   */
   async addFile(name: string, meta: FileMeta, data: AsyncIterable<Uint8Array>): Promise<void> {
     const zip64 = Boolean(this.opts.forceZip64) || meta.size >= ZIP64_THRESHOLD;
     const method = meta.compress ? METHOD_DEFLATE : METHOD_STORE;
@@ -126,20 +130,25 @@ export class ZipWriter {
         throw new SizeChangedError(`${name} has ${size} bytes, ${meta.size} were announced`);
     }.call(this);
     let compressedSize = 0;
-    if (method === METHOD_STORE) {
-      for await (const chunk of counted) {
-        await this.emit(chunk);
-        compressedSize += chunk.length;
+    try {
+      if (method === METHOD_STORE) {
+        for await (const chunk of counted) {
+          await this.emit(chunk);
+          compressedSize += chunk.length;
+        }
+      } else {
+        const deflater = createDeflateRaw({ level: this.opts.level ?? 6 });
+        const feeding = pipeline(Readable.from(counted), deflater);
+        feeding.catch(() => {});
+        for await (const chunk of deflater as AsyncIterable<Buffer>) {
+          await this.emit(chunk);
+          compressedSize += chunk.length;
+        }
+        await feeding;
       }
-    } else {
-      const deflater = createDeflateRaw({ level: this.opts.level ?? 6 });
-      const feeding = pipeline(Readable.from(counted), deflater);
-      feeding.catch(() => {});
-      for await (const chunk of deflater as AsyncIterable<Buffer>) {
-        await this.emit(chunk);
-        compressedSize += chunk.length;
-      }
-      await feeding;
+    } catch (error) {
+      this.crc.take(); // the next entry's CRC starts from nothing
+      throw error;
     }
     entry.crc = this.crc.take();
     entry.size = size;

@@ -1,7 +1,7 @@
 import type { ByteSource } from '../../src/zip/input.js';
 import { DEFAULT_LIMITS, type ZipLimits } from '../../src/zip/limits.js';
 import { type CentralEntry, type LocalEntry, ZipStreamReader } from '../../src/zip/reader.js';
-import { type FileMeta, ZipWriter, type ZipWriterOptions } from '../../src/zip/writer.js';
+import { type FileMeta, SizeChangedError, ZipWriter, type ZipWriterOptions } from '../../src/zip/writer.js';
 
 export interface TestEntry {
   name: string;
@@ -18,6 +18,12 @@ export async function zipOf(entries: TestEntry[], opts: ZipWriterOptions = {}): 
   const writer = new ZipWriter(async (chunk) => {
     parts.push(Buffer.from(chunk));
   }, opts);
+  await addEntries(writer, entries);
+  await writer.finish();
+  return Buffer.concat(parts);
+}
+
+async function addEntries(writer: ZipWriter, entries: TestEntry[]): Promise<void> {
   for (const e of entries) {
     const meta = { mode: e.mode ?? (e.dir ? 0o755 : 0o644), mtimeMs: e.mtimeMs ?? 1_700_000_000_000 };
     if (e.dir) await writer.addDirectory(e.name, meta);
@@ -33,8 +39,55 @@ export async function zipOf(entries: TestEntry[], opts: ZipWriterOptions = {}): 
       );
     }
   }
+}
+
+/** An archive as a sender that withdrew one entry writes it: the bytes before the withdrawal, and after. */
+export interface WithdrawnArchive {
+  head: Buffer;
+  /** Where the withdrawn entry's local header starts (what ZIP_WITHDRAW names). */
+  offset: number;
+  tail: Buffer;
+}
+
+/**
+ * `before`, then `withdrawn` whose data fails (as a file that changed) after `sent` of its bytes
+ * went out, then `after` and the central directory.
+ */
+export async function zipWithWithdrawal(
+  before: TestEntry[],
+  withdrawn: TestEntry & { sent: number },
+  after: TestEntry[],
+): Promise<WithdrawnArchive> {
+  let parts: Buffer[] = [];
+  const writer = new ZipWriter(async (chunk) => {
+    parts.push(Buffer.from(chunk));
+  });
+  await addEntries(writer, before);
+  const offset = writer.bytesWritten;
+  const data = withdrawn.data ?? Buffer.alloc(0);
+  const failing = (async function* () {
+    if (withdrawn.sent > 0) yield data.subarray(0, withdrawn.sent);
+    throw new SizeChangedError(`${withdrawn.name} changed`);
+  })();
+  const meta = {
+    mode: 0o644,
+    mtimeMs: 1_700_000_000_000,
+    size: data.length,
+    compress: withdrawn.compress ?? false,
+  };
+  await writer.addFile(withdrawn.name, meta, failing).then(
+    () => {
+      throw new Error('the entry was not withdrawn');
+    },
+    (error: unknown) => {
+      if (!(error instanceof SizeChangedError)) throw error;
+    },
+  );
+  const head = Buffer.concat(parts);
+  parts = [];
+  await addEntries(writer, after);
   await writer.finish();
-  return Buffer.concat(parts);
+  return { head, offset, tail: Buffer.concat(parts) };
 }
 
 /** Feeds `bytes` in pieces of `piece` bytes (odd sizes exercise headers split across pieces). */
