@@ -30,6 +30,37 @@ async function verdict(channel: FrameChannel): Promise<Record<string, unknown>> 
   }
 }
 
+/**
+ * Watches for the receiver's verdict while a crafted sender streams: `data` sends bytes in 64 KiB
+ * ZIP_DATA frames and `end` sends ZIP_END, each stopping once the receiver has failed the folder.
+ */
+function streamUntilVerdict(channel: FrameChannel) {
+  const answer = verdict(channel);
+  let failed = false;
+  answer.then(
+    () => {
+      failed = true;
+    },
+    () => {},
+  );
+  return {
+    answer,
+    async data(bytes: Buffer): Promise<void> {
+      for (let at = 0; at < bytes.length && !failed; at += 65_536)
+        await channel.send({ type: 'ZIP_DATA' }, bytes.subarray(at, at + 65_536)).catch(() => {});
+    },
+    async end(body: Buffer, hash?: string): Promise<void> {
+      if (!failed)
+        await channel
+          .send({ type: 'ZIP_END', hash: hash ?? (await blake3Hex(body)), zip_bytes: body.length })
+          .catch(() => {});
+    },
+    async send(header: Record<string, unknown> & { type: string }): Promise<void> {
+      await channel.send(header).catch(() => {});
+    },
+  };
+}
+
 interface Crafted {
   root?: string;
   files?: number;
@@ -88,22 +119,11 @@ describe('a receiving daemon against a misbehaving folder sender', () => {
     });
     const first = await channel.next(['ZIP_ACCEPT', 'ZIP_REJECT']);
     if (first.header.type === 'ZIP_REJECT') return first.header;
-    const answer = verdict(channel);
-    let failed = false;
-    answer.then(
-      () => {
-        failed = true;
-      },
-      () => {},
-    );
+    const stream = streamUntilVerdict(channel);
     const body = zip.subarray(0, crafted.cut ?? zip.length);
-    for (let at = 0; at < body.length && !failed; at += 65_536)
-      await channel.send({ type: 'ZIP_DATA' }, body.subarray(at, at + 65_536)).catch(() => {});
-    if (!failed)
-      await channel
-        .send({ type: 'ZIP_END', hash: crafted.hash ?? (await blake3Hex(body)), zip_bytes: body.length })
-        .catch(() => {});
-    return answer;
+    await stream.data(body);
+    await stream.end(body, crafted.hash);
+    return stream.answer;
   }
 
   async function expectNothingWritten(): Promise<void> {
@@ -336,28 +356,13 @@ describe('a receiving daemon against a misbehaving folder sender', () => {
       const channel = await open(offer);
       await channel.send({ type: 'ZIP_META', root: 'w', files: 3, dirs: 1, bytes: 2 * 1024 * 1024 + 9 });
       const accept = (await channel.next(['ZIP_ACCEPT'])).header;
-      const answer = verdict(channel);
-      let failed = false;
-      answer.then(
-        () => {
-          failed = true;
-        },
-        () => {},
-      );
-      const frames = async (bytes: Buffer) => {
-        for (let at = 0; at < bytes.length && !failed; at += 65_536)
-          await channel.send({ type: 'ZIP_DATA' }, bytes.subarray(at, at + 65_536)).catch(() => {});
-      };
+      const stream = streamUntilVerdict(channel);
       // Over 1 MiB of big.bin comes before the withdrawal: the receiver has a real partial file to delete.
-      await frames(zip.head);
-      await channel.send({ type: 'ZIP_WITHDRAW', offset, reason: 'it changed' }).catch(() => {});
-      await frames(zip.tail);
-      const all = Buffer.concat([zip.head, zip.tail]);
-      if (!failed)
-        await channel
-          .send({ type: 'ZIP_END', hash: await blake3Hex(all), zip_bytes: all.length })
-          .catch(() => {});
-      return { accept, answer: await answer };
+      await stream.data(zip.head);
+      await stream.send({ type: 'ZIP_WITHDRAW', offset, reason: 'it changed' });
+      await stream.data(zip.tail);
+      await stream.end(Buffer.concat([zip.head, zip.tail]));
+      return { accept, answer: await stream.answer };
     }
 
     it('offered: the withdrawn file is deleted from the temporary directory, the rest lands', async () => {
