@@ -65,10 +65,11 @@ export async function userMachineEnv(dirs: TempDirs) {
 }
 
 /**
- * Variables that force colour into piped output. The test runner may set them (CI does); runCli is
- * a script reading a pipe, so the command decides from the pipe alone.
+ * Variables that put colour into piped output. The test runner may set them: CI sets `CI`, which
+ * oclif's colour library (ansis) reads as "logs render ANSI" even on a pipe. runCli is a script
+ * reading a pipe, so the command decides from the pipe alone.
  */
-const FORCED_COLOUR = ['FORCE_COLOR', 'CLICOLOR_FORCE'];
+const FORCED_COLOUR = ['FORCE_COLOR', 'CLICOLOR_FORCE', 'CI'];
 
 function withoutForcedColour(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const piped = { ...env };
