@@ -394,6 +394,7 @@ export class QuicDriver {
   private abortStream(h: number, sid: number, code: number): void {
     const conn = this.table.withHandle(h);
     if (!conn) return;
+    this.reader.discard(conn, sid);
     for (const direction of [quiche.Shutdown.Read, quiche.Shutdown.Write]) {
       try {
         conn.q.streamShutdown(sid, direction, code);

@@ -8,7 +8,26 @@ const RECV_CHUNK = 256 * 1024;
 
 /** The receive path: reads quiche's readable streams into their inboxes, as far as each reader's credit allows. */
 export class StreamReader {
+  /** Where discarded bytes go; their content is never looked at. */
+  private scratch: Buffer | null = null;
+
   constructor(private readonly outbox: Outbox) {}
+
+  /**
+   * Consumes and drops what quiche holds unread for a stream this side is giving up on. quiche
+   * 0.18's read shutdown drops those bytes without counting them consumed, so they would stay
+   * charged to the connection's window for good: a few such streams stall every stream on the
+   * connection. (Bytes arriving after the shutdown are counted; those dropped by a peer's
+   * RESET_STREAM are not, and nothing here can reach them.)
+   */
+  discard(conn: DriverConnection, sid: number): void {
+    this.scratch ??= Buffer.allocUnsafeSlow(RECV_CHUNK);
+    try {
+      while (conn.q.streamRecv(sid, this.scratch)?.[1] === false);
+    } catch {
+      // Reset, finished or unknown to quiche: nothing of it is held.
+    }
+  }
 
   readStreams(conn: DriverConnection): void {
     const q = conn.q;
