@@ -391,24 +391,36 @@ export class QuicDriver {
     this.markDirty(conn);
   }
 
+  /**
+   * The main thread gave up on a stream. Its reading side is stopped (STOP_SENDING); its sending
+   * side is reset, unless the main thread had ended it: then what it wrote, FIN included, still
+   * goes out. A reset would make the peer's quiche drop whatever its reader had not read yet,
+   * which quiche 0.18 also keeps charged to the connection's window for good.
+   */
   private abortStream(h: number, sid: number, code: number): void {
     const conn = this.table.withHandle(h);
     if (!conn) return;
+    const stream = conn.streams.get(sid);
+    const ended = stream?.finQueued === true;
     this.reader.discard(conn, sid);
-    for (const direction of [quiche.Shutdown.Read, quiche.Shutdown.Write]) {
+    for (const direction of ended ? [quiche.Shutdown.Read] : [quiche.Shutdown.Read, quiche.Shutdown.Write]) {
       try {
         conn.q.streamShutdown(sid, direction, code);
       } catch {
         // Already finished or never opened in quiche: nothing to tell the peer.
       }
     }
-    const stream = conn.streams.get(sid);
     if (stream) {
       this.outbox.unhold(stream);
-      conn.pendingSend.delete(stream);
-      for (const chunk of stream.sendQueue.splice(0)) this.outbox.recycle(chunk);
+      stream.inbox = null;
+      stream.recvDone = true;
+      if (!ended) {
+        stream.sendDone = true;
+        conn.pendingSend.delete(stream);
+        for (const chunk of stream.sendQueue.splice(0)) this.outbox.recycle(chunk);
+      }
+      conn.forgetIfDone(stream);
     }
-    conn.streams.delete(sid);
     conn.aborted.add(sid);
     conn.outbound = true;
     conn.expectReply();
