@@ -93,6 +93,7 @@ describe('a direct connection whose peer stops answering', () => {
   async function acceptStreamFrom(
     start: (victim: PeerProcess) => void,
     options: Partial<QuicOptions> = {},
+    victimOptions: Partial<QuicOptions> = {},
   ): Promise<{ victim: PeerProcess; stream: QuicStream; received: () => number }> {
     const serverIdentity = await generateIdentity();
     const server = await QuicEndpoint.listen({ host: '127.0.0.1', identity: serverIdentity, options });
@@ -108,7 +109,7 @@ describe('a direct connection whose peer stops answering', () => {
         }),
       ),
     );
-    const victim = await PeerProcess.start();
+    const victim = await PeerProcess.start(victimOptions);
     peers.push(victim);
     victim.send({ cmd: 'connect', port: server.address().port, fingerprint: serverIdentity.fingerprint });
     await victim.next('connected');
@@ -144,18 +145,21 @@ describe('a direct connection whose peer stops answering', () => {
   it('errors a receiving stream when its sender dies after its last bytes arrived, with nothing owed to it', async () => {
     // The last packet the receiver hears carries stream bytes it sent nothing for (its credit goes
     // back in batches) and no keep-alive runs: only the open stream makes the silence count. Before,
-    // this waited for QUIC's idle timeout (30 s). A long deadPeerMs: its 4 s of silence must not
-    // pass before the test's kill (a probe answered by the live sender clears what is owed).
+    // this waited for QUIC's idle timeout (30 s, here 60 s). Any packet from the live sender after
+    // those bytes clears what is owed, so the sender sends no keep-alives, and a long deadPeerMs
+    // leaves the kill 8 s before the receiver's first probe (a loaded machine can stall the test
+    // between reading the bytes and killing the sender).
     const { victim, stream, received } = await acceptStreamFrom(
       (peer) => peer.send({ cmd: 'send-burst', bytes: 48 * 1024 }),
-      { deadPeerMs: 10_000, keepAliveMs: 0 },
+      { deadPeerMs: 20_000, keepAliveMs: 0, idleTimeoutMs: 60_000 },
+      { keepAliveMs: 0 },
     );
     while (received() < 48 * 1024) await sleep(20);
-    const ms = await expectNoticedKill(stream, victim, 20_000);
+    const ms = await expectNoticedKill(stream, victim, 40_000);
     console.log(
-      `dead-peer: receiver noticed the sender killed after its last bytes after ${ms} ms (deadPeerMs 10000)`,
+      `dead-peer: receiver noticed the sender killed after its last bytes after ${ms} ms (deadPeerMs 20000)`,
     );
-  }, 45_000);
+  }, 75_000);
 
   it('fails a dial to an address where nothing answers within deadPeerMs, saying so', async () => {
     const silent = dgram.createSocket('udp4');
