@@ -71,6 +71,8 @@ const READ_AHEAD = 16;
 const READ_CHUNK = 1024 * 1024;
 /** Why a file withdrawn mid-stream is left out (the warning, `skipped`, the receiver's log). */
 const CHANGED_WHILE_SENT = 'it changed while it was being sent';
+/** Why a file whose read failed with an I/O error is left out. */
+const READ_FAILED = 'it cannot be read: input/output error';
 
 /**
  * Sends a folder over an open `zip` stream: announce it, stream the ZIP as ZIP_DATA frames while
@@ -317,6 +319,11 @@ function whyUnreadable(error: unknown): string | undefined {
     case 'EACCES':
     case 'EPERM':
       return PERMISSION_DENIED;
+    // The disk or filesystem failed on this file (EIO), or its device is gone (ENXIO): the rest of
+    // the folder may still read fine.
+    case 'EIO':
+    case 'ENXIO':
+      return READ_FAILED;
     default:
       return undefined;
   }

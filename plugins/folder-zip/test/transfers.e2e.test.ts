@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   appendFile,
@@ -412,6 +412,34 @@ describe('send-folder between real processes', () => {
       const refused = await runCli(['send-folder', root, ...to()], carol.env, { cli: carol.cli });
       expect(refused.code).toBe(2);
       expect(refused.stderr).toBe(`error: ${root}: cannot be read: permission denied\n`);
+    },
+    60_000,
+  );
+
+  it.runIf(process.getuid?.() === 0)(
+    'leaves out a file whose read fails with an I/O error; the rest arrives',
+    async () => {
+      const root = join(work, 'failing-disk');
+      await mkdir(root);
+      await writeFile(join(root, 'a.txt'), 'before');
+      await writeFile(join(root, 'bad.bin'), '');
+      await writeFile(join(root, 'c.txt'), 'after');
+      // A real EIO: a live process's memory file, read at offset 0 (never mapped), bound over bad.bin.
+      const owner = spawn('sleep', ['600'], { stdio: 'ignore' });
+      execFileSync('mount', ['--bind', `/proc/${owner.pid}/mem`, join(root, 'bad.bin')]);
+      try {
+        const result = await runCli(['send-folder', root, ...to(), '--json'], alice.env);
+        expect(result.code, result.stderr).toBe(0);
+        const out = parseJson<SendFolderOutput>(result);
+        expect(out.skipped).toEqual([{ path: 'bad.bin', reason: 'it cannot be read: input/output error' }]);
+        expect(result.stderr).toMatch(
+          /^warning: failing-disk\/bad\.bin: not sent \(it cannot be read: input\/output error\)$/m,
+        );
+        expect(await listTree(join(downloads(), out.savedAs))).toEqual(['a.txt', 'c.txt']);
+      } finally {
+        execFileSync('umount', [join(root, 'bad.bin')]);
+        owner.kill();
+      }
     },
     60_000,
   );
