@@ -321,20 +321,15 @@ describe('PunchSession: a session that starts on the relay', () => {
     return punch;
   }
 
-  it('its punch window ends on the relay: asks STUN again and trickles the answer over the relay, signed, and punches again', async () => {
+  it('the relay takes over: asks STUN again at once and trickles the answer over the relay, signed, and punches again', async () => {
     const discover = vi.fn(async () => OURS_NOW);
     const { s, probed, relay } = await onRelay(discover);
-    // Within the punch window: nothing yet.
-    await vi.advanceTimersByTimeAsync(3_500);
-    expect(discover).not.toHaveBeenCalled();
-    expect(trickles(relay)).toEqual([]);
-    // The window (5 s) ends: one STUN question, one trickle with its answer.
-    await vi.advanceTimersByTimeAsync(600);
+    // At the takeover (the 1 s grace), not at the end of the 5 s punch window.
     expect(discover).toHaveBeenCalledTimes(1);
     expect(trickles(relay)).toHaveLength(1);
     const decoded = decodeTrickle(trickles(relay)[0]!, KEY, 'sess-1');
     expect(decoded.ok && decoded.message.candidates).toEqual([OURS_NOW]);
-    // …and probing at the punching rate again (not the slow round's one per 2 s), for the peer's probes to meet.
+    // …and probing at the punching rate again, from now, for the peer's probes to meet.
     const before = probed.length;
     await vi.advanceTimersByTimeAsync(1_000);
     expect(probed.length - before).toBeGreaterThanOrEqual(10);
@@ -398,16 +393,21 @@ describe('PunchSession: a session that starts on the relay', () => {
     }
     stale.s.start();
     peer.s.start();
-    await vi.advanceTimersByTimeAsync(4_900);
-    expect(stale.s.path?.kind).toBe('relay');
-    expect(peer.s.path?.kind).toBe('relay');
-    // The punch windows end: the trickles cross, the peer probes OURS_NOW, and both go direct.
-    await vi.advanceTimersByTimeAsync(1_000);
+    await vi.advanceTimersByTimeAsync(900);
+    expect(stale.s.path).toBeNull();
+    expect(peer.s.path).toBeNull();
+    // The relay takes over `stale` (the 1 s grace): its trickle crosses, the peer probes OURS_NOW
+    // (there before its own grace ends), and both go direct, well inside the first punch window.
+    await vi.advanceTimersByTimeAsync(600);
     expect(peer.s.trickled).toEqual([OURS_NOW]);
     expect(sentTo.peer).toContainEqual(OURS_NOW);
     expect(peer.s.path).toEqual({ sessionId: 'sess-1', kind: 'direct', remote: OURS_NOW });
-    expect(stale.s.path).toEqual({ sessionId: 'sess-1', kind: 'direct', remote: PEER });
-    // The peer's own trickle named the address `stale` already knew: nothing to add there.
+    expect(stale.paths).toEqual([
+      { sessionId: 'sess-1', kind: 'relay', remote: null },
+      { sessionId: 'sess-1', kind: 'direct', remote: PEER },
+    ]);
+    // The peer went direct before the relay took it over: it trickled nothing.
+    expect(trickles(peer.relay)).toEqual([]);
     expect(stale.s.trickled).toEqual([]);
     stale.s.close();
     peer.s.close();

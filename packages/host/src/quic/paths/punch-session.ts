@@ -232,10 +232,7 @@ export class PunchSession {
         return;
       }
       next = slowProbeIntervalMs;
-      // A session that never went direct trickles too, once the relay carries it: the address the
-      // peer punched toward (our registration's) may be stale, our NAT having rebound since.
-      const startsOnRelay = this.#trickleSends === 0 && !lost && this.#current?.kind === 'relay';
-      if (startsOnRelay || (this.#trickleSends > 0 && this.#trickleSends < TRICKLE_SENDS)) this.#trickle();
+      if (this.#trickleSends > 0 && this.#trickleSends < TRICKLE_SENDS) this.#trickle();
     }
     this.#probeTimer = setTimeout(() => this.#probeRound(), next);
   }
@@ -328,8 +325,8 @@ export class PunchSession {
    * Tells the peer where this socket is reachable now (STUN asked again: after a rebind, the NAT's
    * new port), over the relay, and punches toward the peer at full rate meanwhile: when both NATs
    * filter by address and port, the peer's probes to the new port get through only once ours
-   * went out to the peer, and the other way round. Sent when the direct path is lost, and when a
-   * session's punch window ends on the relay: always, not only when the address differs from our
+   * went out to the peer, and the other way round. Sent when the direct path is lost, and when the
+   * relay takes over a session that never went direct: always, not only when the address differs from our
    * advertised one, since the session cannot know which address the peer was handed (the server's
    * copy of our registration, which may predate our last STUN refresh); a peer that knows it
    * already drops it without punching again.
@@ -411,5 +408,8 @@ export class PunchSession {
     if (same) return;
     this.#current = next;
     this.deps.onPath(next);
+    // A session the relay takes over before it ever went direct trickles at once: the address the
+    // peer punches toward (our registration's) may be stale, our NAT having rebound since.
+    if (next?.kind === 'relay' && !this.#lost && this.#trickleSends === 0) this.#trickle();
   }
 }
