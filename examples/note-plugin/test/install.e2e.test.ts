@@ -274,6 +274,37 @@ describe('mesh-agent plugins uninstall and update, in the words of install', () 
     expect(unlink).toEqual({ code: 0, stdout: 'unlinked mesh-agent-plugin-echo 1.0.0\n', stderr: '' });
   });
 
+  it("link gives a folder outside any checkout the CLI's own host and oclif, and its command runs", async () => {
+    const user = await userEnv(dirs);
+    const folder = join(user.root, 'src', 'echo-plugin');
+    await cp(ECHO_PLUGIN, folder, { recursive: true });
+    const link = await runCli(['plugins', 'link', folder, '--no-install'], user.env);
+    const host = join(folder, 'node_modules/@mesh-agent/host');
+    const oclif = join(folder, 'node_modules/@oclif/core');
+    expect(link).toEqual({
+      code: 0,
+      stdout: `linked mesh-agent-plugin-echo 1.0.0 (${folder})\n`,
+      stderr:
+        `mesh-agent: linked ${host} to this CLI's copy (the folder had none)\n` +
+        `mesh-agent: linked ${oclif} to this CLI's copy (the folder had none)\n`,
+    });
+    expect(await readlink(host)).toBe(HOST);
+    const help = await runCli(['echo', '--help'], user.env);
+    expect(help.code, help.stderr).toBe(0);
+    expect(help.stdout).toContain('Send text to a peer over an echo stream');
+    expect(help.stderr).not.toMatch(NOISE);
+
+    // Linked again: the folder has them now, so nothing more is made.
+    expect((await runCli(['plugins', 'unlink', 'mesh-agent-plugin-echo'], user.env)).code).toBe(0);
+    const again = await runCli(['plugins', 'link', folder, '--no-install', '--json'], user.env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toBe('');
+    expect(JSON.parse(again.stdout)).toEqual({
+      linked: { name: 'mesh-agent-plugin-echo', version: '1.0.0', root: folder },
+      provided: [],
+    });
+  });
+
   it('help says what uninstall and update print and do', async () => {
     const user = await userEnv(dirs);
     const topic = await runCli(['plugins', '--help'], user.env);

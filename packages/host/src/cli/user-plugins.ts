@@ -108,24 +108,68 @@ async function moveOldPlugins(
  * writes the npm root's .npmrc.
  */
 export async function provideHostToUserPlugins(config: { dataDir: string }, install = false): Promise<void> {
-  const fromHost = createRequire(import.meta.url);
-  for (const name of PROVIDED_PACKAGES) {
-    const target = dirname(fromHost.resolve(`${name}/package.json`));
-    const link = join(dirname(config.dataDir), 'node_modules', name);
-    const current = await readlink(link).catch(() => undefined);
-    if (current === target) continue;
-    if (current !== undefined) await rm(link, { force: true });
-    await mkdir(dirname(link), { recursive: true });
-    try {
-      await symlink(target, link, 'dir');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-  }
+  for (const name of PROVIDED_PACKAGES)
+    await linkProvided(join(dirname(config.dataDir), 'node_modules'), name, { replace: true });
   if (install) {
     await mkdir(config.dataDir, { recursive: true });
     await writeFile(join(config.dataDir, '.npmrc'), NPMRC);
   }
+}
+
+/**
+ * A folder `plugins link` runs in place imports the host and oclif from its own node_modules or
+ * one above it. Where it finds none (a plugin developed outside any mesh-agent checkout), links to
+ * the running CLI's copies go into its node_modules, as `npm link` would put them, so commands and
+ * hooks share one host. A copy it finds is its developer's choice and stays. Returns the links made.
+ */
+export async function provideHostToLinkedPlugin(root: string): Promise<string[]> {
+  const made: string[] = [];
+  for (const name of PROVIDED_PACKAGES) {
+    if (await resolvableFrom(root, name)) continue;
+    const link = await linkProvided(join(root, 'node_modules'), name, { replace: false });
+    if (link) made.push(link);
+  }
+  return made;
+}
+
+/**
+ * Whether a package is in `dir`'s node_modules or one above it, as Node would look. Not through
+ * require.resolve: Node remembers a package.json it did not find, and the plugin's own import,
+ * later in this process, would then miss the link made meanwhile.
+ */
+async function resolvableFrom(dir: string, name: string): Promise<boolean> {
+  for (let at = dir; ; at = dirname(at)) {
+    if (await exists(join(at, 'node_modules', name, 'package.json'))) return true;
+    if (dirname(at) === at) return false;
+  }
+}
+
+/**
+ * Links `<nodeModules>/<name>` to the running CLI's copy of a package it provides to plugins.
+ * `replace`: a link left by a CLI that moved is replaced; else only a missing one is made. Returns
+ * the link's path when it made one.
+ */
+async function linkProvided(
+  nodeModules: string,
+  name: string,
+  { replace }: { replace: boolean },
+): Promise<string | undefined> {
+  const target = dirname(createRequire(import.meta.url).resolve(`${name}/package.json`));
+  const link = join(nodeModules, name);
+  const current = await readlink(link).catch(() => undefined);
+  if (current === target) return undefined;
+  if (current !== undefined) {
+    if (!replace) return undefined;
+    await rm(link, { force: true });
+  }
+  await mkdir(dirname(link), { recursive: true });
+  try {
+    await symlink(target, link, 'dir');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return undefined;
+  }
+  return link;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -4,6 +4,7 @@ import { commands } from '@oclif/plugin-plugins';
 import { UsageError } from '../../cli/errors.js';
 import { explainFailure } from '../../cli/explained-command.js';
 import { pluginsManager, verboseFlag } from '../../cli/plugins-npm.js';
+import { provideHostToLinkedPlugin } from '../../cli/user-plugins.js';
 import { pathOnDisk } from './install.js';
 
 const PluginsLink: (typeof commands)['plugins:link'] = commands['plugins:link'];
@@ -16,7 +17,8 @@ export default class Link extends PluginsLink {
   static override summary = 'Run a plugin from its folder, for developing it.';
   static override description =
     'The folder is used in place (`plugins install <dir>` installs a copy): edits show at the next ' +
-    'command. It must find @mesh-agent/host and @oclif/core in its own node_modules (or above it). ' +
+    'command. It imports @mesh-agent/host and @oclif/core from its own node_modules (or one above ' +
+    "it); where it finds none, links to this CLI's copies go into its node_modules, and stderr says so. " +
     'Prints one line; `plugins uninstall <name>` unlinks it.';
   // oclif's parse copies a command's own static fields only: restate the inherited ones it reads.
   static override args = PluginsLink.args;
@@ -36,11 +38,16 @@ export default class Link extends PluginsLink {
         `cannot link ${args.path}: ${root} has no package.json, so it is not a plugin`,
         hint,
       );
+    // Before oclif's link, which imports the plugin's commands.
+    const provided = await provideHostToLinkedPlugin(root);
+    for (const link of provided)
+      this.logToStderr(`mesh-agent: linked ${link} to this CLI's copy (the folder had none)`);
     const { plugins } = await pluginsManager(this.config, flags.verbose);
     const linked = await plugins.link(root, { install: flags.install });
     this.log(`linked ${linked.name} ${linked.version} (${linked.root})`);
     return {
       linked: { name: linked.name, version: linked.version, root: linked.root },
+      provided,
     } as unknown as undefined;
   }
 
