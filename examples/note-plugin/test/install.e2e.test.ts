@@ -255,6 +255,46 @@ describe('mesh-agent plugins uninstall and update, in the words of install', () 
     });
   }, 180_000);
 
+  it('reset --reinstall checks every source first, and a plugin that fails does not stop the others', async () => {
+    const user = await userEnv(dirs);
+    const note = await installCopy(user, '1.0.0');
+    const echo = join(user.root, 'src', 'echo-plugin');
+    await cp(ECHO_PLUGIN, echo, { recursive: true });
+    expect((await runCli(['plugins', 'link', echo, '--no-install'], user.env)).code).toBe(0);
+
+    // A linked folder that is gone: nothing is removed, and the error says which and what to do.
+    await rm(echo, { recursive: true });
+    const missing = await runCli(['plugins', 'reset', '--reinstall'], user.env, { timeoutMs: 60_000 });
+    expect(missing).toMatchObject({ code: 1, stdout: '' });
+    // (oclif itself warns first, on every command, that the linked plugin's package.json is gone.)
+    expect(missing.stderr).toContain(
+      `error: cannot reinstall mesh-agent-plugin-echo: it was linked from ${echo}, which no longer exists\n` +
+        'hint:  link it again from where it is now (mesh-agent plugins link <folder>), or remove it (mesh-agent plugins uninstall mesh-agent-plugin-echo)\n',
+    );
+    // Both still on the list (`plugins` shows only what loads, so read the list itself).
+    const list = JSON.parse(await readFile(join(user.plugins, 'installed', 'package.json'), 'utf8'));
+    expect(list.oclif.plugins.map((p: { name: string }) => p.name)).toEqual([
+      'mesh-agent-plugin-note',
+      'mesh-agent-plugin-echo',
+    ]);
+
+    // The note plugin's source breaks (npm cannot install it again): it is named, the echo plugin
+    // (listed after it) is still linked again, and the exit code says not everything worked.
+    await cp(ECHO_PLUGIN, echo, { recursive: true });
+    await writeFile(join(note, 'package.json'), '{ not json');
+    const partial = await runCli(['plugins', 'reset', '--reinstall', '--json'], user.env, {
+      timeoutMs: 60_000,
+    });
+    expect(partial.code).toBe(1);
+    expect(partial.stderr).toMatch(/^warning: mesh-agent-plugin-note: /m);
+    const out = JSON.parse(partial.stdout);
+    expect(out.error).toMatchObject({ code: 'plugins_reset_failed' });
+    expect(out.error.message).toMatch(/^mesh-agent-plugin-note: not reset/);
+    expect(out.reinstalled).toEqual([{ name: 'mesh-agent-plugin-echo', version: '1.0.0', type: 'link' }]);
+    expect(out.failed).toEqual([{ name: 'mesh-agent-plugin-note', message: expect.any(String) }]);
+    expect((await runCli(['plugins'], user.env)).stdout).toContain('mesh-agent-plugin-echo');
+  }, 180_000);
+
   it('link says what it linked, and a folder that is not a plugin in words', async () => {
     const user = await userEnv(dirs);
     const missing = join(user.root, 'no-such-plugin');

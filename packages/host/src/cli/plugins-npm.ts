@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Flags, type Interfaces } from '@oclif/core';
@@ -149,4 +149,21 @@ export async function installedVersion(dataDir: string, name: string): Promise<s
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A plugin installed from a path, or linked from a folder, that is gone cannot be put back from
+ * there: says so before anything is changed. `verb`: what the command was about to do.
+ */
+export async function mustStillExist(plugin: PluginEntry, verb: 'update' | 'reinstall'): Promise<void> {
+  const path =
+    plugin.type === 'link' ? plugin.root : plugin.url?.startsWith('file:') ? plugin.url.slice(5) : undefined;
+  if (path === undefined || (await stat(path).catch(() => undefined))) return;
+  const how = plugin.type === 'link' ? 'linked from' : 'installed from';
+  const again = plugin.type === 'link' ? 'plugins link <folder>' : 'plugins install <path>';
+  throw new MeshError(
+    'plugin_source_missing',
+    `cannot ${verb} ${plugin.name}: it was ${how} ${path}, which no longer exists`,
+    `${plugin.type === 'link' ? 'link' : 'install'} it again from where it is now (mesh-agent ${again}), or remove it (mesh-agent plugins uninstall ${plugin.name})`,
+  );
 }

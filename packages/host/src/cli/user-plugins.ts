@@ -120,14 +120,19 @@ export async function provideHostToUserPlugins(config: { dataDir: string }, inst
  * A folder `plugins link` runs in place imports the host and oclif from its own node_modules or
  * one above it. Where it finds none (a plugin developed outside any mesh-agent checkout), links to
  * the running CLI's copies go into its node_modules, as `npm link` would put them, so commands and
- * hooks share one host. A copy it finds is its developer's choice and stays. Returns the links made.
+ * hooks share one host, and stderr says so. A copy it finds is its developer's choice and stays.
+ * Returns the links made.
  */
 export async function provideHostToLinkedPlugin(root: string): Promise<string[]> {
   const made: string[] = [];
   for (const name of PROVIDED_PACKAGES) {
     if (await resolvableFrom(root, name)) continue;
     const link = await linkProvided(join(root, 'node_modules'), name, { replace: false });
-    if (link) made.push(link);
+    if (link) {
+      made.push(link);
+      // On stderr with --json too: it changed the user's folder.
+      process.stderr.write(`mesh-agent: linked ${link} to this CLI's copy (the folder had none)\n`);
+    }
   }
   return made;
 }

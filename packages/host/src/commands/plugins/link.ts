@@ -40,8 +40,6 @@ export default class Link extends PluginsLink {
       );
     // Before oclif's link, which imports the plugin's commands.
     const provided = await provideHostToLinkedPlugin(root);
-    for (const link of provided)
-      this.logToStderr(`mesh-agent: linked ${link} to this CLI's copy (the folder had none)`);
     const { plugins } = await pluginsManager(this.config, flags.verbose);
     const linked = await plugins.link(root, { install: flags.install });
     this.log(`linked ${linked.name} ${linked.version} (${linked.root})`);

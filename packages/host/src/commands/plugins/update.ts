@@ -1,8 +1,6 @@
-import { stat } from 'node:fs/promises';
 import { commands } from '@oclif/plugin-plugins';
-import { MeshError } from '../../cli/errors.js';
 import { explainFailure } from '../../cli/explained-command.js';
-import { installedVersion, type PluginEntry, pluginsManager, verboseFlag } from '../../cli/plugins-npm.js';
+import { installedVersion, mustStillExist, pluginsManager, verboseFlag } from '../../cli/plugins-npm.js';
 import { provideHostToUserPlugins } from '../../cli/user-plugins.js';
 
 const PluginsUpdate: (typeof commands)['plugins:update'] = commands['plugins:update'];
@@ -40,7 +38,7 @@ export default class Update extends PluginsUpdate {
       this.log('no plugins to update: none was installed with `mesh-agent plugins install`');
       return { updated: [], upToDate: [] } as unknown as undefined;
     }
-    for (const plugin of installed) await mustStillExist(plugin);
+    for (const plugin of installed) await mustStillExist(plugin, 'update');
     const before = await this.versions(installed.map((p) => p.name));
     // npm may install a plugin again: it must find the host where it runs, as at `plugins install`.
     await provideHostToUserPlugins(this.config, true);
@@ -78,16 +76,4 @@ export default class Update extends PluginsUpdate {
   protected override async catch(error: Error): Promise<unknown> {
     throw await explainFailure(this, error);
   }
-}
-
-/** A plugin installed from a path that is gone cannot be installed again from there: says so before npm runs. */
-async function mustStillExist(plugin: PluginEntry): Promise<void> {
-  if (plugin.type !== 'user' || !plugin.url?.startsWith('file:')) return;
-  const path = plugin.url.slice('file:'.length);
-  if (await stat(path).catch(() => undefined)) return;
-  throw new MeshError(
-    'plugin_source_missing',
-    `cannot update ${plugin.name}: it was installed from ${path}, which no longer exists`,
-    `install it again from where it is now (mesh-agent plugins install <path>), or remove it (mesh-agent plugins uninstall ${plugin.name})`,
-  );
 }
