@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { setFlagsFromString } from 'node:v8';
-import { placeUserPlugins, withoutDisabledPlugins } from '@mesh-agent/host/cli';
+import { placeUserPlugins, sayPluginLoadFailures, withoutDisabledPlugins } from '@mesh-agent/host/cli';
 import { Config, flush, handle, run, settings } from '@oclif/core';
 
 // NODE_ENV=development or test, set in a user's shell for their own projects (or by a test runner),
@@ -22,6 +22,7 @@ process.stdout.on('error', (error) => {
   process.exit(141);
 });
 
+sayPluginLoadFailures();
 const argv = process.argv.slice(2);
 try {
   // Plugins from `plugins install` live in their own folder, not in the agent home; it links the host there.

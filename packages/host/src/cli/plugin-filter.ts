@@ -50,4 +50,4 @@ export function withAllInstalled<C extends Pick<Interfaces.Config, 'plugins'>>(
   return installedBeforeFilter ?? oclif;
 }
 
-export { placeUserPlugins, provideHostToUserPlugins } from './user-plugins.js';
+export { placeUserPlugins, provideHostToUserPlugins, sayPluginLoadFailures } from './user-plugins.js';

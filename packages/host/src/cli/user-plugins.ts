@@ -61,6 +61,32 @@ export async function placeUserPlugins(
     await provideHostToUserPlugins({ dataDir: env.MESH_AGENT_DATA_DIR });
 }
 
+/**
+ * oclif reports a plugin it cannot load (a linked folder that is gone, a command whose imports
+ * fail) as a Node warning with its loader's details, on every command and sometimes twice. Each
+ * is said once per run, in one line with what to do; other warnings print as Node prints them.
+ */
+export function sayPluginLoadFailures(
+  write: (text: string) => void = (text) => process.stderr.write(text),
+): void {
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  const said = new Set<string>();
+  process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+    const detail = warning instanceof Error ? (warning as { detail?: unknown }).detail : undefined;
+    const plugin = typeof detail === 'string' ? /^plugin: (.+)$/m.exec(detail)?.[1] : undefined;
+    if (!plugin) return emit(warning, ...rest);
+    const message = (warning as Error).message.split('\n')[0] ?? '';
+    if (said.has(message)) return;
+    said.add(message);
+    // The CLI itself names the plugin only by its path when the plugin's folder is gone.
+    const which = plugin === MODULE_NAME ? 'a plugin' : `plugin ${plugin}`;
+    write(
+      `warning: ${which} could not be loaded: ${message}\n` +
+        `hint:  \`${MODULE_NAME} plugins\` lists the plugins; \`${MODULE_NAME} plugins uninstall <name>\` removes one\n`,
+    );
+  }) as typeof process.emitWarning;
+}
+
 type PluginEntry = string | { name?: unknown; type?: unknown };
 
 /** The plugins oclif lists in a data dir's package.json, or undefined when there is none. */
