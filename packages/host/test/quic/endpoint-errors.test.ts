@@ -6,10 +6,10 @@ import {
   QuicConnectError,
   QuicEndpoint,
   QuicEndpointClosedError,
-  type QuicStream,
   QuicStreamResetError,
   QuicStreamStoppedError,
 } from '../../src/quic/index.js';
+import { endpointPair } from './fixtures/endpoint-pair.js';
 
 describe('QuicEndpoint errors', () => {
   it('rejects listening on a UDP port that is taken', async () => {
@@ -71,30 +71,9 @@ describe('QuicEndpoint errors', () => {
 
 describe('QuicStream aborts', () => {
   it('turns destroy() into a reset / stop that the peer sees as a clear error', async () => {
-    const [a, b] = await Promise.all([generateIdentity(), generateIdentity()]);
-    const server = await QuicEndpoint.listen({
-      host: '127.0.0.1',
-      identity: a,
-      options: { driver: 'inline' },
-    });
-    const client = await QuicEndpoint.listen({
-      host: '127.0.0.1',
-      identity: b,
-      options: { driver: 'inline' },
-    });
-    const incoming: QuicStream[] = [];
-    server.on('connection', (conn) => conn.on('stream', (stream) => incoming.push(stream)));
-    const nextIncoming = async () => {
-      while (incoming.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-      return incoming.shift()!;
-    };
+    const pair = await endpointPair({ driver: 'inline' });
+    const { conn, nextIncoming } = pair;
     try {
-      const conn = await client.connect({
-        host: '127.0.0.1',
-        port: server.address().port,
-        expectedFingerprint: a.fingerprint,
-      });
-
       // The writer aborts: the reader gets RESET_STREAM as an error naming the stream and code.
       const stream = conn.openStream();
       stream.write(Buffer.alloc(10_000, 1));
@@ -125,7 +104,7 @@ describe('QuicStream aborts', () => {
       expect(stopError).toBeInstanceOf(QuicStreamStoppedError);
       expect(conn.closed).toBe(false);
     } finally {
-      await Promise.all([client.close(), server.close()]);
+      await pair.close();
     }
   });
 });

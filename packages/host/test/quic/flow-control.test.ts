@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { generateIdentity } from '../../src/identity/identity.js';
-import { type QuicConnection, QuicEndpoint, type QuicStream } from '../../src/quic/index.js';
+import type { QuicConnection, QuicStream } from '../../src/quic/index.js';
+import { type EndpointPair, endpointPair } from './fixtures/endpoint-pair.js';
 
 const MIB = 1024 * 1024;
 /** A connection window a few streams' worth of unread bytes would use up. */
@@ -17,31 +17,16 @@ function readAll(stream: QuicStream): Promise<Buffer> {
 }
 
 describe('connection flow control after aborted streams', () => {
-  let server: QuicEndpoint;
-  let client: QuicEndpoint;
+  let pair: EndpointPair;
   let conn: QuicConnection;
-  const incoming: QuicStream[] = [];
-  const nextIncoming = async () => {
-    while (incoming.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-    return incoming.shift()!;
-  };
+  const nextIncoming = () => pair.nextIncoming();
 
   beforeEach(async () => {
-    const [a, b] = await Promise.all([generateIdentity(), generateIdentity()]);
-    server = await QuicEndpoint.listen({ host: '127.0.0.1', identity: a, options: WINDOWS });
-    client = await QuicEndpoint.listen({ host: '127.0.0.1', identity: b, options: WINDOWS });
-    server.on('connection', (c) => c.on('stream', (stream) => incoming.push(stream)));
-    conn = await client.connect({
-      host: '127.0.0.1',
-      port: server.address().port,
-      expectedFingerprint: a.fingerprint,
-    });
+    pair = await endpointPair(WINDOWS);
+    conn = pair.conn;
   });
 
-  afterEach(async () => {
-    incoming.length = 0;
-    await Promise.all([client.close(), server.close()]);
-  });
+  afterEach(() => pair.close());
 
   /** A small stream the server echoes back must still go through. */
   async function expectEcho(): Promise<void> {

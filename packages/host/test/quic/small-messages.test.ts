@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateIdentity } from '../../src/identity/identity.js';
 import {
   type QuicConnection,
-  QuicEndpoint,
+  type QuicEndpoint,
   type QuicStream,
   QuicStreamStoppedError,
 } from '../../src/quic/index.js';
+import { type EndpointPair, endpointPair } from './fixtures/endpoint-pair.js';
 
 /** Sends `rounds` small messages one at a time, each after the previous one came back whole. */
 async function pingPong(stream: QuicStream, rounds: number, size: number): Promise<void> {
@@ -31,30 +31,17 @@ const PAYLOAD = 1350;
 const OPTIONS = { driver: 'inline', maxUdpPayload: PAYLOAD, loopbackUdpPayload: PAYLOAD } as const;
 
 describe('QuicEndpoint with small messages (inline drivers, one process)', () => {
+  let pair: EndpointPair;
   let server: QuicEndpoint;
-  let client: QuicEndpoint;
   let conn: QuicConnection;
-  const incoming: QuicStream[] = [];
-  const nextIncoming = async () => {
-    while (incoming.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-    return incoming.shift()!;
-  };
+  const nextIncoming = () => pair.nextIncoming();
 
   beforeAll(async () => {
-    const [a, b] = await Promise.all([generateIdentity(), generateIdentity()]);
-    server = await QuicEndpoint.listen({ host: '127.0.0.1', identity: a, options: OPTIONS });
-    client = await QuicEndpoint.listen({ host: '127.0.0.1', identity: b, options: OPTIONS });
-    server.on('connection', (c) => c.on('stream', (stream) => incoming.push(stream)));
-    conn = await client.connect({
-      host: '127.0.0.1',
-      port: server.address().port,
-      expectedFingerprint: a.fingerprint,
-    });
+    pair = await endpointPair(OPTIONS);
+    ({ server, conn } = pair);
   });
 
-  afterAll(async () => {
-    await Promise.all([client.close(), server.close()]);
-  });
+  afterAll(() => pair.close());
 
   it('answers a request in the packet that acknowledges it: one datagram per echo, not two', async () => {
     const rounds = 300;
