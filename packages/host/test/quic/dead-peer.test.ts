@@ -145,21 +145,21 @@ describe('a direct connection whose peer stops answering', () => {
   it('errors a receiving stream when its sender dies after its last bytes arrived, with nothing owed to it', async () => {
     // The last packet the receiver hears carries stream bytes it sent nothing for (its credit goes
     // back in batches) and no keep-alive runs: only the open stream makes the silence count. Before,
-    // this waited for QUIC's idle timeout (30 s, here 60 s). Any packet from the live sender after
-    // those bytes clears what is owed, so the sender sends no keep-alives, and a long deadPeerMs
-    // leaves the kill 8 s before the receiver's first probe (a loaded machine can stall the test
-    // between reading the bytes and killing the sender).
+    // this waited for QUIC's idle timeout (30 s). Any packet from the live sender after those bytes
+    // clears what is owed: the burst waits for the handshake's last packets (the sender's ACK of
+    // them came after the bytes on a loaded machine, 4 runs in 5), and the sender sends no
+    // keep-alives. A long deadPeerMs leaves the kill 4 s before the receiver's first probe.
     const { victim, stream, received } = await acceptStreamFrom(
-      (peer) => peer.send({ cmd: 'send-burst', bytes: 48 * 1024 }),
-      { deadPeerMs: 20_000, keepAliveMs: 0, idleTimeoutMs: 60_000 },
+      (peer) => setTimeout(() => peer.send({ cmd: 'send-burst', bytes: 48 * 1024 }), 1_000),
+      { deadPeerMs: 10_000, keepAliveMs: 0 },
       { keepAliveMs: 0 },
     );
     while (received() < 48 * 1024) await sleep(20);
-    const ms = await expectNoticedKill(stream, victim, 40_000);
+    const ms = await expectNoticedKill(stream, victim, 20_000);
     console.log(
-      `dead-peer: receiver noticed the sender killed after its last bytes after ${ms} ms (deadPeerMs 20000)`,
+      `dead-peer: receiver noticed the sender killed after its last bytes after ${ms} ms (deadPeerMs 10000)`,
     );
-  }, 75_000);
+  }, 45_000);
 
   it('fails a dial to an address where nothing answers within deadPeerMs, saying so', async () => {
     const silent = dgram.createSocket('udp4');
