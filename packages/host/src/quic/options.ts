@@ -25,9 +25,10 @@ export interface QuicOptions {
   handshakeTimeoutMs: number;
   /**
    * A direct connection (no relay to fall back to) whose peer answers nothing for about this long,
-   * while owed a reply (or the rest of a stream it was sending on), ends with "stopped answering" (or, dialling, "nothing answers") instead of
-   * waiting for the idle or handshake timeout; 0 disables it. Brokered sessions keep their relay
-   * fallback (see DirectLiveness in punch-session.ts).
+   * while owed a reply (or the rest of a stream it was sending on), ends with "stopped answering"
+   * (or, dialling, "nothing answers") instead of waiting for the idle or handshake timeout; 0
+   * disables it. Brokered sessions keep their relay fallback (see DirectLiveness in
+   * punch-session.ts).
    */
   deadPeerMs: number;
   /** SO_RCVBUF / SO_SNDBUF of the UDP socket (the kernel may cap it). */

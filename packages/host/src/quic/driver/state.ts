@@ -89,8 +89,8 @@ export class DriverConnection {
 
   /**
    * We gave quiche something the peer must acknowledge (stream bytes, credit, a reset, a PING), or
-   * the peer is mid-stream and owes us the rest: its silence from now on counts. Not per packet: our ACKs owe us nothing, and counting them would
-   * make two idle peers probe each other forever.
+   * the peer is mid-stream and owes us the rest: its silence from now on counts. Not per packet:
+   * our ACKs owe us nothing, and counting them would make two idle peers probe each other forever.
    */
   expectReply(): void {
     this.liveness?.sent();

@@ -106,8 +106,8 @@ export class PunchSession {
   #trickleGeneration = 0;
   #peerGeneration = 0;
   /**
-   * Trickles sent for the current fallback to the relay: the session's start (its punch window
-   * ended on the relay) or the last loss of the direct path, which starts the count over.
+   * Trickles sent for the current fallback to the relay: the relay taking over a session that never
+   * went direct, or the last loss of the direct path, which starts the count over.
    */
   #trickleSends = 0;
   #probeTimer: NodeJS.Timeout | undefined;
@@ -326,10 +326,10 @@ export class PunchSession {
    * new port), over the relay, and punches toward the peer at full rate meanwhile: when both NATs
    * filter by address and port, the peer's probes to the new port get through only once ours
    * went out to the peer, and the other way round. Sent when the direct path is lost, and when the
-   * relay takes over a session that never went direct: always, not only when the address differs from our
-   * advertised one, since the session cannot know which address the peer was handed (the server's
-   * copy of our registration, which may predate our last STUN refresh); a peer that knows it
-   * already drops it without punching again.
+   * relay takes over a session that never went direct: always, not only when the address differs
+   * from our advertised one, since the session cannot know which address the peer was handed (the
+   * server's copy of our registration, which may predate our last STUN refresh); a peer that knows
+   * it already drops it without punching again.
    */
   #trickle(): void {
     const discover = this.deps.discover;
